@@ -1,0 +1,236 @@
+"""The `hcc` command: serve, worker, db, users, api-keys, addresses, settings, sweep."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from api.context import hcc
+from core import jobs, migrate
+from core.accounts import AccountError, create_api_client, create_user, ensure_demo_centre, get_centre
+from core.models import ROLES
+
+log = logging.getLogger(__name__)
+
+
+def prepare_embedded(app: Flask) -> None:
+    """On the embedded default, bring the database up to date and seed the demo centre."""
+    ctx = hcc()
+    if ctx.settings.production:
+        if not migrate.is_up_to_date(ctx.db):
+            raise click.ClickException("the database is not up to date: run `hcc db upgrade` first")
+        return
+    migrate.upgrade(ctx.db)
+    with ctx.db.session() as session:
+        ensure_demo_centre(session)
+    for hook in app.extensions.get("hcc_seeders", []):
+        with ctx.db.session() as session:
+            hook(session)
+
+
+def _create_app(info=None):
+    from api import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)
+def main():
+    """HCC: postal dispatch, fee collection and signed e-receipts for public service centres."""
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int, help="Request threads.")
+@click.option("--no-worker", is_flag=True, help="Do not run background jobs in this process.")
+@with_appcontext
+def serve(host: str, port: int, threads: int, no_worker: bool):
+    """Start the service (embedded default: migrations, demo centre, in-process worker)."""
+    from gunicorn.app.base import BaseApplication
+
+    app = current_app._get_current_object()
+    prepare_embedded(app)
+    settings = hcc().settings
+    hcc().db.dispose()
+    worker = None if no_worker else jobs.InProcessWorker(workers=settings.queue_workers)
+
+    class Embedded(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", 1)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", threads)
+            self.cfg.set("timeout", 120)
+            self.cfg.set("accesslog", "-")
+            if worker is not None:
+                self.cfg.set("post_worker_init", lambda _w: worker.start())
+                self.cfg.set("worker_exit", lambda _s, _w: worker.stop())
+
+        def load(self):
+            return app
+
+    click.echo(f"HCC serving on http://{host}:{port}/ (sign in at /staff/login)", err=True)
+    Embedded().run()
+
+
+@main.command("worker")
+@click.option("--workers", type=int, default=None, help="Worker threads (default HCC_QUEUE_WORKERS).")
+@with_appcontext
+def worker(workers: int | None):
+    """Run background jobs and the periodic sweep (Huey consumer)."""
+    from huey.consumer_options import ConsumerConfig
+
+    settings = hcc().settings
+    config = ConsumerConfig(workers=workers or settings.queue_workers, worker_type="thread", periodic=True)
+    config.validate()
+    consumer = jobs.huey.create_consumer(**config.values)
+    consumer.run()
+
+
+@main.command("sweep")
+@with_appcontext
+def sweep_once():
+    """Re-drive unfinished work once (what the periodic sweep does every minute)."""
+    for name, count in jobs.sweep().items():
+        click.echo(f"{name}: {count}")
+
+
+@main.group("db")
+def db_group():
+    """Database migrations."""
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def db_upgrade(revision: str):
+    """Apply migrations up to REVISION (default: head) and sync reference data."""
+    migrate.upgrade(hcc().db, revision)
+    click.echo(f"database at {migrate.current_revision(hcc().db)}")
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision: str):
+    """Revert migrations down to REVISION (`base` empties the database)."""
+    migrate.downgrade(hcc().db, revision)
+    click.echo(f"database at {migrate.current_revision(hcc().db) or 'base'}")
+
+
+@db_group.command("current")
+@with_appcontext
+def db_current():
+    """Print the database's migration revision."""
+    click.echo(migrate.current_revision(hcc().db) or "base")
+
+
+@main.group("users")
+def users_group():
+    """Staff users."""
+
+
+@users_group.command("create")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, type=click.Choice(ROLES), required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--name", "full_name", default=None, help="Full name (Vietnamese, with diacritics).")
+@click.option("--email", default=None)
+@click.option("--centre", default=None, help="Centre code (default: the demo centre / the only centre).")
+@with_appcontext
+def users_create(username, roles, password, full_name, email, centre):
+    """Create a staff user."""
+    prepare_embedded(current_app._get_current_object())
+    try:
+        with hcc().db.session() as session:
+            user = create_user(session, get_centre(session, centre), username, password, list(roles),
+                               full_name=full_name, email=email)
+            click.echo(f"created user {user.username} ({', '.join(user.roles)})", err=True)
+    except AccountError as e:
+        raise click.ClickException(str(e)) from e
+
+
+@main.group("api-keys")
+def api_keys_group():
+    """API keys of integrating systems."""
+
+
+@api_keys_group.command("create")
+@click.option("--name", required=True, help="The integrating system, e.g. 'Hệ thống một cửa tỉnh'.")
+@click.option("--centre", default=None, help="Centre code (default: the demo centre / the only centre).")
+@click.option("--role", "roles", multiple=True, type=click.Choice(ROLES),
+              help="Roles of the key (default: cashier and dispatcher).")
+@with_appcontext
+def api_keys_create(name, centre, roles):
+    """Create an API key and print it, alone, on standard output (it is not shown again)."""
+    prepare_embedded(current_app._get_current_object())
+    try:
+        with hcc().db.session() as session:
+            client, key = create_api_client(session, get_centre(session, centre), name, list(roles) or None)
+    except AccountError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(key)
+
+
+@main.group("addresses")
+def addresses_group():
+    """Administrative units (two-level, since July 2025)."""
+
+
+@addresses_group.command("sync")
+@with_appcontext
+def addresses_sync():
+    """Load or refresh provinces and wards from the vietnam-provinces package."""
+    from core.addresses import sync_reference_data
+
+    with hcc().db.session() as session:
+        provinces, wards = sync_reference_data(session)
+    click.echo(f"provinces: {provinces}, wards: {wards}")
+
+
+@addresses_group.command("search")
+@click.argument("query")
+@click.option("--province", default=None)
+@with_appcontext
+def addresses_search(query, province):
+    """Find wards by name, diacritics optional."""
+    from core.addresses import search_wards
+
+    with hcc().db.session() as session:
+        for ward in search_wards(session, query, province):
+            click.echo(f"{ward.code}\t{ward.name}\t{ward.province.name}")
+
+
+@main.command("settings")
+@click.option("--markdown", is_flag=True, help="Print the README table.")
+def settings_cmd(markdown: bool):
+    """List every HCC_* setting with its default."""
+    import importlib
+
+    from api import FEATURES
+    from core.settings import SETTINGS
+
+    for name in FEATURES:  # features register their settings when imported
+        importlib.import_module(name)
+    if markdown:
+        click.echo("| setting | default | what it does |\n| --- | --- | --- |")
+    for s in sorted(SETTINGS.values(), key=lambda s: s.name):
+        if markdown:
+            click.echo(f"| `{s.name}` | {s.default} | {s.help} |")
+        else:
+            click.echo(f"{s.name}={s.default}\t{s.help}")
+
+
+def register_commands(app: Flask) -> None:
+    """Commands are on the `main` group; nothing to attach per app (kept for `flask` CLI users)."""
+    for name, cmd in main.commands.items():
+        app.cli.add_command(cmd, name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

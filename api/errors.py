@@ -1,0 +1,107 @@
+"""One error shape: RFC 7807 problem+json on the API and callbacks, a readable page elsewhere."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Flask, Response, render_template, request
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from api.i18n import MESSAGES, t
+from core.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+_SLUGS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+          409: "conflict", 413: "too_large", 422: "validation", 500: "server_error"}
+
+
+def wants_problem_json() -> bool:
+    path = request.path
+    return path.startswith(("/api/", "/callbacks/")) or request.accept_mimetypes.best == "application/json"
+
+
+def problem(status: int, title: str | None = None, detail: str | None = None, *, type_: str | None = None,
+            errors: dict | None = None, headers: dict | None = None) -> Response:
+    slug = _SLUGS.get(status, "bad_request")
+    body = {
+        "type": type_ or ("about:blank" if status >= 500 else f"urn:hcc:problem:{slug.replace('_', '-')}"),
+        "title": title or t(f"problem.{slug}"),
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    body["instance"] = request.path
+    resp = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_JSON)
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+def _page(status: int, message: str | None = None):
+    key = f"error.{status}"
+    text = message or (t(key) if key in MESSAGES else str(status))
+    return render_template("error.html", status=status, message=text), status
+
+
+def handle_http_exception(e: HTTPException):
+    if wants_problem_json():
+        errors = None
+        data = getattr(e, "data", None) or {}
+        if e.code == 422 and "messages" in data:
+            # webargs/flask-smorest: {"json": {"field": ["msg"]}} -> {"field": ["msg"]}
+            errors = {}
+            for _location, fields in data["messages"].items():
+                errors.update(fields if isinstance(fields, dict) else {"_schema": fields})
+        # Only a description the code gave on purpose; werkzeug's stock sentences add nothing.
+        custom = e.description if e.description != type(e).description else None
+        detail = data.get("message") or custom
+        headers = None
+        if e.code == 401:
+            headers = {"WWW-Authenticate": 'Bearer realm="hcc"'}
+        return problem(e.code or 500, detail=detail, errors=errors, headers=headers)
+    if e.code in (403, 404, 400, 500):
+        return _page(e.code)
+    return e
+
+
+def handle_domain_error(e: DomainError):
+    status = {InvalidInput: 422, NotFound: 404, Conflict: 409, PermissionDenied: 403}.get(type(e))
+    if status is None:
+        for cls, code in ((InvalidInput, 422), (NotFound, 404), (Conflict, 409), (PermissionDenied, 403)):
+            if isinstance(e, cls):
+                status = code
+                break
+        else:
+            status = 400
+    if wants_problem_json():
+        return problem(status, detail=e.message, type_=f"urn:hcc:problem:{e.code}", errors=e.errors or None)
+    return _page(status, e.message)
+
+
+def handle_validation_error(e: ValidationError):
+    messages = e.messages if isinstance(e.messages, dict) else {"_schema": e.messages}
+    return problem(422, errors=messages)
+
+
+def handle_unexpected(e: Exception):
+    if isinstance(e, HTTPException):
+        return handle_http_exception(e)
+    log.exception("unhandled error", extra={"path": request.path})
+    if wants_problem_json():
+        return problem(500)
+    return _page(500)
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(ValidationError, handle_validation_error)
+    app.register_error_handler(InternalServerError, handle_unexpected)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,111 @@
+"""Idempotency-Key on every mutating API call: the same key and body replay the first answer."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+from flask import Flask, Response, g, request
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from api.auth import current_principal
+from api.context import hcc
+from api.errors import problem
+from api.i18n import t
+from core.models import IdempotencyRecord
+
+log = logging.getLogger(__name__)
+
+HEADER = "Idempotency-Key"
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _request_hash() -> str:
+    h = hashlib.sha256()
+    h.update(request.method.encode())
+    h.update(b"\0")
+    h.update(request.path.encode())
+    h.update(b"\0")
+    body = request.get_data(cache=True)
+    if request.mimetype == "application/json" and body:
+        try:
+            # Same JSON with other key order or spacing is the same request.
+            body = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+        except ValueError:
+            pass
+    h.update(body)
+    return h.hexdigest()
+
+
+def _before():
+    if request.method not in MUTATING or not request.path.startswith("/api/v1"):
+        return None
+    key = request.headers.get(HEADER)
+    if key is None:
+        return None
+    principal = current_principal()
+    if principal is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > 255:
+        return problem(400, detail=f"{HEADER} must be 1 to 255 characters.")
+    digest = _request_hash()
+    db = hcc().db
+    with db.sessionmaker() as session:
+        record = IdempotencyRecord(principal=principal.key, key=key, method=request.method, path=request.path,
+                                   request_hash=digest)
+        session.add(record)
+        try:
+            session.commit()
+            g.idempotency_record_id = record.id
+            return None
+        except IntegrityError:
+            session.rollback()
+        existing = session.scalar(select(IdempotencyRecord).where(
+            IdempotencyRecord.principal == principal.key, IdempotencyRecord.key == key))
+    if existing is None:  # deleted between our insert and select: the first request failed; try again
+        return problem(409, t("problem.idempotency_in_progress"))
+    if existing.request_hash != digest:
+        return problem(409, t("problem.idempotency_mismatch"), type_="urn:hcc:problem:idempotency-key-reused",
+                       detail="The same Idempotency-Key was sent with a different method, path or body.")
+    if existing.status_code is None:
+        return problem(409, t("problem.idempotency_in_progress"), type_="urn:hcc:problem:idempotency-in-progress",
+                       headers={"Retry-After": "1"})
+    resp = Response(existing.response_body or "", status=existing.status_code)
+    for k, v in (existing.response_headers or {}).items():
+        resp.headers[k] = v
+    resp.headers["Idempotent-Replayed"] = "true"
+    return resp
+
+
+def _after(response: Response) -> Response:
+    record_id = g.pop("idempotency_record_id", None)
+    if record_id is None:
+        return response
+    with hcc().db.session() as session:
+        if response.status_code >= 500 or response.direct_passthrough or response.is_streamed:
+            # A failed first attempt must not pin its failure: the client may retry with the same key.
+            session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))
+        else:
+            record = session.get(IdempotencyRecord, record_id)
+            record.status_code = response.status_code
+            record.response_body = response.get_data(as_text=True)
+            keep = ("Content-Type", "Location")
+            record.response_headers = {k: v for k, v in response.headers.items() if k in keep}
+    return response
+
+
+def _teardown(exc=None):
+    record_id = g.pop("idempotency_record_id", None)
+    if record_id is not None:
+        with hcc().db.session() as session:
+            session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id,
+                                                            IdempotencyRecord.status_code.is_(None)))
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_before)
+    app.after_request(_after)
+    app.teardown_request(_teardown)

@@ -1,0 +1,111 @@
+"""Staff pages: sign-in, the overview, users and the audit log; later features add their own pages."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+
+from api.auth import StaffUser, protect_forms, require_roles
+from api.context import db_session
+from api.i18n import LANGUAGES, t
+from core import audit
+from core.accounts import AccountError, authenticate_user, create_user
+from core.models import ROLES, AuditLog, Centre, User
+
+bp = Blueprint("pages", __name__)
+protect_forms(bp)
+
+# Navigation entries: (endpoint, message key, roles that see it). Features append theirs.
+NAV: list[tuple[str, str, tuple[str, ...]]] = [
+    ("pages.dashboard", "nav.dashboard", ()),
+    ("pages.users", "nav.users", ("admin",)),
+    ("pages.audit_log", "nav.audit", ("admin",)),
+]
+
+
+def _safe_next(target: str | None) -> str:
+    if target and not urlparse(target).netloc and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("pages.dashboard")
+
+
+@bp.get("/")
+def index():
+    return redirect(url_for("pages.dashboard"))
+
+
+@bp.route("/staff/login", methods=["GET", "POST"])
+def login():
+    if request.method == "POST":
+        session = db_session()
+        user = authenticate_user(session, request.form.get("username", "").strip(), request.form.get("password", ""))
+        ip = request.remote_addr
+        if user is None:
+            audit.record(session, audit.Actor(type="anonymous", ip=ip), "auth.login_failed",
+                         detail=f"username={request.form.get('username', '')[:64]}")
+            session.commit()
+            flash(t("login.failed"), "error")
+            return render_template("staff/login.html"), 401
+        audit.record(session, audit.Actor(type="user", id=str(user.id), name=user.username, centre_id=user.centre_id,
+                                          ip=ip), "auth.login", entity_type="user", entity_id=user.id)
+        login_user(StaffUser(user))
+        session.commit()
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("staff/login.html")
+
+
+@bp.post("/staff/logout")
+@login_required
+def logout():
+    logout_user()
+    return redirect(url_for("pages.login"))
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str):
+    resp = make_response(redirect(_safe_next(request.args.get("next") or request.referrer and
+                                             urlparse(request.referrer).path)))
+    if code in LANGUAGES:
+        resp.set_cookie("lang", code, max_age=365 * 86400, samesite="Lax")
+    return resp
+
+
+@bp.get("/staff/")
+@login_required
+def dashboard():
+    centre = db_session().get(Centre, current_user.centre_id)
+    return render_template("staff/dashboard.html", centre=centre)
+
+
+@bp.route("/staff/users", methods=["GET", "POST"])
+@require_roles("admin")
+def users():
+    session = db_session()
+    centre = session.get(Centre, current_user.centre_id)
+    if request.method == "POST":
+        roles = request.form.getlist("roles")
+        try:
+            create_user(session, centre, request.form.get("username", "").strip(), request.form.get("password", ""),
+                        roles, full_name=request.form.get("full_name", "").strip() or None)
+            session.commit()
+            flash(t("users.created"), "success")
+            return redirect(url_for("pages.users"))
+        except AccountError as e:
+            session.rollback()
+            flash(str(e), "error")
+    rows = session.scalars(select(User).where(User.centre_id == centre.id).order_by(User.username))
+    return render_template("staff/users.html", users=list(rows), roles=ROLES)
+
+
+@bp.get("/staff/audit")
+@require_roles("admin")
+def audit_log():
+    page = max(1, request.args.get("page", 1, type=int))
+    per_page = 50
+    stmt = (select(AuditLog).where(AuditLog.centre_id == current_user.centre_id)
+            .order_by(AuditLog.id.desc()).limit(per_page + 1).offset((page - 1) * per_page))
+    rows = list(db_session().scalars(stmt))
+    return render_template("staff/audit.html", rows=rows[:per_page], page=page, has_next=len(rows) > per_page)

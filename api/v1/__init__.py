@@ -1,0 +1,1 @@
+"""REST API under /api/v1: marshmallow schemas in, marshmallow schemas out, OpenAPI generated."""

@@ -1,0 +1,1 @@
+"""Carrier adapters (one package per carrier) behind one interface, and their sandboxes."""

@@ -1,0 +1,1 @@
+"""What every package shares: settings, database, money, clock, audit log, jobs, notifications."""

@@ -1,0 +1,110 @@
+"""Centres, staff users and API clients: creation, sign-in checks and the embedded demo centre."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import audit
+from core.clock import utcnow
+from core.models import ROLES, ApiClient, Centre, User
+from core.security import check_password, hash_password, new_api_key, split_api_key, verify_api_key
+
+DEMO_CENTRE_CODE = "DEMO-HN"
+
+
+class AccountError(ValueError):
+    """Raised when a user or API client cannot be created as asked (duplicate name, unknown role)."""
+
+
+def _check_roles(roles: list[str]) -> list[str]:
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        raise AccountError(f"unknown role(s): {', '.join(unknown)}; choose from {', '.join(ROLES)}")
+    if not roles:
+        raise AccountError("at least one role is needed")
+    return sorted(set(roles))
+
+
+def ensure_demo_centre(session: Session) -> Centre:
+    """The embedded default's centre, so every flow can be walked without configuration."""
+    centre = session.scalar(select(Centre).where(Centre.code == DEMO_CENTRE_CODE))
+    if centre is None:
+        centre = Centre(
+            code=DEMO_CENTRE_CODE,
+            name="Trung tâm Phục vụ hành chính công thành phố Hà Nội (bản thử nghiệm)",
+            tax_code="0100000000-999",
+            address="Số 258 Võ Chí Công, phường Phú Thượng, thành phố Hà Nội",
+            province_code="01",
+            phone="024 0000 0000",
+            email="demo@hcc.example",
+            receipt_template="01BLP0-001",
+            receipt_symbol="HN",
+            receipt_number_width=7,
+            is_demo=True,
+        )
+        session.add(centre)
+        session.flush()
+    return centre
+
+
+def get_centre(session: Session, code: str | None) -> Centre:
+    if code:
+        centre = session.scalar(select(Centre).where(Centre.code == code))
+        if centre is None:
+            raise AccountError(f"no centre with code {code!r}")
+        return centre
+    centre = session.scalar(select(Centre).where(Centre.code == DEMO_CENTRE_CODE))
+    if centre is None:
+        centres = list(session.scalars(select(Centre).limit(2)))
+        if len(centres) != 1:
+            raise AccountError("say which centre with --centre CODE")
+        centre = centres[0]
+    return centre
+
+
+def create_user(session: Session, centre: Centre, username: str, password: str, roles: list[str],
+                full_name: str | None = None, email: str | None = None) -> User:
+    if session.scalar(select(User).where(User.username == username)) is not None:
+        raise AccountError(f"user {username!r} already exists")
+    if len(password) < 8:
+        raise AccountError("password must have at least 8 characters")
+    user = User(centre_id=centre.id, username=username, full_name=full_name or username, email=email,
+                password_hash=hash_password(password), roles=_check_roles(roles))
+    session.add(user)
+    session.flush()
+    audit.record(session, audit.SYSTEM, "user.created", entity_type="user", entity_id=user.id,
+                 after={"username": username, "roles": user.roles}, centre_id=centre.id)
+    return user
+
+
+def authenticate_user(session: Session, username: str, password: str) -> User | None:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active or not check_password(user.password_hash, password):
+        return None
+    user.last_login_at = utcnow()
+    return user
+
+
+def create_api_client(session: Session, centre: Centre, name: str,
+                      roles: list[str] | None = None) -> tuple[ApiClient, str]:
+    """A new API client and its key (shown once; only a hash is kept)."""
+    key, prefix, key_hash = new_api_key()
+    # An integrating system creates payments and shipments and reads receipts by default.
+    client = ApiClient(centre_id=centre.id, name=name, key_prefix=prefix, key_hash=key_hash,
+                       roles=_check_roles(roles or ["cashier", "dispatcher"]))
+    session.add(client)
+    session.flush()
+    audit.record(session, audit.SYSTEM, "api_client.created", entity_type="api_client", entity_id=client.id,
+                 after={"name": name, "roles": client.roles}, centre_id=centre.id)
+    return client, key
+
+
+def authenticate_api_key(session: Session, key: str) -> ApiClient | None:
+    prefix = split_api_key(key)
+    if prefix is None:
+        return None
+    client = session.scalar(select(ApiClient).where(ApiClient.key_prefix == prefix))
+    if client is None or not client.active or not verify_api_key(key, client.key_hash):
+        return None
+    return client

@@ -1,0 +1,1 @@
+"""Alembic migrations; run them with `hcc db upgrade` (the embedded start applies them itself)."""

@@ -1,0 +1,1 @@
+"""Fee schedule, payment requests and their state machine, gateway adapters, reconciliation."""

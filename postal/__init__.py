@@ -1,0 +1,1 @@
+"""Shipments, dispatch batches and handover lists, tracking, COD, pickups and deadlines."""

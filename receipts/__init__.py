@@ -1,0 +1,1 @@
+"""E-receipts: numbering, rendering, signing, storage, verification, cancellation and delivery."""
