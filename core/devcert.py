@@ -26,19 +26,20 @@ class DevSigningFiles:
     ca_cert: Path
 
 
-def _name(common_name: str, organisation: str) -> x509.Name:
-    return x509.Name([
-        x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
-        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, DEV_MARKER),
-        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-    ])
+def _name(common_name: str, organisation: str, development: bool = True) -> x509.Name:
+    attrs = [x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
+             x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation)]
+    if development:
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, DEV_MARKER))
+    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    return x509.Name(attrs)
 
 
-def make_ca(common_name: str = "HCC Development CA", key_size: int = 2048):
+def make_ca(common_name: str = "HCC Development CA", key_size: int = 2048, development: bool = True):
+    """A self-signed CA (tests make non-development ones to stand in for a real provider's)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
     now = utcnow()
-    name = _name(common_name, "HCC Development")
+    name = _name(common_name, "HCC Development", development)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name).issuer_name(name).public_key(key.public_key())
@@ -54,12 +55,13 @@ def make_ca(common_name: str = "HCC Development CA", key_size: int = 2048):
     return key, cert
 
 
-def make_signing_cert(ca_key, ca_cert, organisation: str, common_name: str, key_size: int = 2048, days: int = 1825):
+def make_signing_cert(ca_key, ca_cert, organisation: str, common_name: str, key_size: int = 2048, days: int = 1825,
+                      development: bool = True):
     key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
     now = utcnow()
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name(common_name, organisation)).issuer_name(ca_cert.subject)
+        .subject_name(_name(common_name, organisation, development)).issuer_name(ca_cert.subject)
         .public_key(key.public_key()).serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)

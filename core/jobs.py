@@ -8,6 +8,7 @@ a lost job delays work but never loses it.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -77,7 +78,7 @@ def job(retries: int = 8, backoff: float = 5.0, max_delay: float = 3600.0):
     """
 
     def decorate(fn):
-        @huey.task(context=True, name=f"{fn.__module__}.{fn.__name__}")
+        @huey.task(context=True, name=fn.__name__)
         @wraps(fn)
         def run(*args, task=None, _attempt=0, **kwargs):
             try:
@@ -118,7 +119,7 @@ def sweep() -> dict[str, int]:
     return done
 
 
-@huey.periodic_task(crontab(minute="*"), name="core.jobs.periodic_sweep")
+@huey.periodic_task(crontab(minute="*"))
 def periodic_sweep():
     if _state["db"] is not None:
         sweep()
@@ -143,7 +144,12 @@ class InProcessWorker:
         self._started = threading.Event()
 
     def start(self) -> None:
+        # Huey's start() installs its own signal handlers for a consumer that owns the process; here
+        # the web server owns it, so its handlers are put back (our threads are daemons).
+        saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
         self.consumer.start()
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
         self._started.set()
 
     def stop(self) -> None:

@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import secrets
 
-
 # scrypt from the standard library; parameters are stored with the hash so they can be raised later.
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 

@@ -1,0 +1,121 @@
+"""Fixtures: a migrated database per test (SQLite copy, or PostgreSQL truncated), the app, clients.
+
+Set HCC_TEST_DATABASE_URL to a throwaway PostgreSQL database to run the suite on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from sqlalchemy import text
+
+from core import migrate
+from core.db import Base, Database
+from core.devcert import ensure_dev_signing
+from core.registry import import_models
+from core.settings import Settings
+
+PG_URL = os.environ.get("HCC_TEST_DATABASE_URL", "").strip() or None
+REFERENCE_TABLES = {"province", "ward", "alembic_version"}
+
+
+def pytest_report_header(config):
+    return f"database: {'PostgreSQL ' + PG_URL.rsplit('/', 1)[-1] if PG_URL else 'SQLite'}"
+
+
+@pytest.fixture(scope="session")
+def signing_files(tmp_path_factory):
+    """One development signing identity for the whole run (key generation is slow)."""
+    return ensure_dev_signing(tmp_path_factory.mktemp("signing"))
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory):
+    import_models()
+    if PG_URL:
+        db = Database(PG_URL)
+        migrate.downgrade(db, "base")
+        migrate.upgrade(db)
+        db.dispose()
+        yield PG_URL
+        return
+    path = tmp_path_factory.mktemp("template") / "hcc.sqlite3"
+    db = Database(f"sqlite:///{path}")
+    migrate.upgrade(db)
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.dispose()
+    yield path
+
+
+@pytest.fixture
+def database_url(template_db, tmp_path):
+    if PG_URL:
+        db = Database(PG_URL)
+        tables = [t.name for t in Base.metadata.sorted_tables if t.name not in REFERENCE_TABLES]
+        with db.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE TABLE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        db.dispose()
+        return PG_URL
+    target = tmp_path / "hcc.sqlite3"
+    shutil.copyfile(template_db, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def settings(tmp_path, database_url, signing_files) -> Settings:
+    return Settings.from_env(
+        environ={},
+        instance_dir=tmp_path / "instance",
+        database_url=database_url,
+        queue_url="memory://",
+        queue_immediate=True,
+        secret_key="test-" + "k" * 40,
+        signing_pkcs12=signing_files.pkcs12,
+        signing_pkcs12_password=signing_files.password,
+        public_url="http://localhost",
+    )
+
+
+@pytest.fixture
+def app(settings):
+    from api import create_app
+    from core.accounts import ensure_demo_centre
+
+    app = create_app({"settings": settings, "TESTING": True})
+    db = app.extensions["hcc"].db
+    with db.session() as session:
+        ensure_demo_centre(session)
+    yield app
+    db.dispose()
+
+
+@pytest.fixture
+def db(app) -> Database:
+    return app.extensions["hcc"].db
+
+
+@pytest.fixture
+def session(db):
+    s = db.sessionmaker()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def centre(session):
+    from core.accounts import ensure_demo_centre
+
+    return ensure_demo_centre(session)
