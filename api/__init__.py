@@ -13,7 +13,7 @@ from api import auth, errors, idempotency
 from api.context import Hcc, close_session
 from core import jobs
 from core.db import Database
-from core.registry import import_models
+from core.registry import import_jobs, import_models
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False  # Vietnamese stays readable in JSON
 
     import_models()
+    import_jobs()
     db = Database(settings.database_url)
     app.extensions["hcc"] = Hcc(settings=settings, db=db)
     jobs.configure(settings, db)

@@ -18,6 +18,7 @@ from typing import Any
 from huey import Huey, crontab
 from huey.exceptions import RetryTask
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from core.db import Database
@@ -97,6 +98,33 @@ def job(retries: int = 8, backoff: float = 5.0, max_delay: float = 3600.0):
         return run
 
     return decorate
+
+
+def enqueue_after_commit(session: Session, task, *args, **kwargs) -> None:
+    """Enqueue `task(*args, **kwargs)` once `session` commits; dropped if it rolls back.
+
+    Enqueueing inside the transaction could let a worker run before the data it needs is visible;
+    enqueueing after commit can be lost if the process dies in between, which the sweep covers.
+    """
+    pending = session.info.setdefault("hcc_after_commit", [])
+    pending.append((task, args, kwargs))
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    pending = session.info.pop("hcc_after_commit", [])
+    for task, args, kwargs in pending:
+        try:
+            task(*args, **kwargs)
+        except Exception:
+            # In immediate mode the job ran here and failed; in queued mode the queue was unreachable.
+            # Either way the sweep finds the unfinished work in the database.
+            log.exception("after-commit job failed; the sweep will re-drive it", extra={"task": str(task)})
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_after_rollback(session: Session) -> None:
+    session.info.pop("hcc_after_commit", None)
 
 
 def register_sweeper(fn: Callable[[Session], int]) -> Callable[[Session], int]:

@@ -142,3 +142,56 @@ class Ward(Base):
     search_name: Mapped[str] = mapped_column(String(128), index=True)
 
     province: Mapped[Province] = relationship()
+
+
+class InboundCallback(Base):
+    """A gateway IPN, bank notification or carrier webhook, stored verbatim before it is acted on."""
+
+    __tablename__ = "inbound_callback"
+    __table_args__ = (
+        Index("ix_inbound_callback_source_key", "source", "dedup_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(32), index=True)  # vnpay, momo, vietqr, ghn, viettelpost, ...
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(500))
+    query_string: Mapped[str | None] = mapped_column(Text)
+    headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    body: Mapped[str | None] = mapped_column(Text)
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    # What identifies the event at its source (transaction no., bank reference, carrier event id).
+    dedup_key: Mapped[str | None] = mapped_column(String(128))
+    # accepted, duplicate, rejected (bad signature, unknown order, wrong amount...), flagged, error
+    outcome: Mapped[str | None] = mapped_column(String(16), index=True)
+    detail: Mapped[str | None] = mapped_column(Text)
+    entity_type: Mapped[str | None] = mapped_column(String(32))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutboundMessage(Base):
+    """An SMS, Zalo or e-mail to a citizen: written in the business transaction, sent by a job."""
+
+    __tablename__ = "outbound_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int | None] = mapped_column(ForeignKey("centre.id"))
+    channel: Mapped[str] = mapped_column(String(16))  # sms, zalo, email
+    recipient: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str | None] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text)
+    # Files to attach (e-mail): [{"path": ..., "filename": ..., "mimetype": ...}]
+    attachments: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    provider_ref: Mapped[str | None] = mapped_column(String(128))
+    entity_type: Mapped[str | None] = mapped_column(String(32))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    # Same purpose for the same entity is sent once (e.g. "receipt-issued").
+    purpose: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

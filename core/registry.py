@@ -7,9 +7,26 @@ import importlib
 # Feature packages add their models module here (one line each).
 MODEL_MODULES = [
     "core.models",
+    "fees.models",
+    "receipts.models",
+    "postal.models",
 ]
 
 
 def import_models() -> None:
     for name in MODEL_MODULES:
+        importlib.import_module(name)
+
+
+# Modules that define jobs, sweepers and event handlers; imported by the app and by `hcc worker`.
+JOB_MODULES = [
+    "core.notify",
+    "fees.jobs",
+    "receipts.jobs",
+    "postal.jobs",
+]
+
+
+def import_jobs() -> None:
+    for name in JOB_MODULES:
         importlib.import_module(name)

@@ -1,4 +1,4 @@
-"""foundation: centres, users, api clients, audit log, idempotency, addresses
+"""foundation: centres, users, API clients, audit log, idempotency, addresses, callbacks, messages
 
 Revision ID: 0001
 Revises: 
@@ -49,6 +49,30 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('idempotency_record', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_idempotency_record_created_at'), ['created_at'], unique=False)
+
+    op.create_table('inbound_callback',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('source', sa.String(length=32), nullable=False),
+    sa.Column('received_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('method', sa.String(length=8), nullable=False),
+    sa.Column('path', sa.String(length=500), nullable=False),
+    sa.Column('query_string', sa.Text(), nullable=True),
+    sa.Column('headers', sa.JSON(), nullable=False),
+    sa.Column('body', sa.Text(), nullable=True),
+    sa.Column('remote_addr', sa.String(length=64), nullable=True),
+    sa.Column('dedup_key', sa.String(length=128), nullable=True),
+    sa.Column('outcome', sa.String(length=16), nullable=True),
+    sa.Column('detail', sa.Text(), nullable=True),
+    sa.Column('entity_type', sa.String(length=32), nullable=True),
+    sa.Column('entity_id', sa.String(length=64), nullable=True),
+    sa.Column('processed_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_inbound_callback'))
+    )
+    with op.batch_alter_table('inbound_callback', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_inbound_callback_outcome'), ['outcome'], unique=False)
+        batch_op.create_index(batch_op.f('ix_inbound_callback_received_at'), ['received_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_inbound_callback_source'), ['source'], unique=False)
+        batch_op.create_index('ix_inbound_callback_source_key', ['source', 'dedup_key'], unique=False)
 
     op.create_table('province',
     sa.Column('code', sa.String(length=8), nullable=False),
@@ -111,6 +135,31 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_audit_log_at'), ['at'], unique=False)
         batch_op.create_index('ix_audit_log_entity', ['entity_type', 'entity_id'], unique=False)
 
+    op.create_table('outbound_message',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('centre_id', sa.Integer(), nullable=True),
+    sa.Column('channel', sa.String(length=16), nullable=False),
+    sa.Column('recipient', sa.String(length=255), nullable=False),
+    sa.Column('subject', sa.String(length=255), nullable=True),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('attachments', sa.JSON(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('provider_ref', sa.String(length=128), nullable=True),
+    sa.Column('entity_type', sa.String(length=32), nullable=True),
+    sa.Column('entity_id', sa.String(length=64), nullable=True),
+    sa.Column('purpose', sa.String(length=64), nullable=True),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['centre_id'], ['centre.id'], name=op.f('fk_outbound_message_centre_id_centre')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbound_message'))
+    )
+    with op.batch_alter_table('outbound_message', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbound_message_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbound_message_status'), ['status'], unique=False)
+
     op.create_table('ward',
     sa.Column('code', sa.String(length=8), nullable=False),
     sa.Column('name', sa.String(length=128), nullable=False),
@@ -161,6 +210,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_ward_province_code'))
 
     op.drop_table('ward')
+    with op.batch_alter_table('outbound_message', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_outbound_message_status'))
+        batch_op.drop_index(batch_op.f('ix_outbound_message_created_at'))
+
+    op.drop_table('outbound_message')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_log_entity')
         batch_op.drop_index(batch_op.f('ix_audit_log_at'))
@@ -173,6 +227,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_province_search_name'))
 
     op.drop_table('province')
+    with op.batch_alter_table('inbound_callback', schema=None) as batch_op:
+        batch_op.drop_index('ix_inbound_callback_source_key')
+        batch_op.drop_index(batch_op.f('ix_inbound_callback_source'))
+        batch_op.drop_index(batch_op.f('ix_inbound_callback_received_at'))
+        batch_op.drop_index(batch_op.f('ix_inbound_callback_outcome'))
+
+    op.drop_table('inbound_callback')
     with op.batch_alter_table('idempotency_record', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_idempotency_record_created_at'))
 

@@ -1,0 +1,59 @@
+"""Inbound callbacks (IPNs, bank notifications, carrier webhooks): stored verbatim first, then judged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.clock import utcnow
+from core.db import Database
+from core.models import InboundCallback
+
+# Headers never stored: they carry credentials of our own callers, not the event.
+_DROP_HEADERS = {"authorization", "cookie"}
+
+
+@dataclass(frozen=True)
+class RawCallback:
+    """What arrived, as plain data (the api layer builds it from the HTTP request)."""
+
+    source: str
+    method: str
+    path: str
+    query_string: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = ""
+    remote_addr: str | None = None
+
+
+def store(db: Database, raw: RawCallback) -> int:
+    """Commit the callback in its own transaction before anything acts on it; returns its id."""
+    with db.session() as session:
+        row = InboundCallback(source=raw.source, method=raw.method, path=raw.path, query_string=raw.query_string,
+                              headers={k: v for k, v in raw.headers.items() if k.lower() not in _DROP_HEADERS},
+                              body=raw.body, remote_addr=raw.remote_addr, received_at=utcnow())
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def settle(session: Session, callback_id: int, outcome: str, *, detail: str | None = None,
+           dedup_key: str | None = None, entity_type: str | None = None, entity_id: object = None) -> None:
+    """Record what became of a stored callback (in the transaction that acted on it)."""
+    row = session.get(InboundCallback, callback_id)
+    row.outcome, row.detail, row.processed_at = outcome, detail, utcnow()
+    if dedup_key is not None:
+        row.dedup_key = dedup_key
+    if entity_type is not None:
+        row.entity_type, row.entity_id = entity_type, None if entity_id is None else str(entity_id)
+
+
+def seen_before(session: Session, source: str, dedup_key: str, *, exclude_id: int | None = None) -> bool:
+    """True when an earlier callback with this key was accepted (a replay or a gateway retry)."""
+    stmt = select(InboundCallback.id).where(InboundCallback.source == source, InboundCallback.dedup_key == dedup_key,
+                                            InboundCallback.outcome.in_(("accepted", "flagged")))
+    if exclude_id is not None:
+        stmt = stmt.where(InboundCallback.id != exclude_id)
+    return session.scalars(stmt.limit(1)).first() is not None

@@ -1,0 +1,125 @@
+"""Fee schedule and payment requests."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.clock import utcnow
+from core.db import Base, UTCDateTime
+from core.models import Centre
+
+FEE_KINDS = ("phi", "le_phi")  # phí (fee) or lệ phí (charge): printed differently on the receipt
+PAYMENT_STATUSES = ("pending", "paid", "failed", "expired", "cancelled", "refunded", "partially_refunded")
+CHANNELS = ("vnpay", "momo", "vietqr", "counter", "cod")
+
+
+class FeeType(Base):
+    """One fee of a centre's schedule, valid over a period so an old payment keeps the fee that applied."""
+
+    __tablename__ = "fee_type"
+    __table_args__ = (
+        UniqueConstraint("centre_id", "code", "effective_from", name="uq_fee_type_centre_code_from"),
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+        CheckConstraint("kind IN ('phi', 'le_phi')", name="kind_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(255))
+    procedure_code: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(8))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    legal_basis: Mapped[str | None] = mapped_column(String(500))
+    effective_from: Mapped[date] = mapped_column(Date)
+    effective_to: Mapped[date | None] = mapped_column(Date)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Payment(Base):
+    """A payment request: what a citizen owes for a dossier, and how and when it was paid.
+
+    Its status changes only through `fees.payments.transition`.
+    """
+
+    __tablename__ = "payment"
+    __table_args__ = (
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+        CheckConstraint("paid_amount >= 0", name="paid_not_negative"),
+        CheckConstraint("refunded_amount >= 0 AND refunded_amount <= paid_amount", name="refund_within_paid"),
+        Index("ix_payment_status_expires", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id"), index=True)
+    # The short unguessable code citizens see (pay link, VietQR description, vnp_TxnRef).
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    dossier_code: Mapped[str] = mapped_column(String(64), index=True)
+    payer_name: Mapped[str] = mapped_column(String(255))
+    payer_phone: Mapped[str | None] = mapped_column(String(32))
+    payer_email: Mapped[str | None] = mapped_column(String(255))
+    payer_address: Mapped[str | None] = mapped_column(String(500))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    paid_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[str] = mapped_column(String(24), default="pending", index=True)
+    # Channel the money came through, and that channel's own transaction reference.
+    channel: Mapped[str | None] = mapped_column(String(16))
+    channel_ref: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Channels a citizen may choose; a COD payment is collected by the postman only.
+    allowed_channels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Things finance must look at: paid_after_expiry, overpaid, underpaid, cod_amount_mismatch, ...
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    centre: Mapped[Centre] = relationship()
+    items: Mapped[list[PaymentItem]] = relationship(back_populates="payment", order_by="PaymentItem.id",
+                                                    cascade="all, delete-orphan")
+
+    @property
+    def refundable_amount(self) -> int:
+        return self.paid_amount - self.refunded_amount
+
+
+class PaymentItem(Base):
+    """A fee line of a payment, copied from the schedule so later schedule changes do not alter it."""
+
+    __tablename__ = "payment_item"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("amount = unit_amount * quantity", name="amount_is_unit_times_quantity"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id", ondelete="CASCADE"), index=True)
+    fee_type_id: Mapped[int | None] = mapped_column(ForeignKey("fee_type.id"))
+    fee_code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(8))
+    unit_amount: Mapped[int] = mapped_column(BigInteger)
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+    payment: Mapped[Payment] = relationship(back_populates="items")

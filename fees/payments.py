@@ -1,0 +1,192 @@
+"""Payment requests: creation from the fee schedule, and the one function that changes their status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core import audit, events
+from core.clock import local_day, utcnow
+from core.errors import Conflict, InvalidInput, NotFound
+from core.models import Centre
+from core.security import new_code
+from fees.models import CHANNELS, FeeType, Payment, PaymentItem
+
+DEFAULT_EXPIRY = timedelta(hours=24)
+ONLINE_CHANNELS = ["vnpay", "momo", "vietqr"]
+
+# The state machine. A paid event for an expired request is money received: the request becomes paid
+# and is flagged for finance. Nothing leaves cancelled or refunded.
+TRANSITIONS: dict[str, set[str]] = {
+    "pending": {"paid", "failed", "expired", "cancelled"},
+    "failed": {"paid", "expired", "cancelled"},
+    "expired": {"paid"},
+    "paid": {"refunded", "partially_refunded"},
+    "partially_refunded": {"partially_refunded", "refunded"},
+    "cancelled": set(),
+    "refunded": set(),
+}
+
+
+class TransitionError(Conflict):
+    """Raised when a payment cannot move from its current status to the one asked for."""
+
+    code = "payment-transition-not-allowed"
+
+    def __init__(self, payment: Payment, to: str):
+        super().__init__(f"payment {payment.code} cannot go from {payment.status} to {to}")
+        self.current = payment.status
+        self.to = to
+
+
+@dataclass(frozen=True)
+class Payer:
+    name: str
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class ItemRequest:
+    fee_code: str
+    quantity: int = 1
+
+
+def fee_in_force(session: Session, centre_id: int, code: str, on=None) -> FeeType | None:
+    """The fee type with this code that applies on a Vietnamese calendar day (today by default)."""
+    day = on or local_day()
+    stmt = (select(FeeType)
+            .where(FeeType.centre_id == centre_id, FeeType.code == code, FeeType.active.is_(True),
+                   FeeType.effective_from <= day,
+                   or_(FeeType.effective_to.is_(None), FeeType.effective_to >= day))
+            .order_by(FeeType.effective_from.desc()))
+    return session.scalars(stmt).first()
+
+
+def create_payment(session: Session, centre: Centre, *, dossier_code: str, payer: Payer, items: list[ItemRequest],
+                   actor: audit.Actor, channels: list[str] | None = None, expires_in: timedelta | None = None,
+                   extra: dict | None = None) -> Payment:
+    """A pending payment request priced from the schedule in force today."""
+    if not items:
+        raise InvalidInput("a payment needs at least one fee line", errors={"items": ["Cần ít nhất một khoản phí."]})
+    channels = channels or list(ONLINE_CHANNELS)
+    unknown = [c for c in channels if c not in CHANNELS]
+    if unknown:
+        raise InvalidInput(f"unknown channel(s): {unknown}", errors={"channels": [f"Không hỗ trợ: {unknown}"]})
+    errors: dict[str, list[str]] = {}
+    lines: list[PaymentItem] = []
+    for i, item in enumerate(items):
+        fee = fee_in_force(session, centre.id, item.fee_code)
+        if fee is None:
+            errors[f"items.{i}.fee_code"] = [f"Không có loại phí '{item.fee_code}' đang áp dụng."]
+            continue
+        if item.quantity < 1:
+            errors[f"items.{i}.quantity"] = ["Số lượng phải lớn hơn 0."]
+            continue
+        lines.append(PaymentItem(fee_type_id=fee.id, fee_code=fee.code, name=fee.name, kind=fee.kind,
+                                 unit_amount=fee.amount, quantity=item.quantity, amount=fee.amount * item.quantity))
+    if errors:
+        raise InvalidInput("some fee lines are not valid", errors=errors)
+    now = utcnow()
+    payment = Payment(
+        centre_id=centre.id, dossier_code=dossier_code, payer_name=payer.name, payer_phone=payer.phone,
+        payer_email=payer.email, payer_address=payer.address, amount=sum(x.amount for x in lines),
+        paid_amount=0, refunded_amount=0, status="pending", allowed_channels=channels, flags=[],
+        created_by=f"{actor.type}:{actor.id}" if actor.id else actor.type, created_at=now, updated_at=now,
+        expires_at=now + (expires_in or DEFAULT_EXPIRY), items=lines, extra=extra or {},
+    )
+    for _attempt in range(5):
+        payment.code = new_code(10)
+        try:
+            with session.begin_nested():
+                session.add(payment)
+                session.flush()
+            break
+        except IntegrityError:
+            continue  # a code collision (about 1 in 10^14): draw another
+    else:
+        raise Conflict("could not allocate a payment code")
+    audit.record(session, actor, "payment.created", entity_type="payment", entity_id=payment.id,
+                 after={"code": payment.code, "amount": payment.amount, "dossier_code": dossier_code},
+                 centre_id=centre.id)
+    events.emit(session, "payment.created", payment_id=payment.id)
+    return payment
+
+
+def get_payment(session: Session, *, payment_id: int | None = None, code: str | None = None,
+                centre_id: int | None = None) -> Payment:
+    stmt = select(Payment)
+    stmt = stmt.where(Payment.id == payment_id) if payment_id is not None else stmt.where(Payment.code == code)
+    if centre_id is not None:
+        stmt = stmt.where(Payment.centre_id == centre_id)
+    payment = session.scalars(stmt).first()
+    if payment is None:
+        raise NotFound("payment not found")
+    return payment
+
+
+def lock_payment(session: Session, *, payment_id: int | None = None, code: str | None = None) -> Payment | None:
+    """Read a payment under a write lock, so checks and the transition see the same state.
+
+    PostgreSQL: SELECT ... FOR UPDATE. SQLite has no row locks; a no-op UPDATE takes the database's
+    write lock for the rest of the transaction, which serialises concurrent callers the same way.
+    """
+    cond = Payment.id == payment_id if payment_id is not None else Payment.code == code
+    stmt = select(Payment).where(cond).execution_options(populate_existing=True)
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(Payment).where(cond).values(id=Payment.id))
+    else:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).first()
+
+
+def add_flag(payment: Payment, flag: str) -> None:
+    if flag not in (payment.flags or []):
+        payment.flags = [*(payment.flags or []), flag]
+
+
+def transition(session: Session, payment: Payment, to: str, *, actor: audit.Actor, reason: str | None = None,
+               **changes) -> Payment:
+    """Move a payment to `to`: check the edge, apply `changes`, audit, and emit `payment.<to>`.
+
+    The UPDATE is conditional on the status read, so two racing callers cannot both succeed even
+    where no row lock was taken; the loser gets TransitionError.
+    """
+    before = payment.status
+    if to not in TRANSITIONS.get(before, set()):
+        raise TransitionError(payment, to)
+    now = utcnow()
+    values = {"status": to, "updated_at": now, **changes}
+    if to == "paid" and "paid_at" not in changes:
+        values["paid_at"] = now
+    result = session.execute(update(Payment).where(Payment.id == payment.id, Payment.status == before)
+                             .values(**values).execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        session.refresh(payment)
+        raise TransitionError(payment, to)
+    for k, v in values.items():
+        setattr(payment, k, v)
+    shown = {k: v for k, v in changes.items() if k in ("channel", "channel_ref", "paid_amount", "refunded_amount")}
+    audit.record(session, actor, f"payment.{to}", entity_type="payment", entity_id=payment.id,
+                 before={"status": before}, after={"status": to, **shown}, detail=reason,
+                 centre_id=payment.centre_id)
+    events.emit(session, f"payment.{to}", payment_id=payment.id, previous=before)
+    return payment
+
+
+def expire_overdue(session: Session) -> int:
+    """Sweeper: pending or failed requests past their expiry become expired."""
+    ids = session.scalars(select(Payment.id).where(Payment.status.in_(("pending", "failed")),
+                                                   Payment.expires_at < utcnow()).limit(500)).all()
+    done = 0
+    for pid in ids:
+        payment = lock_payment(session, payment_id=pid)
+        if payment is not None and payment.status in ("pending", "failed") and payment.expires_at < utcnow():
+            transition(session, payment, "expired", actor=audit.SYSTEM, reason="hết hạn thanh toán")
+            done += 1
+    return done

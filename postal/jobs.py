@@ -1,0 +1,1 @@
+"""Postal background work (filled in by the postal work)."""

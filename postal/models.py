@@ -1,0 +1,1 @@
+"""Shipment models (filled in by the postal work)."""

@@ -1,0 +1,1 @@
+"""Receipt background work (filled in by the receipts work)."""

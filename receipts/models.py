@@ -1,0 +1,1 @@
+"""E-receipt models (filled in by the receipts work)."""
