@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 # Feature modules, each with `init_app(app, api)`; adding a feature is one line here.
 FEATURES: list[str] = [
     "api.v1.foundation",
+    "api.fees",
+    "api.receipts",
+    "api.postal",
 ]
 
 

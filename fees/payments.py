@@ -14,7 +14,7 @@ from core.clock import local_day, utcnow
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import Centre
 from core.security import new_code
-from fees.models import CHANNELS, FeeType, Payment, PaymentItem
+from fees.models import CHANNELS, FEE_KINDS, FeeType, Payment, PaymentItem
 
 DEFAULT_EXPIRY = timedelta(hours=24)
 ONLINE_CHANNELS = ["vnpay", "momo", "vietqr"]
@@ -53,8 +53,14 @@ class Payer:
 
 @dataclass(frozen=True)
 class ItemRequest:
+    """A fee line by schedule code; or, with `name`, `kind` and `unit_amount`, a line given outright
+    (used when another system priced the dossier, e.g. a COD amount from the one-stop software)."""
+
     fee_code: str
     quantity: int = 1
+    name: str | None = None
+    kind: str | None = None
+    unit_amount: int | None = None
 
 
 def fee_in_force(session: Session, centre_id: int, code: str, on=None) -> FeeType | None:
@@ -81,6 +87,15 @@ def create_payment(session: Session, centre: Centre, *, dossier_code: str, payer
     errors: dict[str, list[str]] = {}
     lines: list[PaymentItem] = []
     for i, item in enumerate(items):
+        if item.name is not None:
+            if item.kind not in FEE_KINDS or not isinstance(item.unit_amount, int) or item.unit_amount < 0 \
+                    or item.quantity < 1:
+                errors[f"items.{i}"] = ["Khoản phí không hợp lệ (tên, loại phí/lệ phí, số tiền)."]
+                continue
+            lines.append(PaymentItem(fee_type_id=None, fee_code=item.fee_code, name=item.name, kind=item.kind,
+                                     unit_amount=item.unit_amount, quantity=item.quantity,
+                                     amount=item.unit_amount * item.quantity))
+            continue
         fee = fee_in_force(session, centre.id, item.fee_code)
         if fee is None:
             errors[f"items.{i}.fee_code"] = [f"Không có loại phí '{item.fee_code}' đang áp dụng."]
