@@ -10,6 +10,7 @@ MODEL_MODULES = [
     "fees.models",
     "receipts.models",
     "postal.models",
+    "finance.models",
 ]
 
 
@@ -24,6 +25,7 @@ JOB_MODULES = [
     "fees.jobs",
     "receipts.jobs",
     "postal.jobs",
+    "finance.closing",
 ]
 
 

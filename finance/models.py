@@ -1,0 +1,114 @@
+"""Imported statements and their lines, discrepancies, and closed days."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.clock import utcnow
+from core.db import Base, UTCDateTime
+
+SOURCES = {
+    # source: (label, payment channel its money belongs to)
+    "bank-csv": ("Sao kê ngân hàng (CSV chung)", "vietqr"),
+    "vcb-csv": ("Sao kê Vietcombank (CSV)", "vietqr"),
+    "camt053": ("Sao kê ngân hàng ISO 20022 camt.053", "vietqr"),
+    "vnpay-csv": ("Đối soát VNPAY (CSV)", "vnpay"),
+    "momo-csv": ("Đối soát MoMo (CSV)", "momo"),
+    "cod-csv": ("Bảng kê chuyển tiền COD của bưu chính (CSV)", "cod"),
+}
+
+DISCREPANCY_TYPES = ("missing_ours", "missing_theirs", "amount_differs", "duplicate", "status_differs",
+                     "late_settlement")
+RESOLUTION_ACTIONS = ("link", "refund", "write_off", "accept")
+
+
+class StatementImport(Base):
+    """One imported file; the same file (by SHA-256) is imported once per centre."""
+
+    __tablename__ = "statement_import"
+    __table_args__ = (UniqueConstraint("centre_id", "sha256", name="uq_statement_import_centre_sha"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id"), index=True)
+    source: Mapped[str] = mapped_column(String(16))
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    imported_by: Mapped[str | None] = mapped_column(String(64))
+    period_start: Mapped[date | None] = mapped_column(Date)
+    period_end: Mapped[date | None] = mapped_column(Date)
+    line_count: Mapped[int] = mapped_column(Integer, default=0)
+    matched_count: Mapped[int] = mapped_column(Integer, default=0)
+    discrepancy_count: Mapped[int] = mapped_column(Integer, default=0)
+    total_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    lines: Mapped[list[StatementLine]] = relationship(back_populates="statement", order_by="StatementLine.line_no")
+
+
+class StatementLine(Base):
+    """A line of an imported file, and the payment it was matched to (if any)."""
+
+    __tablename__ = "statement_line"
+    __table_args__ = (Index("ix_statement_line_reference", "reference"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("statement_import.id"), index=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    line_no: Mapped[int] = mapped_column(Integer)
+    value_date: Mapped[date] = mapped_column(Date, index=True)
+    reference: Mapped[str] = mapped_column(String(128))
+    order_ref: Mapped[str | None] = mapped_column(String(128))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    description: Mapped[str | None] = mapped_column(Text)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"), index=True)
+    # matched, duplicate, unmatched, mismatch (matched to a payment but with a difference)
+    status: Mapped[str] = mapped_column(String(16))
+    match_rule: Mapped[str | None] = mapped_column(String(32))
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    statement: Mapped[StatementImport] = relationship(back_populates="lines")
+
+
+class Discrepancy(Base):
+    """A difference between our payments and someone else's record of the money, for finance to resolve."""
+
+    __tablename__ = "discrepancy"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id"), index=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    type: Mapped[str] = mapped_column(String(24), index=True)
+    channel: Mapped[str | None] = mapped_column(String(16))
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"), index=True)
+    line_id: Mapped[int | None] = mapped_column(ForeignKey("statement_line.id"), index=True)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("statement_import.id"))
+    expected_amount: Mapped[int | None] = mapped_column(BigInteger)
+    actual_amount: Mapped[int | None] = mapped_column(BigInteger)
+    detail: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)  # open, resolved
+    action: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    line: Mapped[StatementLine | None] = relationship()
+
+
+class ClosedDay(Base):
+    """A Vietnamese calendar day whose payments, receipts and matches are frozen for a centre."""
+
+    __tablename__ = "closed_day"
+    __table_args__ = (UniqueConstraint("centre_id", "day", name="uq_closed_day_centre_day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id"))
+    day: Mapped[date] = mapped_column(Date)
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,151 @@
+"""Daily and monthly figures for finance: money by channel and fee type, refunds, COD, automation,
+receipts and dispatch; exported as CSV and XLSX."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.clock import day_bounds_utc
+from fees.models import Payment, PaymentItem
+from finance.models import StatementLine
+
+CHANNEL_LABELS = {"vnpay": "VNPAY", "momo": "MoMo", "vietqr": "Chuyển khoản VietQR", "counter": "Tại quầy",
+                  "cod": "Thu hộ khi phát (COD)"}
+KIND_LABELS = {"phi": "Phí", "le_phi": "Lệ phí"}
+
+
+@dataclass
+class Summary:
+    centre_id: int
+    start: date
+    end: date
+    payments: int = 0
+    collected: int = 0
+    by_channel: dict[str, dict[str, int]] = field(default_factory=dict)
+    by_fee: list[dict] = field(default_factory=list)
+    refunds: int = 0
+    refunded_payments: int = 0
+    cod_collected: int = 0
+    cod_remitted: int = 0
+    # Filled by sections that other packages register (receipts, dispatch).
+    sections: dict[str, dict] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(), "payments": self.payments,
+                "collected": self.collected, "by_channel": self.by_channel, "by_fee": self.by_fee,
+                "refunds": self.refunds, "refunded_payments": self.refunded_payments,
+                "cod_collected": self.cod_collected, "cod_remitted": self.cod_remitted, **self.sections}
+
+
+Section = Callable[[Session, int, date, date], tuple[str, dict]]
+_SECTIONS: list[Section] = []
+
+
+def register_section(fn: Section) -> Section:
+    if fn not in _SECTIONS:
+        _SECTIONS.append(fn)
+    return fn
+
+
+def summary(session: Session, centre_id: int, start: date, end: date) -> Summary:
+    """Figures for the Vietnamese calendar days start..end inclusive."""
+    lo, _ = day_bounds_utc(start)
+    _, hi = day_bounds_utc(end)
+    s = Summary(centre_id, start, end)
+    paid = (Payment.centre_id == centre_id, Payment.paid_at >= lo, Payment.paid_at < hi,
+            Payment.status.in_(("paid", "partially_refunded", "refunded")))
+    for channel, count, amount in session.execute(
+            select(Payment.channel, func.count(), func.coalesce(func.sum(Payment.paid_amount), 0))
+            .where(*paid).group_by(Payment.channel).order_by(Payment.channel)):
+        s.by_channel[channel or "?"] = {"payments": count, "amount": int(amount)}
+        s.payments += count
+        s.collected += int(amount)
+    for code, name, kind, qty, amount in session.execute(
+            select(PaymentItem.fee_code, PaymentItem.name, PaymentItem.kind, func.sum(PaymentItem.quantity),
+                   func.sum(PaymentItem.amount)).join(Payment, PaymentItem.payment_id == Payment.id)
+            .where(*paid).group_by(PaymentItem.fee_code, PaymentItem.name, PaymentItem.kind)
+            .order_by(func.sum(PaymentItem.amount).desc(), PaymentItem.fee_code)):
+        s.by_fee.append({"fee_code": code, "name": name, "kind": kind, "quantity": int(qty), "amount": int(amount)})
+    s.cod_collected = s.by_channel.get("cod", {}).get("amount", 0)
+    s.refunds, s.refunded_payments = (int(x or 0) for x in session.execute(
+        select(func.coalesce(func.sum(Payment.refunded_amount), 0), func.count())
+        .where(Payment.centre_id == centre_id, Payment.refunded_amount > 0, Payment.updated_at >= lo,
+               Payment.updated_at < hi)).one())
+    s.cod_remitted = int(session.scalar(select(func.coalesce(func.sum(StatementLine.amount), 0)).where(
+        StatementLine.centre_id == centre_id, StatementLine.channel == "cod", StatementLine.status == "matched",
+        StatementLine.value_date >= start, StatementLine.value_date <= end)) or 0)
+    for section in _SECTIONS:
+        name, data = section(session, centre_id, start, end)
+        s.sections[name] = data
+    return s
+
+
+def _rows(s: Summary) -> list[list]:
+    rows: list[list] = [["Chỉ tiêu", "Số lượng", "Số tiền (đồng)"],
+                        ["Kỳ báo cáo", f"{s.start:%d/%m/%Y} – {s.end:%d/%m/%Y}", ""],
+                        ["Tổng số khoản thu", s.payments, s.collected]]
+    for channel, v in s.by_channel.items():
+        rows.append([f"Kênh: {CHANNEL_LABELS.get(channel, channel)}", v["payments"], v["amount"]])
+    for f in s.by_fee:
+        rows.append([f"{KIND_LABELS.get(f['kind'], f['kind'])}: {f['name']} ({f['fee_code']})", f["quantity"],
+                     f["amount"]])
+    rows.append(["Hoàn tiền", s.refunded_payments, s.refunds])
+    rows.append(["COD đã thu", "", s.cod_collected])
+    rows.append(["COD bưu chính đã chuyển", "", s.cod_remitted])
+    for name, data in s.sections.items():
+        for key, value in data.items():
+            if isinstance(value, dict):
+                rows.append([f"{name}: {key}", value.get("count", ""), value.get("amount", "")])
+            else:
+                rows.append([f"{name}: {key}", value, ""])
+    return rows
+
+
+def to_csv(s: Summary) -> bytes:
+    buf = io.StringIO()
+    csv.writer(buf).writerows(_rows(s))
+    return buf.getvalue().encode("utf-8-sig")  # BOM so Excel reads Vietnamese correctly
+
+
+def to_xlsx(s: Summary) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.chart import BarChart, Reference
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Tổng hợp"
+    for row in _rows(s):
+        ws.append(row)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    ws.column_dimensions["A"].width = 60
+    ws.column_dimensions["B"].width = 24
+    ws.column_dimensions["C"].width = 18
+    for row in ws.iter_rows(min_row=3, min_col=3, max_col=3):
+        for cell in row:
+            cell.number_format = "#,##0"
+    ch = wb.create_sheet("Theo kênh")
+    ch.append(["Kênh", "Số khoản", "Số tiền (đồng)"])
+    for channel, v in s.by_channel.items():
+        ch.append([CHANNEL_LABELS.get(channel, channel), v["payments"], v["amount"]])
+    if s.by_channel:
+        chart = BarChart()
+        chart.title = "Số tiền theo kênh thanh toán"
+        chart.add_data(Reference(ch, min_col=3, min_row=1, max_row=len(s.by_channel) + 1), titles_from_data=True)
+        chart.set_categories(Reference(ch, min_col=1, min_row=2, max_row=len(s.by_channel) + 1))
+        ch.add_chart(chart, "E2")
+    fees = wb.create_sheet("Theo loại phí")
+    fees.append(["Mã", "Tên phí, lệ phí", "Loại", "Số lượng", "Số tiền (đồng)"])
+    for f in s.by_fee:
+        fees.append([f["fee_code"], f["name"], KIND_LABELS.get(f["kind"], f["kind"]), f["quantity"], f["amount"]])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()

@@ -1,0 +1,162 @@
+"""A finance officer's day: import the bank statement, see what does not match, resolve it, close."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from core import audit
+from core.clock import local_day
+from core.errors import Conflict, InvalidInput
+from finance.closing import DayClosedError, close_day
+from finance.models import Discrepancy, StatementImport, StatementLine
+from finance.reconcile import import_statement, resolve_discrepancy
+from tests.finance.factories import paid_payment
+
+OFFICER = audit.Actor(type="user", id="7", name="ketoan")
+
+
+def bank_csv(rows):
+    return ("date,reference,amount,description\n" + "".join(f"{d},{r},{a},{t}\n" for d, r, a, t in rows)).encode()
+
+
+def test_a_statement_with_four_problems_yields_exactly_those_four(session, centre):
+    day = local_day() - timedelta(days=1)
+    ok = [paid_payment(session, on=day) for _ in range(5)]
+    missing = paid_payment(session, on=day)                       # not in the bank's file
+    off = paid_payment(session, on=day, amount=150_000)           # bank credited 1.000 đ less
+    duplicated = paid_payment(session, on=day, amount=50_000)     # the bank lists it twice
+    rows = [(day, f"FT{i}", p.paid_amount, f"HCC {p.code} nop phi") for i, p in enumerate(ok)]
+    rows += [(day, "FT-OFF", 149_000, f"HCC {off.code}"),
+             (day, "FT-DUP", 50_000, f"HCC {duplicated.code}"), (day, "FT-DUP", 50_000, f"HCC {duplicated.code}"),
+             (day, "FT-UNKNOWN", 300_000, "chuyen tien khong ro noi dung")]
+    result = import_statement(session, centre.id, "bank-csv", "saoke.csv", bank_csv(rows), OFFICER)
+    session.commit()
+
+    assert result.summary_line == "matched: 6, discrepancies: 4"
+    found = {(d.type, d.payment_id) for d in session.scalars(select(Discrepancy))}
+    unknown_line = session.scalars(select(StatementLine).where(StatementLine.reference == "FT-UNKNOWN")).one()
+    assert found == {("missing_theirs", missing.id), ("amount_differs", off.id), ("duplicate", duplicated.id),
+                     ("missing_ours", None)}
+    amount = session.scalars(select(Discrepancy).where(Discrepancy.type == "amount_differs")).one()
+    assert (amount.expected_amount, amount.actual_amount) == (150_000, 149_000)
+    assert session.scalars(select(Discrepancy).where(Discrepancy.type == "missing_ours")).one().line_id == unknown_line.id
+
+
+def test_importing_the_same_file_twice_changes_nothing(session, centre):
+    day = local_day() - timedelta(days=1)
+    p = paid_payment(session, on=day)
+    data = bank_csv([(day, "FT1", p.paid_amount, f"HCC {p.code}")])
+    first = import_statement(session, centre.id, "bank-csv", "a.csv", data, OFFICER)
+    session.commit()
+    second = import_statement(session, centre.id, "bank-csv", "a-again.csv", data, OFFICER)
+    session.commit()
+    assert not second.created and second.statement.id == first.statement.id
+    assert session.query(StatementImport).count() == 1 and session.query(StatementLine).count() == 1
+
+
+def test_a_malformed_line_refuses_the_whole_file_naming_the_line(session, centre):
+    data = b"date,reference,amount,description\n2026-11-01,FT1,200000,ok\n2026-11-01,FT2,hai tram,bad\n"
+    with pytest.raises(InvalidInput) as e:
+        import_statement(session, centre.id, "bank-csv", "bad.csv", data, OFFICER)
+    assert "dòng 3" in str(e.value) and "hai tram" in str(e.value)
+    assert e.value.errors["line"] == ["3"]
+    session.rollback()
+    assert session.query(StatementImport).count() == 0 and session.query(StatementLine).count() == 0
+
+
+def test_a_gateway_settlement_matches_on_the_transaction_number(session, centre):
+    day = local_day() - timedelta(days=1)
+    p = paid_payment(session, channel="vnpay", channel_ref="14226112", on=day)
+    data = ("Mã GD VNPAY,Mã tham chiếu,Số tiền,Ngày thanh toán,Trạng thái\n"
+            f"14226112,{p.code},{p.paid_amount},{day:%d/%m/%Y} 10:01:02,Thành công\n").encode()
+    result = import_statement(session, centre.id, "vnpay-csv", "vnpay.csv", data, OFFICER)
+    assert (result.matched, result.discrepancies) == (1, 0)
+
+
+def test_cod_remittance_matches_on_the_tracking_code(session, centre):
+    day = local_day() - timedelta(days=2)
+    paid_payment(session, channel="cod", channel_ref="EB123456789VN", on=day, amount=75_000)
+    data = ("Mã vận đơn,Số tiền COD,Ngày phát,Ngày chuyển tiền\n"
+            f"EB123456789VN,75.000,{day:%d/%m/%Y},{day + timedelta(days=1):%d/%m/%Y}\n").encode()
+    result = import_statement(session, centre.id, "cod-csv", "cod.csv", data, OFFICER)
+    assert (result.matched, result.discrepancies) == (1, 0)
+
+
+def test_late_money_is_a_late_settlement(session, centre):
+    day = local_day() - timedelta(days=9)
+    p = paid_payment(session, on=day)
+    data = bank_csv([(day + timedelta(days=6), "FT9", p.paid_amount, f"{p.code}")])
+    result = import_statement(session, centre.id, "bank-csv", "late.csv", data, OFFICER, late_days=3)
+    assert result.matched == 1
+    assert session.scalars(select(Discrepancy.type)).all() == ["late_settlement"]
+
+
+def test_resolving_needs_an_action_and_a_note_and_is_audited(session, centre):
+    day = local_day() - timedelta(days=1)
+    p = paid_payment(session, on=day)
+    import_statement(session, centre.id, "bank-csv", "x.csv", bank_csv([(day, "FT7", p.paid_amount, "khong ma")]),
+                     OFFICER)
+    d = session.scalars(select(Discrepancy).where(Discrepancy.type == "missing_ours")).one()
+    with pytest.raises(InvalidInput) as e:
+        resolve_discrepancy(session, d.id, centre.id, action="link", note="", actor=OFFICER)
+    assert "note" in e.value.errors
+    resolve_discrepancy(session, d.id, centre.id, action="link", note="Người nộp ghi thiếu mã", actor=OFFICER,
+                        payment_code=p.code)
+    session.commit()
+    assert d.status == "resolved" and d.line.payment_id == p.id
+    with pytest.raises(Conflict):
+        resolve_discrepancy(session, d.id, centre.id, action="accept", note="lần hai", actor=OFFICER)
+
+
+def test_a_closed_day_refuses_changes_to_its_payments_and_discrepancies(session, centre):
+    day = local_day() - timedelta(days=1)
+    p = paid_payment(session, on=day)
+    import_statement(session, centre.id, "bank-csv", "y.csv",
+                     bank_csv([(day, "FT1", p.paid_amount, p.code), (day, "FT2", 10_000, "la")]), OFFICER)
+    session.commit()
+    stray = session.scalars(select(Discrepancy)).one()
+    with pytest.raises(Conflict, match="chưa xử lý"):
+        close_day(session, centre.id, day, OFFICER)
+    resolve_discrepancy(session, stray.id, centre.id, action="write_off", note="Tiền nhầm, đã trả lại", actor=OFFICER)
+    close_day(session, centre.id, day, OFFICER)
+    session.commit()
+
+    p.paid_amount = p.paid_amount - 1
+    with pytest.raises(DayClosedError, match="khoá sổ"):
+        session.flush()
+    session.rollback()
+    with pytest.raises(Conflict, match="đã khoá sổ"):
+        close_day(session, centre.id, day, OFFICER)
+
+
+def test_today_cannot_be_closed_before_it_is_over(session, centre):
+    with pytest.raises(Conflict, match="đã kết thúc"):
+        close_day(session, centre.id, local_day(), OFFICER)
+
+
+def test_money_for_a_closed_day_is_booked_today(session, centre):
+    day = local_day() - timedelta(days=2)
+    close_day(session, centre.id, day, OFFICER)
+    import_statement(session, centre.id, "bank-csv", "z.csv", bank_csv([(day, "FT5", 99_000, "khong ro")]), OFFICER)
+    assert session.scalars(select(Discrepancy.day)).one() == local_day()
+
+
+def test_camt053_statement(session, centre):
+    day = local_day() - timedelta(days=1)
+    p = paid_payment(session, on=day, amount=100_000)
+    xml = f"""<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>
+<GrpHdr><MsgId>STMT-1</MsgId><CreDtTm>{day}T23:00:00</CreDtTm></GrpHdr>
+<Stmt><Id>1</Id><Acct><Id><Othr><Id>0011001234567</Id></Othr></Id><Ccy>VND</Ccy></Acct>
+<Ntry><Amt Ccy="VND">100000</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>
+<BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt><AcctSvcrRef>FT24001</AcctSvcrRef>
+<NtryDtls><TxDtls><Refs><EndToEndId>E2E1</EndToEndId></Refs><Amt Ccy="VND">100000</Amt>
+<RmtInf><Ustrd>HCC {p.code} NOP LE PHI</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>
+<Ntry><Amt Ccy="VND">5000</Amt><CdtDbtInd>DBIT</CdtDbtInd><Sts>BOOK</Sts><BookgDt><Dt>{day}</Dt></BookgDt>
+<AcctSvcrRef>FEE1</AcctSvcrRef></Ntry>
+</Stmt></BkToCstmrStmt></Document>""".encode()
+    result = import_statement(session, centre.id, "camt053", "stmt.xml", xml, OFFICER)
+    assert (result.matched, result.discrepancies) == (1, 0)
+
+
