@@ -24,6 +24,7 @@ FEATURES: list[str] = [
     "api.fees",
     "api.receipts",
     "api.postal",
+    "api.finance",
 ]
 
 

@@ -1,0 +1,192 @@
+"""Reconciliation and reports API (finance staff and systems with the finance role)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Response, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy import select
+
+from api.auth import current_principal, require_roles
+from api.context import db_session, settings
+from api.schemas import PageArgs, page_schema, paginate
+from core.errors import InvalidInput
+from finance.closing import close_day
+from finance.models import DISCREPANCY_TYPES, RESOLUTION_ACTIONS, SOURCES, Discrepancy, StatementImport
+from finance.reconcile import import_statement, late_days_setting, resolve_discrepancy
+from finance.reports import summary, to_csv, to_xlsx
+
+blp = Blueprint("reconciliation", __name__, url_prefix="/api/v1", description="Reconciliation and finance reports")
+
+
+class ImportSchema(Schema):
+    id = fields.Integer()
+    source = fields.String()
+    filename = fields.String()
+    sha256 = fields.String()
+    imported_at = fields.AwareDateTime()
+    period_start = fields.Date(allow_none=True)
+    period_end = fields.Date(allow_none=True)
+    line_count = fields.Integer()
+    matched_count = fields.Integer()
+    discrepancy_count = fields.Integer()
+    total_amount = fields.Integer()
+
+
+class ImportResultSchema(Schema):
+    statement = fields.Nested(ImportSchema)
+    created = fields.Boolean(metadata={"description": "false when this exact file had been imported before"})
+    matched = fields.Integer()
+    discrepancies = fields.Integer()
+
+
+class ImportForm(Schema):
+    source = fields.String(required=True, validate=validate.OneOf(list(SOURCES)))
+
+
+class DiscrepancySchema(Schema):
+    id = fields.Integer()
+    day = fields.Date()
+    type = fields.String(metadata={"description": ", ".join(DISCREPANCY_TYPES)})
+    channel = fields.String(allow_none=True)
+    payment_id = fields.Integer(allow_none=True)
+    line_id = fields.Integer(allow_none=True)
+    import_id = fields.Integer(allow_none=True)
+    expected_amount = fields.Integer(allow_none=True)
+    actual_amount = fields.Integer(allow_none=True)
+    detail = fields.String()
+    status = fields.String()
+    action = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+    resolved_at = fields.AwareDateTime(allow_none=True)
+
+
+class DiscrepancyQuery(PageArgs):
+    status = fields.String(load_default=None, validate=validate.OneOf(["open", "resolved"]))
+    type = fields.String(load_default=None, validate=validate.OneOf(DISCREPANCY_TYPES))
+    day = fields.Date(load_default=None)
+
+
+class ResolveIn(Schema):
+    action = fields.String(required=True, validate=validate.OneOf(RESOLUTION_ACTIONS))
+    note = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    payment_code = fields.String(load_default=None)
+
+
+class PeriodQuery(Schema):
+    start = fields.Date(required=True, data_key="from")
+    end = fields.Date(required=True, data_key="to")
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv", "xlsx"]))
+
+    @validates_schema
+    def _order(self, data, **_):
+        if data["start"] > data["end"]:
+            raise ValidationError("'from' must not be after 'to'", field_name="from")
+
+
+class ClosedDaySchema(Schema):
+    day = fields.Date()
+    closed_at = fields.AwareDateTime()
+    closed_by = fields.String()
+    summary = fields.Dict()
+
+
+DiscrepancyPage = page_schema(DiscrepancySchema, "DiscrepancyPage")
+ImportPage = page_schema(ImportSchema, "ImportPage")
+
+
+@blp.route("/reconciliation/imports")
+class Imports(MethodView):
+    @require_roles("finance")
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, ImportPage)
+    def get(self, args):
+        """Imported statements, newest first."""
+        stmt = (select(StatementImport).where(StatementImport.centre_id == current_principal().centre_id)
+                .order_by(StatementImport.id.desc()))
+        return paginate(db_session(), stmt, args["page"], args["per_page"])
+
+    @require_roles("finance")
+    @blp.arguments(ImportForm, location="form")
+    @blp.response(201, ImportResultSchema)
+    @blp.alt_response(200, schema=ImportResultSchema, description="the same file was imported before")
+    def post(self, form):
+        """Import a statement or settlement file (multipart field `file`) and match it."""
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            raise InvalidInput("no file", errors={"file": ["Chọn tệp sao kê để tải lên."]})
+        p = current_principal()
+        session = db_session()
+        result = import_statement(session, p.centre_id, form["source"], upload.filename, upload.read(), p.actor(),
+                                  late_days=late_days_setting(settings()))
+        session.commit()
+        return result, (201 if result.created else 200)
+
+
+@blp.route("/reconciliation/discrepancies")
+class Discrepancies(MethodView):
+    @require_roles("finance")
+    @blp.arguments(DiscrepancyQuery, location="query")
+    @blp.response(200, DiscrepancyPage)
+    def get(self, args):
+        """Discrepancies with their type, open ones first."""
+        stmt = select(Discrepancy).where(Discrepancy.centre_id == current_principal().centre_id)
+        for name in ("status", "type", "day"):
+            if args.get(name):
+                stmt = stmt.where(getattr(Discrepancy, name) == args[name])
+        stmt = stmt.order_by(Discrepancy.status.desc(), Discrepancy.day.desc(), Discrepancy.id)
+        return paginate(db_session(), stmt, args["page"], args["per_page"])
+
+
+@blp.route("/reconciliation/discrepancies/<int:discrepancy_id>/resolve")
+class Resolve(MethodView):
+    @require_roles("finance")
+    @blp.arguments(ResolveIn)
+    @blp.response(200, DiscrepancySchema)
+    def post(self, data, discrepancy_id):
+        """Resolve a discrepancy: link it to a payment, mark a refund, write it off, or accept it; with a note."""
+        p = current_principal()
+        session = db_session()
+        d = resolve_discrepancy(session, discrepancy_id, p.centre_id, action=data["action"], note=data["note"],
+                                payment_code=data["payment_code"], actor=p.actor())
+        session.commit()
+        return d
+
+
+@blp.route("/reconciliation/days/<day>/close")
+class CloseDay(MethodView):
+    @require_roles("finance")
+    @blp.response(201, ClosedDaySchema)
+    def post(self, day):
+        """Close a Vietnamese calendar day (YYYY-MM-DD): its payments, receipts and matches are frozen."""
+        try:
+            the_day = date.fromisoformat(day)
+        except ValueError as e:
+            raise InvalidInput("bad day", errors={"day": ["Ngày phải có dạng YYYY-MM-DD."]}) from e
+        p = current_principal()
+        session = db_session()
+        closed = close_day(session, p.centre_id, the_day, p.actor())
+        session.commit()
+        return closed
+
+
+@blp.route("/reports/summary")
+class Report(MethodView):
+    @require_roles("finance")
+    @blp.arguments(PeriodQuery, location="query")
+    @blp.response(200)
+    def get(self, args):
+        """Summary for Vietnamese days from..to: by channel, by fee type, refunds, COD, receipts, dispatch.
+        `format=csv` or `format=xlsx` downloads it."""
+        s = summary(db_session(), current_principal().centre_id, args["start"], args["end"])
+        name = f"bao-cao-{args['start']:%Y%m%d}-{args['end']:%Y%m%d}"
+        if args["format"] == "csv":
+            return Response(to_csv(s), mimetype="text/csv",
+                            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+        if args["format"] == "xlsx":
+            return Response(to_xlsx(s), headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+                            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        return s.as_dict()

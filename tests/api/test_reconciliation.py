@@ -1,0 +1,74 @@
+"""Reconciliation through the API and the `hcc reconcile` command."""
+
+import io
+from datetime import timedelta
+
+from openpyxl import load_workbook
+
+from api.cli import main
+from core.clock import local_day
+from tests.factories import bearer, make_api_key
+from tests.finance.factories import paid_payment
+
+
+def statement(rows):
+    return ("date,reference,amount,description\n" + "".join(f"{d},{r},{a},{t}\n" for d, r, a, t in rows)).encode()
+
+
+def test_cli_import_prints_the_summary_line(runner, session, tmp_path):
+    day = local_day() - timedelta(days=1)
+    p = paid_payment(session, on=day)
+    session.commit()
+    f = tmp_path / "saoke.csv"
+    f.write_bytes(statement([(day, "FT1", p.paid_amount, f"NOP PHI {p.code}"), (day, "FT2", 5_000, "khong ro")]))
+    result = runner.invoke(main, ["reconcile", "import", str(f), "--source", "bank-csv"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1] == "matched: 1, discrepancies: 1"
+    again = runner.invoke(main, ["reconcile", "import", str(f), "--source", "bank-csv"])
+    assert "nothing changed" in again.output and again.output.strip().endswith("matched: 1, discrepancies: 1")
+
+
+def test_cli_refuses_a_malformed_file_with_the_line(runner, tmp_path):
+    f = tmp_path / "bad.csv"
+    f.write_bytes(b"date,reference,amount,description\n2026-11-01,FT1,12.5,x\n")
+    result = runner.invoke(main, ["reconcile", "import", str(f), "--source", "bank-csv"])
+    assert result.exit_code != 0 and "dòng 2" in result.output
+
+
+def test_api_lists_discrepancies_with_their_type_and_resolves_one(client, session):
+    key = make_api_key(session, roles=("finance",))
+    day = local_day() - timedelta(days=1)
+    paid_payment(session, on=day)
+    session.commit()
+    r = client.post("/api/v1/reconciliation/imports", headers=bearer(key),
+                    data={"source": "bank-csv", "file": (io.BytesIO(statement([(day, "FT9", 10_000, "la")])), "s.csv")})
+    assert r.status_code == 201 and r.json["matched"] == 0 and r.json["discrepancies"] == 2
+    listed = client.get("/api/v1/reconciliation/discrepancies?status=open", headers=bearer(key)).json
+    assert sorted(d["type"] for d in listed["items"]) == ["missing_ours", "missing_theirs"]
+    target = next(d for d in listed["items"] if d["type"] == "missing_ours")
+    bad = client.post(f"/api/v1/reconciliation/discrepancies/{target['id']}/resolve", headers=bearer(key),
+                      json={"action": "write_off"})
+    assert bad.status_code == 422 and "note" in bad.json["errors"]
+    ok = client.post(f"/api/v1/reconciliation/discrepancies/{target['id']}/resolve", headers=bearer(key),
+                     json={"action": "write_off", "note": "Chuyển nhầm, đã trả lại người nộp"})
+    assert ok.status_code == 200 and ok.json["status"] == "resolved"
+
+
+def test_a_cashier_key_cannot_reconcile(client, session):
+    key = make_api_key(session, roles=("cashier",))
+    assert client.get("/api/v1/reconciliation/discrepancies", headers=bearer(key)).status_code == 403
+
+
+def test_report_downloads_as_xlsx_with_the_same_totals(client, session):
+    key = make_api_key(session, roles=("finance",))
+    day = local_day()
+    for amount in (200_000, 100_000, 100_000):
+        paid_payment(session, on=day, amount=amount)
+    session.commit()
+    q = f"from={day}&to={day}"
+    data = client.get(f"/api/v1/reports/summary?{q}", headers=bearer(key)).json
+    assert data["payments"] == 3 and data["collected"] == 400_000
+    r = client.get(f"/api/v1/reports/summary?{q}&format=xlsx", headers=bearer(key))
+    ws = load_workbook(io.BytesIO(r.data))["Tổng hợp"]
+    totals = {row[0]: row[2] for row in ws.iter_rows(values_only=True)}
+    assert totals["Tổng số khoản thu"] == 400_000
