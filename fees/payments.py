@@ -63,6 +63,16 @@ class ItemRequest:
     unit_amount: int | None = None
 
 
+def _default_expiry() -> timedelta:
+    """HCC_PAYMENT_EXPIRY_MINUTES when the jobs are configured (the app), else 24 hours."""
+    from core import jobs
+
+    current = jobs.settings()
+    if current is None:
+        return DEFAULT_EXPIRY
+    return timedelta(minutes=current.get_int("HCC_PAYMENT_EXPIRY_MINUTES", int(DEFAULT_EXPIRY.total_seconds() // 60)))
+
+
 def fee_in_force(session: Session, centre_id: int, code: str, on=None) -> FeeType | None:
     """The fee type with this code that applies on a Vietnamese calendar day (today by default)."""
     day = on or local_day()
@@ -108,12 +118,18 @@ def create_payment(session: Session, centre: Centre, *, dossier_code: str, payer
     if errors:
         raise InvalidInput("some fee lines are not valid", errors=errors)
     now = utcnow()
+    if expires_in is not None:
+        expires_at = now + expires_in
+    elif channels == ["cod"]:
+        expires_at = None  # collected by the postman whenever the parcel is delivered: no online deadline
+    else:
+        expires_at = now + _default_expiry()
     payment = Payment(
         centre_id=centre.id, dossier_code=dossier_code, payer_name=payer.name, payer_phone=payer.phone,
         payer_email=payer.email, payer_address=payer.address, amount=sum(x.amount for x in lines),
         paid_amount=0, refunded_amount=0, status="pending", allowed_channels=channels, flags=[],
         created_by=f"{actor.type}:{actor.id}" if actor.id else actor.type, created_at=now, updated_at=now,
-        expires_at=now + (expires_in or DEFAULT_EXPIRY), items=lines, extra=extra or {},
+        expires_at=expires_at, items=lines, extra=extra or {},
     )
     for _attempt in range(5):
         payment.code = new_code(10)

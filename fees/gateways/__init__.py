@@ -1,0 +1,14 @@
+"""Payment gateways behind one interface (`base.PaymentGateway`) and a registry by name."""
+
+from fees.gateways.base import (
+    DuplicateError,
+    GatewayError,
+    PaymentGateway,
+    PermanentGatewayError,
+    RetryableGatewayError,
+    get_gateway,
+    register_gateway,
+)
+
+__all__ = ["DuplicateError", "GatewayError", "PaymentGateway", "PermanentGatewayError", "RetryableGatewayError",
+           "get_gateway", "register_gateway"]
