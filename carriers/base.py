@@ -1,0 +1,236 @@
+"""The Carrier interface every adapter implements, its result dataclasses, classified errors and registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import requests
+
+from core.settings import Setting, Settings, register_settings
+
+register_settings(
+    Setting("HCC_CARRIER_TIMEOUT", "15", "Seconds before a call to a carrier times out (then it is retried)."),
+)
+
+# The unified status vocabulary. Each adapter maps its carrier's codes onto these.
+STATUSES = ("pending", "picked_up", "in_transit", "out_for_delivery", "delivery_failed", "on_hold",
+            "ready_for_pickup", "delivered", "return_to_sender", "returned", "cancelled", "unknown")
+FINAL_STATUSES = ("delivered", "returned", "cancelled")
+
+# How far along a parcel is. An event never moves a shipment to a lower rank; within one rank (a
+# failed delivery followed by a new delivery attempt) only a later event wins.
+RANK = {"pending": 0, "picked_up": 1, "in_transit": 2, "out_for_delivery": 3, "delivery_failed": 3, "on_hold": 3,
+        "ready_for_pickup": 3, "return_to_sender": 4, "delivered": 9, "returned": 9, "cancelled": 9}
+
+
+class CarrierError(Exception):
+    """Base of every carrier failure."""
+
+
+class RetryableCarrierError(CarrierError):
+    """Raised when the carrier is unreachable, slow or busy: the same call may succeed later."""
+
+
+class CarrierTimeout(RetryableCarrierError):
+    """Raised when the carrier did not answer in time: the call may or may not have taken effect."""
+
+
+class PermanentCarrierError(CarrierError):
+    """Raised when the carrier refused the request as it is (bad address, bad credentials, bad data)."""
+
+
+class DuplicateOrderError(CarrierError):
+    """Raised when the carrier already has an order with our order number; carries its tracking code."""
+
+    def __init__(self, message: str, tracking_code: str | None = None):
+        super().__init__(message)
+        self.tracking_code = tracking_code
+
+
+class NotSupported(CarrierError):
+    """Raised when a carrier does not offer an operation (no pickup request, no tracking feed...)."""
+
+
+class WebhookRejected(CarrierError):
+    """Raised when a webhook fails authentication or cannot be read; nothing may change."""
+
+
+@dataclass(frozen=True)
+class Party:
+    """A sender or receiver, with the two-level address codes (ward, province) of our reference data."""
+
+    name: str
+    phone: str
+    street: str
+    ward_code: str
+    ward_name: str
+    province_code: str
+    province_name: str
+
+    @property
+    def full_address(self) -> str:
+        return ", ".join(x for x in (self.street, self.ward_name, self.province_name) if x)
+
+
+@dataclass(frozen=True)
+class ShipmentRequest:
+    """What a carrier needs to create (or price) a parcel; `order_number` is our own id for it."""
+
+    order_number: str
+    sender: Party
+    receiver: Party
+    weight_grams: int
+    cod_amount: int = 0
+    service: str | None = None
+    content: str = "Kết quả giải quyết thủ tục hành chính"
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Rate:
+    carrier: str
+    service: str
+    fee: int
+    service_name: str = ""
+    eta_hours: int | None = None
+
+
+@dataclass(frozen=True)
+class CreatedShipment:
+    tracking_code: str
+    fee: int | None = None
+    order_number: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrackingEvent:
+    """One status change reported by a carrier, in our vocabulary, with the carrier's own code and data."""
+
+    tracking_code: str | None
+    order_number: str | None
+    status: str
+    carrier_status: str
+    occurred_at: datetime
+    description: str = ""
+    cod_collected: int | None = None
+    # What identifies this event at the carrier, for deduplication.
+    event_id: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    events: list[TrackingEvent]
+    cursor: str
+
+
+@dataclass
+class CarrierConfig:
+    """A carrier's settings for one centre; `extra` holds carrier-specific values (customer code, shop id)."""
+
+    base_url: str
+    username: str = ""
+    password: str = ""
+    webhook_token: str = ""
+    timeout: float = 15.0
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class Carrier:
+    """One carrier. Every operation a carrier does not offer raises NotSupported."""
+
+    name: str = ""
+    has_webhooks: bool = False
+    has_feed: bool = False
+
+    def __init__(self, config: CarrierConfig, http: requests.Session | None = None):
+        self.config = config
+        self.http = http or requests.Session()
+
+    def quote(self, request: ShipmentRequest) -> list[Rate]:
+        raise NotSupported(f"{self.name}: quote")
+
+    def create(self, request: ShipmentRequest) -> CreatedShipment:
+        raise NotSupported(f"{self.name}: create")
+
+    def find_by_order_number(self, order_number: str) -> CreatedShipment | None:
+        raise NotSupported(f"{self.name}: find by order number")
+
+    def get_label(self, tracking_code: str) -> bytes:
+        raise NotSupported(f"{self.name}: label")
+
+    def cancel(self, tracking_code: str) -> None:
+        raise NotSupported(f"{self.name}: cancel")
+
+    def track(self, tracking_code: str, order_number: str | None = None) -> list[TrackingEvent]:
+        raise NotSupported(f"{self.name}: track")
+
+    def feed(self, cursor: str | None) -> FeedPage:
+        raise NotSupported(f"{self.name}: tracking feed")
+
+    def request_pickup(self, request: ShipmentRequest) -> CreatedShipment:
+        raise NotSupported(f"{self.name}: pickup")
+
+    def parse_webhook(self, headers: dict[str, str], query: dict[str, str], body: bytes) -> list[TrackingEvent]:
+        raise NotSupported(f"{self.name}: webhook")
+
+
+_REGISTRY: dict[str, tuple[type[Carrier], Callable[[Settings], CarrierConfig]]] = {}
+
+
+def register(name: str, config_from_settings: Callable[[Settings], CarrierConfig]):
+    """Class decorator: make a carrier available by name, with how it reads its settings."""
+
+    def decorate(cls: type[Carrier]) -> type[Carrier]:
+        cls.name = name
+        _REGISTRY[name] = (cls, config_from_settings)
+        return cls
+
+    return decorate
+
+
+def carrier_names() -> list[str]:
+    _load_adapters()
+    return sorted(_REGISTRY)
+
+
+def get_carrier(name: str, settings: Settings, http: requests.Session | None = None) -> Carrier:
+    _load_adapters()
+    if name not in _REGISTRY:
+        raise PermanentCarrierError(f"unknown carrier {name!r}")
+    cls, config_from = _REGISTRY[name]
+    return cls(config_from(settings), http=http)
+
+
+def _load_adapters() -> None:
+    # Adding a carrier is one package and one line here.
+    from carriers import ghn, viettelpost, vnpost  # noqa: F401
+
+
+def timeout_of(settings: Settings) -> float:
+    raw = settings.get("HCC_CARRIER_TIMEOUT") or "15"
+    try:
+        return float(raw)
+    except ValueError:
+        return 15.0
+
+
+def sandbox_base(settings: Settings, carrier: str) -> str:
+    return f"{settings.public_url}/sandbox/{carrier}"
+
+
+def send(http: requests.Session, method: str, url: str, *, timeout: float, **kwargs) -> requests.Response:
+    """One HTTP call, with transport failures sorted into our error classes."""
+    try:
+        resp = http.request(method, url, timeout=timeout, **kwargs)
+    except requests.Timeout as e:
+        raise CarrierTimeout(f"timeout calling {url}") from e
+    except requests.RequestException as e:
+        raise RetryableCarrierError(f"cannot reach {url}: {type(e).__name__}") from e
+    if resp.status_code in (429,) or resp.status_code >= 500:
+        raise RetryableCarrierError(f"{url} answered {resp.status_code}")
+    return resp

@@ -1,0 +1,143 @@
+"""GHN requests and responses as plain dicts: pure functions, no HTTP.
+
+Answers are `{"code": 200, "message": "Success", "data": ...}`; refusals are HTTP 400 with
+`code_message`. Webhooks carry `Type` (create, switch_status, update_weight, update_cod, update_fee),
+`OrderCode`, `ClientOrderCode`, `Status`, `CODAmount`, `Time`. GHN does not sign webhooks, so the
+URL registered with GHN carries a secret `token` query parameter, which we check.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import UTC, datetime
+
+from carriers.base import CreatedShipment, Rate, ShipmentRequest, TrackingEvent, WebhookRejected
+
+STATUS_MAP = {
+    "ready_to_pick": "pending", "picking": "pending", "money_collect_picking": "pending",
+    "picked": "picked_up",
+    "storing": "in_transit", "transporting": "in_transit", "sorting": "in_transit",
+    "delivering": "out_for_delivery", "money_collect_delivering": "out_for_delivery",
+    "delivery_fail": "delivery_failed",
+    "waiting_to_return": "on_hold",
+    "delivered": "delivered",
+    "return": "return_to_sender", "return_transporting": "return_to_sender", "return_sorting": "return_to_sender",
+    "returning": "return_to_sender", "return_fail": "return_to_sender",
+    "returned": "returned",
+    "cancel": "cancelled",
+    "exception": "unknown", "damage": "unknown", "lost": "unknown",
+}
+STATUS_CODES = {"pending": "ready_to_pick", "picked_up": "picked", "in_transit": "transporting",
+                "out_for_delivery": "delivering", "delivery_failed": "delivery_fail", "on_hold": "waiting_to_return",
+                "delivered": "delivered", "return_to_sender": "return", "returned": "returned",
+                "cancelled": "cancel", "ready_for_pickup": "storing"}
+
+# Our two-level codes to GHN's district ids and ward codes, where they differ. GHN still keys
+# addresses by district; until a centre's mapping is loaded the province code stands in for it.
+DISTRICT_IDS: dict[str, int] = {}
+WARD_CODES: dict[str, str] = {}
+
+SERVICE_TYPES = {"2": "Hàng nhẹ (E-commerce)", "5": "Hàng nặng (Traditional)"}
+DEFAULT_SERVICE = "2"
+
+
+def ok(body: dict) -> bool:
+    return isinstance(body, dict) and int(body.get("code", 0)) == 200
+
+
+def district_of(ward_code: str, province_code: str) -> int:
+    return DISTRICT_IDS.get(ward_code) or int(province_code)
+
+
+def services_request(shop_id: str, req: ShipmentRequest) -> dict:
+    return {"shop_id": int(shop_id), "from_district": district_of(req.sender.ward_code, req.sender.province_code),
+            "to_district": district_of(req.receiver.ward_code, req.receiver.province_code)}
+
+
+def parse_services(body: dict) -> list[tuple[str, str]]:
+    return [(str(x["service_type_id"]), x.get("short_name", "")) for x in body.get("data") or []]
+
+
+def fee_request(req: ShipmentRequest, service_type_id: str) -> dict:
+    r = req.receiver
+    return {"service_type_id": int(service_type_id), "to_district_id": district_of(r.ward_code, r.province_code),
+            "to_ward_code": WARD_CODES.get(r.ward_code, r.ward_code), "weight": req.weight_grams,
+            "insurance_value": 0, "cod_value": req.cod_amount}
+
+
+def parse_fee(body: dict, service_type_id: str, name: str = "") -> Rate:
+    return Rate(carrier="ghn", service=service_type_id, fee=int(body["data"]["total"]),
+                service_name=name or SERVICE_TYPES.get(service_type_id, ""))
+
+
+def create_request(req: ShipmentRequest) -> dict:
+    r, s = req.receiver, req.sender
+    return {
+        "payment_type_id": 1,  # the shop (the centre) pays the postage
+        "note": req.note, "required_note": "CHOXEMHANGKHONGTHU",
+        "client_order_code": req.order_number,
+        "from_name": s.name, "from_phone": s.phone, "from_address": s.full_address,
+        "from_ward_code": WARD_CODES.get(s.ward_code, s.ward_code),
+        "from_district_id": district_of(s.ward_code, s.province_code),
+        "to_name": r.name, "to_phone": r.phone, "to_address": r.full_address,
+        "to_ward_code": WARD_CODES.get(r.ward_code, r.ward_code),
+        "to_district_id": district_of(r.ward_code, r.province_code),
+        "cod_amount": req.cod_amount, "content": req.content, "weight": req.weight_grams,
+        "length": 30, "width": 22, "height": 2, "insurance_value": 0,
+        "service_type_id": int(req.service or DEFAULT_SERVICE),
+        "items": [{"name": req.content, "quantity": 1, "weight": req.weight_grams}],
+    }
+
+
+def parse_create(body: dict) -> CreatedShipment:
+    data = body["data"]
+    return CreatedShipment(tracking_code=data["order_code"], fee=data.get("total_fee"), raw=data)
+
+
+def is_duplicate(body: dict) -> bool:
+    return isinstance(body, dict) and body.get("code_message") == "DUPLICATE_CLIENT_ORDER_CODE"
+
+
+def parse_detail(body: dict) -> CreatedShipment:
+    data = body["data"]
+    return CreatedShipment(tracking_code=data["order_code"], fee=data.get("total_fee"),
+                           order_number=data.get("client_order_code"), raw=data)
+
+
+def _time(value: str) -> datetime:
+    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def parse_detail_log(body: dict) -> list[TrackingEvent]:
+    data = body["data"]
+    events = []
+    for entry in data.get("log") or []:
+        status = entry["status"]
+        events.append(TrackingEvent(
+            tracking_code=data["order_code"], order_number=data.get("client_order_code"),
+            status=STATUS_MAP.get(status, "unknown"), carrier_status=status, occurred_at=_time(entry["updated_date"]),
+            cod_collected=int(data.get("cod_amount") or 0) if status == "delivered" else None,
+            event_id=f"{data['order_code']}:{status}:{entry['updated_date']}", raw=entry))
+    return events
+
+
+def parse_webhook(body: dict, query_token: str, expected_token: str) -> list[TrackingEvent]:
+    if not expected_token or not hmac.compare_digest((query_token or "").encode(), expected_token.encode()):
+        raise WebhookRejected("bad token")
+    if not isinstance(body, dict) or "OrderCode" not in body or "Type" not in body:
+        raise WebhookRejected("not a GHN webhook")
+    kind = str(body["Type"]).lower()
+    status = str(body.get("Status") or "")
+    try:
+        at = _time(body["Time"])
+    except (KeyError, ValueError, AttributeError) as e:
+        raise WebhookRejected("bad Time") from e
+    # Only create and switch_status report a status; the others adjust weight, COD or fee.
+    unified = STATUS_MAP.get(status, "unknown") if kind in ("create", "switch_status") else "unknown"
+    cod = body.get("CODAmount")
+    return [TrackingEvent(tracking_code=body["OrderCode"], order_number=body.get("ClientOrderCode"), status=unified,
+                          carrier_status=f"{kind}:{status}" if kind != "switch_status" else status, occurred_at=at,
+                          description=body.get("Description") or body.get("Reason") or "",
+                          cod_collected=int(cod) if cod is not None and status == "delivered" else None,
+                          event_id=f"{body['OrderCode']}:{kind}:{status}:{body['Time']}", raw=body)]

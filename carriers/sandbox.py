@@ -1,0 +1,389 @@
+"""Shared machinery of the carrier sandboxes: a parcel store whose parcels move along a timeline.
+
+Each carrier's own `sandbox` module speaks that carrier's protocol on top of this store. Parcels move
+through realistic statuses as (sandbox) time passes: time is the real clock times HCC_SANDBOX_SPEED,
+plus an offset that `advance` moves forward, so tests step it deterministically instead of sleeping.
+A parcel's scenario is picked by a marker in the order's note: `[sandbox:fail]` (one failed delivery,
+then delivered), `[sandbox:return]` (failed, then returned to the sender), `[sandbox:short-cod]`
+(delivered, but the postman collects 10.000 ₫ less).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from core.clock import utcnow
+from core.settings import Setting, Settings, register_settings
+
+register_settings(
+    Setting("HCC_SANDBOX_SPEED", "60", "How much faster than real time sandbox parcels move (3000: delivered in under a minute)."),
+)
+
+HOUR = 3600.0
+# (hours after creation in carrier time, status)
+TIMELINES: dict[str, list[tuple[float, str]]] = {
+    "normal": [(2, "picked_up"), (5, "in_transit"), (20, "out_for_delivery"), (22, "delivered")],
+    "fail": [(2, "picked_up"), (5, "in_transit"), (20, "out_for_delivery"), (22, "delivery_failed"),
+             (44, "out_for_delivery"), (46, "delivered")],
+    "return": [(2, "picked_up"), (5, "in_transit"), (20, "out_for_delivery"), (22, "delivery_failed"),
+               (30, "return_to_sender"), (50, "returned")],
+}
+SHORT_COD = 10_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS parcel (
+    carrier TEXT NOT NULL, tracking_code TEXT PRIMARY KEY, order_number TEXT NOT NULL, created_at TEXT NOT NULL,
+    payload TEXT NOT NULL, scenario TEXT NOT NULL, cod_amount INTEGER NOT NULL, fee INTEGER NOT NULL,
+    cancelled_at TEXT, emitted INTEGER NOT NULL DEFAULT 0, UNIQUE (carrier, order_number));
+CREATE TABLE IF NOT EXISTS event (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, carrier TEXT NOT NULL, tracking_code TEXT NOT NULL,
+    order_number TEXT NOT NULL, status TEXT NOT NULL, at TEXT NOT NULL, cod_collected INTEGER,
+    webhook_sent INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class Parcel:
+    carrier: str
+    tracking_code: str
+    order_number: str
+    created_at: datetime
+    payload: dict
+    scenario: str
+    cod_amount: int
+    fee: int
+    cancelled_at: datetime | None
+    emitted: int
+
+
+@dataclass(frozen=True)
+class SandboxEvent:
+    id: int
+    carrier: str
+    tracking_code: str
+    order_number: str
+    status: str
+    at: datetime
+    cod_collected: int | None
+
+
+class ParcelExists(Exception):
+    """Raised when an order number is used twice at one sandbox carrier."""
+
+    def __init__(self, parcel: Parcel):
+        super().__init__(parcel.tracking_code)
+        self.parcel = parcel
+
+
+_lock = threading.RLock()
+_stores: dict[str, SandboxStore] = {}
+
+
+class SandboxStore:
+    """Sandbox state in its own SQLite file, so it survives restarts and is shared by threads."""
+
+    def __init__(self, path: Path, speed: float = 60.0):
+        self.path = path
+        self.speed = speed
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._conn() as conn:
+            conn.executescript(_SCHEMA)
+
+    def _conn(self):
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        return _Closing(conn)
+
+    # -- time -------------------------------------------------------------------------------------------
+    def offset(self) -> float:
+        with self._conn() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key='offset'").fetchone()
+        return float(row["value"]) if row else 0.0
+
+    def now(self) -> datetime:
+        return utcnow() + timedelta(seconds=self.offset())
+
+    def advance(self, carrier_seconds: float) -> None:
+        """Move sandbox time forward by this much carrier time (divided by the speed)."""
+        with _lock, self._conn() as conn:
+            conn.execute("INSERT INTO meta(key, value) VALUES ('offset', ?) ON CONFLICT(key) DO UPDATE "
+                         "SET value = CAST(CAST(value AS REAL) + CAST(excluded.value AS REAL) AS TEXT)",
+                         (str(carrier_seconds / self.speed),))
+
+    # -- faults -----------------------------------------------------------------------------------------
+    def set_fault(self, carrier: str, name: str, value: float) -> None:
+        with _lock, self._conn() as conn:
+            conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                          (f"fault:{carrier}:{name}", str(value)))
+
+    def fault(self, carrier: str, name: str) -> float:
+        with self._conn() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key=?", (f"fault:{carrier}:{name}",)).fetchone()
+        return float(row["value"]) if row else 0.0
+
+    def take_down(self, carrier: str) -> bool:
+        """True (and one less to go) when the carrier is set to be down for the next calls."""
+        with _lock, self._conn() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key=?", (f"fault:{carrier}:down",)).fetchone()
+            left = int(float(row["value"])) if row else 0
+            if left <= 0:
+                return False
+            conn.execute("UPDATE meta SET value=? WHERE key=?", (str(left - 1), f"fault:{carrier}:down"))
+            return True
+
+    # -- parcels ----------------------------------------------------------------------------------------
+    def create(self, carrier: str, tracking_code: str, order_number: str, payload: dict, *, note: str,
+               cod_amount: int, fee: int) -> Parcel:
+        scenario = "normal"
+        for name in ("fail", "return", "short-cod"):
+            if f"[sandbox:{name}]" in (note or ""):
+                scenario = name
+        with _lock, self._conn() as conn:
+            existing = self._by_order(conn, carrier, order_number)
+            if existing is not None:
+                raise ParcelExists(existing)
+            conn.execute("INSERT INTO parcel(carrier, tracking_code, order_number, created_at, payload, scenario, "
+                         "cod_amount, fee) VALUES (?,?,?,?,?,?,?,?)",
+                         (carrier, tracking_code, order_number, self.now().isoformat(),
+                          json.dumps(payload, ensure_ascii=False), scenario, cod_amount, fee))
+            conn.execute("INSERT INTO event(carrier, tracking_code, order_number, status, at) VALUES (?,?,?,?,?)",
+                         (carrier, tracking_code, order_number, "pending", self.now().isoformat()))
+            return self._by_order(conn, carrier, order_number)
+
+    @staticmethod
+    def _parcel(row) -> Parcel:
+        return Parcel(carrier=row["carrier"], tracking_code=row["tracking_code"], order_number=row["order_number"],
+                      created_at=datetime.fromisoformat(row["created_at"]), payload=json.loads(row["payload"]),
+                      scenario=row["scenario"], cod_amount=row["cod_amount"], fee=row["fee"],
+                      cancelled_at=datetime.fromisoformat(row["cancelled_at"]) if row["cancelled_at"] else None,
+                      emitted=row["emitted"])
+
+    def _by_order(self, conn, carrier: str, order_number: str) -> Parcel | None:
+        row = conn.execute("SELECT * FROM parcel WHERE carrier=? AND order_number=?", (carrier, order_number)).fetchone()
+        return self._parcel(row) if row else None
+
+    def by_order(self, carrier: str, order_number: str) -> Parcel | None:
+        with self._conn() as conn:
+            return self._by_order(conn, carrier, order_number)
+
+    def get(self, carrier: str, tracking_code: str) -> Parcel | None:
+        with self._conn() as conn:
+            row = conn.execute("SELECT * FROM parcel WHERE carrier=? AND tracking_code=?",
+                               (carrier, tracking_code)).fetchone()
+        return self._parcel(row) if row else None
+
+    def count(self, carrier: str, order_number: str) -> int:
+        with self._conn() as conn:
+            return conn.execute("SELECT COUNT(*) FROM parcel WHERE carrier=? AND order_number=?",
+                                (carrier, order_number)).fetchone()[0]
+
+    def cancel(self, carrier: str, tracking_code: str) -> bool:
+        """Cancel a parcel not yet picked up; False when it is too late (or unknown)."""
+        self.tick(carrier)
+        with _lock, self._conn() as conn:
+            parcel = conn.execute("SELECT * FROM parcel WHERE carrier=? AND tracking_code=?",
+                                  (carrier, tracking_code)).fetchone()
+            if parcel is None or parcel["cancelled_at"] or parcel["emitted"] > 0:
+                return False
+            now = self.now().isoformat()
+            conn.execute("UPDATE parcel SET cancelled_at=? WHERE tracking_code=?", (now, tracking_code))
+            conn.execute("INSERT INTO event(carrier, tracking_code, order_number, status, at) VALUES (?,?,?,?,?)",
+                         (carrier, tracking_code, parcel["order_number"], "cancelled", now))
+            return True
+
+    def tick(self, carrier: str) -> int:
+        """Write the events that sandbox time has reached for every moving parcel; returns how many."""
+        now = self.now()
+        written = 0
+        with _lock, self._conn() as conn:
+            rows = conn.execute("SELECT * FROM parcel WHERE carrier=? AND cancelled_at IS NULL", (carrier,)).fetchall()
+            for row in rows:
+                parcel = self._parcel(row)
+                timeline = TIMELINES.get(parcel.scenario, TIMELINES["normal"])
+                for index in range(parcel.emitted, len(timeline)):
+                    hours, status = timeline[index]
+                    at = parcel.created_at + timedelta(seconds=hours * HOUR / self.speed)
+                    if at > now:
+                        break
+                    collected = None
+                    if status == "delivered":
+                        collected = parcel.cod_amount - (SHORT_COD if parcel.scenario == "short-cod" else 0)
+                        collected = max(collected, 0)
+                    conn.execute("INSERT INTO event(carrier, tracking_code, order_number, status, at, cod_collected) "
+                                 "VALUES (?,?,?,?,?,?)", (carrier, parcel.tracking_code, parcel.order_number, status,
+                                                          at.isoformat(), collected))
+                    conn.execute("UPDATE parcel SET emitted=? WHERE tracking_code=?", (index + 1, parcel.tracking_code))
+                    written += 1
+        return written
+
+    @staticmethod
+    def _event(row) -> SandboxEvent:
+        return SandboxEvent(id=row["id"], carrier=row["carrier"], tracking_code=row["tracking_code"],
+                            order_number=row["order_number"], status=row["status"],
+                            at=datetime.fromisoformat(row["at"]), cod_collected=row["cod_collected"])
+
+    def events_of(self, carrier: str, tracking_code: str) -> list[SandboxEvent]:
+        self.tick(carrier)
+        with self._conn() as conn:
+            rows = conn.execute("SELECT * FROM event WHERE carrier=? AND tracking_code=? ORDER BY id",
+                                (carrier, tracking_code)).fetchall()
+        return [self._event(r) for r in rows]
+
+    def feed(self, carrier: str, last_id: int, limit: int = 100) -> list[SandboxEvent]:
+        self.tick(carrier)
+        with self._conn() as conn:
+            rows = conn.execute("SELECT * FROM event WHERE carrier=? AND id>? ORDER BY id LIMIT ?",
+                                (carrier, last_id, limit)).fetchall()
+        return [self._event(r) for r in rows]
+
+    def unsent_webhooks(self, carrier: str) -> list[SandboxEvent]:
+        self.tick(carrier)
+        with self._conn() as conn:
+            rows = conn.execute("SELECT * FROM event WHERE carrier=? AND webhook_sent=0 ORDER BY id",
+                                (carrier,)).fetchall()
+        return [self._event(r) for r in rows]
+
+    def mark_sent(self, event_id: int) -> None:
+        with _lock, self._conn() as conn:
+            conn.execute("UPDATE event SET webhook_sent=1 WHERE id=?", (event_id,))
+
+
+class _Closing:
+    """sqlite3's context manager commits but does not close; this one closes too (no ResourceWarning)."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        return self.conn
+
+    def __exit__(self, *exc) -> None:
+        with closing(self.conn):
+            pass
+
+
+def store_for(settings: Settings) -> SandboxStore:
+    path = Path(settings.instance_dir) / "sandbox" / "carriers.sqlite3"
+    speed = float(settings.get("HCC_SANDBOX_SPEED") or 60)
+    key = str(path)
+    with _lock:
+        store = _stores.get(key)
+        if store is None or not path.exists():
+            store = _stores[key] = SandboxStore(path, speed)
+        store.speed = speed
+        return store
+
+
+FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+
+
+def _fonts() -> tuple[str, str]:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if "DejaVuSans" not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont("DejaVuSans", str(FONT_DIR / "DejaVuSans.ttf")))
+        pdfmetrics.registerFont(TTFont("DejaVuSans-Bold", str(FONT_DIR / "DejaVuSans-Bold.ttf")))
+    return "DejaVuSans", "DejaVuSans-Bold"
+
+
+def render_label(carrier_title: str, tracking_code: str, *, order_number: str, receiver: str, phone: str,
+                 address: str, cod_amount: int, weight_grams: int) -> bytes:
+    """A 100 x 150 mm shipping label like the carrier's own, with a barcode of the tracking code."""
+    import io
+
+    from reportlab.graphics.barcode import code128
+    from reportlab.lib.units import mm
+    from reportlab.pdfgen import canvas
+
+    regular, bold = _fonts()
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=(100 * mm, 150 * mm))
+    c.setTitle(f"{carrier_title} {tracking_code}")
+    c.setFont(bold, 14)
+    c.drawString(6 * mm, 140 * mm, carrier_title)
+    barcode = code128.Code128(tracking_code, barHeight=16 * mm, barWidth=0.35 * mm)
+    barcode.drawOn(c, 4 * mm, 118 * mm)
+    c.setFont(bold, 12)
+    c.drawString(6 * mm, 112 * mm, tracking_code)
+    c.setFont(regular, 9)
+    y = 102 * mm
+    for line in (f"Mã đơn: {order_number}", f"Người nhận: {receiver}", f"Điện thoại: {phone}",
+                 f"Địa chỉ: {address[:60]}", address[60:120], f"Khối lượng: {weight_grams} g",
+                 f"Thu hộ (COD): {cod_amount:,} đ".replace(",", ".")):
+        if line:
+            c.drawString(6 * mm, y, line)
+            y -= 6 * mm
+    c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+@dataclass
+class Reply:
+    """What a sandbox answers: status, JSON-able body or bytes, content type."""
+
+    status: int
+    body: object
+    content_type: str = "application/json"
+
+
+@dataclass
+class Call:
+    """One request to a sandbox, as plain data (the api layer builds it from the HTTP request)."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    query: dict[str, str]
+    form: dict[str, str]
+    json: object
+
+
+def sandbox_fee(weight_grams: int, cod_amount: int) -> int:
+    """A plausible tariff: 22.000 ₫ for the first 500 g, 4.000 ₫ per further 500 g, 0.5% of COD (min 5.000 ₫)."""
+    extra = max(0, (weight_grams - 1) // 500)
+    cod_fee = max(5000, cod_amount // 200) if cod_amount else 0
+    return 22_000 + 4_000 * extra + cod_fee
+
+
+def new_tracking_code(prefix: str, suffix: str = "") -> str:
+    import secrets
+
+    digits = "".join(secrets.choice("0123456789") for _ in range(9))
+    return f"{prefix}{digits}{suffix}"
+
+
+def post_webhooks(store: SandboxStore, carrier: str, url: str, build, http=None) -> int:
+    """POST each undelivered event in order. A refusal (4xx) is given up like a real carrier does; a
+    server error or an unreachable receiver stops the round, and the rest goes out next time."""
+    import logging
+
+    import requests
+
+    log = logging.getLogger(__name__)
+    own = http is None
+    http = http or requests.Session()
+    sent = 0
+    try:
+        for event in store.unsent_webhooks(carrier):
+            try:
+                resp = http.post(url, json=build(event), timeout=10)
+            except requests.RequestException:
+                log.warning("sandbox webhook not delivered", extra={"carrier": carrier, "event": event.id})
+                break
+            if resp.status_code >= 500:
+                break
+            store.mark_sent(event.id)
+            sent += 1
+    finally:
+        if own:
+            http.close()
+    return sent

@@ -1,0 +1,125 @@
+"""Viettel Post over HTTP: login token, prices, createOrder, UpdateOrder TYPE=4, label via printing token."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from carriers import base
+from carriers.base import (
+    Carrier,
+    CarrierConfig,
+    CreatedShipment,
+    DuplicateOrderError,
+    PermanentCarrierError,
+    Rate,
+    ShipmentRequest,
+    TrackingEvent,
+)
+from carriers.viettelpost import payloads
+from core.settings import Setting, Settings, register_settings
+
+register_settings(
+    Setting("HCC_VIETTELPOST_BASE_URL", "<public url>/sandbox/viettelpost", "Viettel Post API base URL (…/v2 paths below it)."),
+    Setting("HCC_VIETTELPOST_PRINT_URL", "same as the base URL", "Where Viettel Post labels are printed from a printing token."),
+    Setting("HCC_VIETTELPOST_USERNAME", "hcc-sandbox", "Viettel Post partner account."),
+    Setting("HCC_VIETTELPOST_PASSWORD", "sandbox-viettelpost", "Viettel Post partner password."),
+    Setting("HCC_VIETTELPOST_WEBHOOK_SECRET", "sandbox-vtp-webhook", "The TOKEN Viettel Post puts in every webhook."),
+)
+
+TOKEN_TTL = 12 * 3600
+_tokens: dict[tuple[str, str], tuple[str, float]] = {}
+_lock = threading.Lock()
+
+
+def config_from(settings: Settings) -> CarrierConfig:
+    base_url = (settings.get("HCC_VIETTELPOST_BASE_URL") or base.sandbox_base(settings, "viettelpost")).rstrip("/")
+    return CarrierConfig(
+        base_url=base_url,
+        username=settings.get("HCC_VIETTELPOST_USERNAME") or "hcc-sandbox",
+        password=settings.get("HCC_VIETTELPOST_PASSWORD") or "sandbox-viettelpost",
+        webhook_token=settings.get("HCC_VIETTELPOST_WEBHOOK_SECRET") or "sandbox-vtp-webhook",
+        timeout=base.timeout_of(settings),
+        extra={"print_url": (settings.get("HCC_VIETTELPOST_PRINT_URL") or base_url).rstrip("/")},
+    )
+
+
+@base.register("viettelpost", config_from)
+class ViettelpostCarrier(Carrier):
+    has_webhooks = True
+
+    def _token(self, refresh: bool = False) -> str:
+        key = (self.config.base_url, self.config.username)
+        with _lock:
+            cached = _tokens.get(key)
+            if cached and not refresh and cached[1] > time.monotonic():
+                return cached[0]
+        resp = base.send(self.http, "POST", f"{self.config.base_url}/v2/user/Login", timeout=self.config.timeout,
+                         json=payloads.login_request(self.config.username, self.config.password))
+        body = resp.json() if resp.status_code == 200 else {}
+        if not payloads.ok(body):
+            raise PermanentCarrierError(f"viettelpost login refused: {body.get('message', resp.status_code)}")
+        token = payloads.parse_login(body)
+        with _lock:
+            _tokens[key] = (token, time.monotonic() + TOKEN_TTL)
+        return token
+
+    def _post(self, path: str, payload: dict):
+        for attempt in (1, 2):
+            resp = base.send(self.http, "POST", f"{self.config.base_url}{path}", timeout=self.config.timeout,
+                             json=payload, headers={"Token": self._token(refresh=attempt == 2)})
+            if resp.status_code == 401:
+                continue
+            try:
+                body = resp.json()
+            except ValueError as e:
+                raise PermanentCarrierError(f"viettelpost {path}: not JSON ({resp.status_code})") from e
+            if isinstance(body, dict) and int(body.get("status", 200) or 200) == 401:
+                continue
+            return body
+        raise PermanentCarrierError("viettelpost refused our token twice")
+
+    def quote(self, request: ShipmentRequest) -> list[Rate]:
+        body = self._post("/v2/order/getPriceAll", payloads.price_request(request))
+        if isinstance(body, dict) and body.get("error"):
+            raise PermanentCarrierError(f"viettelpost prices: {body.get('message')}")
+        return payloads.parse_prices(body)
+
+    def create(self, request: ShipmentRequest) -> CreatedShipment:
+        body = self._post("/v2/order/createOrder", payloads.order_request(request))
+        if payloads.ok(body):
+            return payloads.parse_order(body)
+        existing = payloads.duplicate_code(body)
+        if existing is not None:
+            raise DuplicateOrderError(f"viettelpost: {body.get('message')}", tracking_code=existing or None)
+        raise PermanentCarrierError(f"viettelpost create: {body.get('message')}")
+
+    def get_label(self, tracking_code: str) -> bytes:
+        expiry = int((time.time() + 3600) * 1000)
+        body = self._post("/v2/order/printing-code", payloads.printing_request(tracking_code, expiry))
+        if not payloads.ok(body):
+            raise PermanentCarrierError(f"viettelpost printing token: {body.get('message')}")
+        resp = base.send(self.http, "GET", f"{self.config.extra['print_url']}/DigitalizePrint/report.do",
+                         timeout=self.config.timeout, params={"type": 1, "bill": body["message"], "showPostage": 1})
+        if resp.status_code != 200 or not resp.content.startswith(b"%PDF"):
+            raise PermanentCarrierError(f"viettelpost label: {resp.status_code}")
+        return resp.content
+
+    def cancel(self, tracking_code: str) -> None:
+        body = self._post("/v2/order/UpdateOrder", payloads.cancel_request(tracking_code))
+        if not payloads.ok(body):
+            raise PermanentCarrierError(f"viettelpost cancel: {body.get('message')}")
+
+    def parse_webhook(self, headers: dict[str, str], query: dict[str, str], body: bytes) -> list[TrackingEvent]:
+        import json
+
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError as e:
+            raise base.WebhookRejected("not JSON") from e
+        return payloads.parse_webhook(data, self.config.webhook_token)
+
+
+def reset_token_cache() -> None:
+    with _lock:
+        _tokens.clear()

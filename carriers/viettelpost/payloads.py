@@ -1,0 +1,142 @@
+"""Viettel Post requests and responses as plain dicts: pure functions, no HTTP.
+
+Answers carry `{"status": 200, "error": false, "message": ..., "data": ...}`; the HTTP status is 200
+even for refusals, so the body decides. Webhooks arrive as `{"DATA": {...}, "TOKEN": "..."}`, the
+token being the secret agreed with Viettel Post; times are `dd/MM/yyyy HH:mm:ss` in Vietnam time.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import UTC, datetime
+
+from carriers.base import CreatedShipment, Party, Rate, ShipmentRequest, TrackingEvent, WebhookRejected
+from core.clock import VN_TZ
+
+# Viettel Post ORDER_STATUS codes in our vocabulary.
+STATUS_MAP = {
+    -100: "pending", -108: "pending", -109: "pending", -110: "pending",
+    100: "pending", 101: "cancelled", 102: "pending", 103: "pending", 104: "pending",
+    105: "picked_up", 106: "pending", 107: "cancelled",
+    200: "picked_up", 201: "cancelled", 202: "picked_up",
+    300: "in_transit", 301: "in_transit", 302: "in_transit", 303: "in_transit", 400: "in_transit",
+    401: "in_transit", 402: "in_transit", 403: "in_transit",
+    500: "out_for_delivery", 506: "on_hold", 507: "ready_for_pickup", 508: "out_for_delivery",
+    509: "in_transit", 550: "delivery_failed",
+    501: "delivered",
+    502: "return_to_sender", 505: "return_to_sender", 515: "return_to_sender",
+    503: "cancelled",
+    504: "returned",
+}
+# What the sandbox reports for each of our statuses.
+STATUS_CODES = {"pending": 100, "picked_up": 105, "in_transit": 300, "out_for_delivery": 500,
+                "delivery_failed": 550, "on_hold": 506, "ready_for_pickup": 507, "delivered": 501,
+                "return_to_sender": 502, "returned": 504, "cancelled": 107}
+STATUS_NAMES = {100: "Tiếp nhận đơn hàng", 105: "Bưu tá đã nhận hàng", 300: "Đang vận chuyển",
+                500: "Giao bưu tá đi phát", 550: "Phát không thành công", 506: "Tạm giữ", 507: "Khách đến nhận tại bưu cục",
+                501: "Phát thành công", 502: "Chuyển hoàn bưu cục gốc", 504: "Hoàn thành công - Chuyển trả người gửi",
+                107: "Đối tác yêu cầu huỷ qua API"}
+
+# Our two-level unit codes to Viettel Post's ids, where they differ (identity otherwise).
+PROVINCE_IDS: dict[str, str] = {}
+WARD_IDS: dict[str, str] = {}
+
+DEFAULT_SERVICE = "VCN"
+TIME_FORMAT = "%d/%m/%Y %H:%M:%S"
+
+
+def login_request(username: str, password: str) -> dict:
+    return {"USERNAME": username, "PASSWORD": password}
+
+
+def ok(body: dict) -> bool:
+    return isinstance(body, dict) and not body.get("error") and int(body.get("status", 0)) == 200
+
+
+def parse_login(body: dict) -> str:
+    return body["data"]["token"]
+
+
+def price_request(req: ShipmentRequest) -> dict:
+    return {"SENDER_PROVINCE": PROVINCE_IDS.get(req.sender.province_code, req.sender.province_code),
+            "SENDER_WARD": WARD_IDS.get(req.sender.ward_code, req.sender.ward_code),
+            "RECEIVER_PROVINCE": PROVINCE_IDS.get(req.receiver.province_code, req.receiver.province_code),
+            "RECEIVER_WARD": WARD_IDS.get(req.receiver.ward_code, req.receiver.ward_code),
+            "PRODUCT_TYPE": "HH", "PRODUCT_WEIGHT": req.weight_grams, "PRODUCT_PRICE": 0,
+            "MONEY_COLLECTION": req.cod_amount, "TYPE": 1}
+
+
+def parse_prices(body) -> list[Rate]:
+    items = body if isinstance(body, list) else (body.get("data") or [])
+    return [Rate(carrier="viettelpost", service=x["MA_DV_CHINH"], fee=int(x["GIA_CUOC"]),
+                 service_name=x.get("TEN_DICHVU", "")) for x in items]
+
+
+def _party(prefix: str, p: Party) -> dict:
+    return {f"{prefix}_FULLNAME": p.name, f"{prefix}_PHONE": p.phone, f"{prefix}_ADDRESS": p.full_address,
+            f"{prefix}_WARD": WARD_IDS.get(p.ward_code, p.ward_code),
+            f"{prefix}_PROVINCE": PROVINCE_IDS.get(p.province_code, p.province_code)}
+
+
+def order_request(req: ShipmentRequest) -> dict:
+    return {
+        "ORDER_NUMBER": req.order_number,
+        **_party("SENDER", req.sender),
+        **_party("RECEIVER", req.receiver),
+        "PRODUCT_NAME": req.content, "PRODUCT_QUANTITY": 1, "PRODUCT_PRICE": 0,
+        "PRODUCT_WEIGHT": req.weight_grams, "PRODUCT_TYPE": "HH",
+        # 3: collect the goods' money (the fees) only; 1: collect nothing. The centre pays postage.
+        "ORDER_PAYMENT": 3 if req.cod_amount else 1,
+        "ORDER_SERVICE": req.service or DEFAULT_SERVICE,
+        "ORDER_NOTE": req.note,
+        "MONEY_COLLECTION": req.cod_amount,
+    }
+
+
+def parse_order(body: dict) -> CreatedShipment:
+    data = body["data"]
+    return CreatedShipment(tracking_code=str(data["ORDER_NUMBER"]), fee=data.get("MONEY_TOTAL"), raw=data)
+
+
+def duplicate_code(body: dict) -> str | None:
+    """The existing order's code when createOrder refused a reused ORDER_NUMBER."""
+    if body.get("error") and "tồn tại" in (body.get("message") or ""):
+        data = body.get("data") or {}
+        return str(data.get("ORDER_NUMBER")) if data.get("ORDER_NUMBER") else ""
+    return None
+
+
+def cancel_request(tracking_code: str, note: str = "Huỷ đơn") -> dict:
+    return {"TYPE": 4, "ORDER_NUMBER": tracking_code, "NOTE": note}
+
+
+def printing_request(tracking_code: str, expiry_ms: int) -> dict:
+    return {"EXPIRY_TIME": expiry_ms, "ORDER_ARRAY": [tracking_code]}
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.strptime(value, TIME_FORMAT).replace(tzinfo=VN_TZ).astimezone(UTC)
+
+
+def format_time(value: datetime) -> str:
+    return value.astimezone(VN_TZ).strftime(TIME_FORMAT)
+
+
+def parse_webhook(body: dict, expected_token: str) -> list[TrackingEvent]:
+    if not isinstance(body, dict) or "DATA" not in body:
+        raise WebhookRejected("not a Viettel Post webhook")
+    token = str(body.get("TOKEN") or "")
+    if not expected_token or not hmac.compare_digest(token.encode(), expected_token.encode()):
+        raise WebhookRejected("bad token")
+    data = body["DATA"]
+    try:
+        code = int(data["ORDER_STATUS"])
+        at = parse_time(data["ORDER_STATUSDATE"])
+    except (KeyError, ValueError, TypeError) as e:
+        raise WebhookRejected("malformed DATA") from e
+    cod = data.get("MONEY_COLLECTION")
+    return [TrackingEvent(tracking_code=str(data.get("ORDER_NUMBER") or "") or None,
+                          order_number=data.get("ORDER_REFERENCE"), status=STATUS_MAP.get(code, "unknown"),
+                          carrier_status=str(code), occurred_at=at, description=data.get("STATUS_NAME") or "",
+                          cod_collected=int(cod) if cod is not None and code == 501 else None,
+                          event_id=f"{data.get('ORDER_NUMBER')}:{code}:{data['ORDER_STATUSDATE']}", raw=data)]
