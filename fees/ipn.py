@@ -1,0 +1,157 @@
+"""Judging inbound gateway notifications (VNPAY IPN, MoMo IPN, bank credits) and answering in each one's terms.
+
+The api layer stores the request verbatim first (core.callbacks.store), then calls one of these in the
+acting transaction, settles the stored callback with the returned outcome and answers as told.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from core import audit, callbacks
+from core.settings import Settings
+from fees.gateways import momo as momo_wire
+from fees.gateways import vnpay as vnpay_wire
+from fees.gateways.vietqr import VietqrGateway, code_in_description, sign_notification
+from fees.models import Payment
+from fees.payments import add_flag, lock_payment, transition
+from fees.settlement import PAID_STATES, flag_for_finance, settle_gateway_payment
+
+
+@dataclass
+class Verdict:
+    """outcome is what core.callbacks records: accepted, duplicate, rejected, flagged."""
+
+    outcome: str
+    answer: str  # the gateway's own code: VNPAY RspCode, 'ok', 'bad-signature', ...
+    detail: str = ""
+    payment_id: int | None = None
+    dedup_key: str | None = None
+
+
+def _settled_outcome(result: str) -> str:
+    return {"paid": "accepted", "failed_recorded": "accepted", "flagged": "flagged", "already": "duplicate"}.get(
+        result, "rejected")
+
+
+def vnpay_ipn(session: Session, settings: Settings, params: dict[str, str]) -> Verdict:
+    """Checks in VNPAY's order: checksum (97), TMN code and order (01), amount (04), still pending (02)."""
+    gw = vnpay_wire.VnpayGateway(settings)
+    if not vnpay_wire.verify_params(params, gw.secret):
+        return Verdict("rejected", "97", "bad checksum")
+    if params.get("vnp_TmnCode") != gw.tmn_code:
+        return Verdict("rejected", "01", "not our merchant code")
+    try:
+        amount_x100 = int(params["vnp_Amount"])
+        code = params["vnp_TxnRef"]
+    except (KeyError, ValueError):
+        return Verdict("rejected", "99", "malformed amount or order")
+    if amount_x100 % 100:
+        return Verdict("rejected", "04", "amount is not whole đồng")
+    success = params.get("vnp_ResponseCode") == "00" and params.get("vnp_TransactionStatus", "00") == "00"
+    txn = params.get("vnp_TransactionNo")
+    actor = audit.Actor(type="gateway", id="vnpay", name="VNPAY IPN")
+    settled = settle_gateway_payment(session, channel="vnpay", order_code=code, amount=amount_x100 // 100,
+                                     success=success, transaction_ref=txn, actor=actor,
+                                     extra={"vnpay_pay_date": params.get("vnp_PayDate"),
+                                            "vnpay_bank_code": params.get("vnp_BankCode")} if success else None)
+    answer = {"paid": "00", "failed_recorded": "00", "flagged": "00", "already": "02", "not_found": "01",
+              "amount_mismatch": "04"}[settled.result]
+    return Verdict(_settled_outcome(settled.result), answer, settled.detail or settled.result,
+                   settled.payment.id if settled.payment else None,
+                   f"{txn}:{params.get('vnp_ResponseCode')}" if txn else None)
+
+
+def momo_ipn(session: Session, settings: Settings, body: str) -> Verdict:
+    """MoMo's IPN: verify the signature over the documented fields, then settle; MoMo wants 204 either way."""
+    gw = momo_wire.MomoGateway(settings)
+    try:
+        data = json.loads(body)
+        if not isinstance(data, dict):
+            raise ValueError
+    except ValueError:
+        return Verdict("rejected", "malformed", "body is not a JSON object")
+    if not momo_wire.verify(data, momo_wire.IPN_FIELDS, gw.access_key, gw.secret_key):
+        return Verdict("rejected", "bad-signature", "bad signature")
+    if data.get("partnerCode") != gw.partner_code:
+        return Verdict("rejected", "unknown-partner", "not our partner code")
+    try:
+        amount, result_code = int(data["amount"]), int(data["resultCode"])
+    except (KeyError, ValueError, TypeError):
+        return Verdict("rejected", "malformed", "malformed amount or resultCode")
+    if result_code in momo_wire.PENDING_CODES:
+        return Verdict("accepted", "pending", "not final yet")
+    order_id = str(data.get("orderId") or "")
+    trans_id = str(data.get("transId") or "")
+    actor = audit.Actor(type="gateway", id="momo", name="MoMo IPN")
+    settled = settle_gateway_payment(session, channel="momo", order_code=momo_wire.code_from_order_id(order_id),
+                                     amount=amount, success=result_code == 0, transaction_ref=trans_id or None,
+                                     actor=actor, extra={"momo_order_id": order_id} if result_code == 0 else None)
+    return Verdict(_settled_outcome(settled.result), settled.result, settled.detail or settled.result,
+                   settled.payment.id if settled.payment else None,
+                   f"{trans_id}:{result_code}" if trans_id else None)
+
+
+def bank_credit(session: Session, settings: Settings, *, body: str, timestamp: str, signature: str,
+                callback_id: int) -> Verdict:
+    """A bank's credit notification: signature, our account, code in the description, amount, dedup on reference.
+
+    Partial transfers accumulate and are flagged `underpaid` until the total is reached; money beyond
+    the amount is flagged `overpaid` for finance to return.
+    """
+    gw = VietqrGateway(settings)
+    import hmac as _hmac
+
+    if not signature or not _hmac.compare_digest(signature.lower(), sign_notification(gw.webhook_secret, timestamp, body)):
+        return Verdict("rejected", "bad-signature", "bad signature")
+    try:
+        data = json.loads(body)
+        reference = str(data["reference"]).strip()
+        amount = int(data["amount"])
+        account = str(data.get("account") or "")
+        description = str(data.get("description") or "")
+    except (ValueError, KeyError, TypeError):
+        return Verdict("rejected", "malformed", "malformed notification")
+    if not reference or amount <= 0:
+        return Verdict("rejected", "malformed", "malformed notification")
+    dedup = f"bank:{reference}"
+    if account and account != gw.account:
+        return Verdict("rejected", "other-account", "credit to another account", dedup_key=dedup)
+    code = code_in_description(description)
+    if code is None:
+        return Verdict("flagged", "no-code", "no payment code in the description", dedup_key=dedup)
+    payment = lock_payment(session, code=code)
+    if payment is None:
+        return Verdict("flagged", "unknown-code", f"no payment {code}", dedup_key=dedup)
+    # The lock serialises credits for one payment, so this check and the crediting below cannot race.
+    if callbacks.seen_before(session, "vietqr", dedup, exclude_id=callback_id):
+        return Verdict("duplicate", "duplicate", "bank reference already credited", payment.id, dedup)
+    actor = audit.Actor(type="gateway", id="bank", name="bank notification")
+    received = int((payment.extra or {}).get("bank_received", 0)) + amount
+    refs = [*(payment.extra or {}).get("bank_references", []), reference]
+    payment.extra = {**(payment.extra or {}), "bank_received": received, "bank_references": refs}
+    if payment.status in PAID_STATES or payment.status == "cancelled":
+        flag_for_finance(session, payment, "paid_twice" if payment.status in PAID_STATES else "paid_after_cancel",
+                         actor, channel="vietqr", amount=amount, transaction_ref=reference)
+        return Verdict("flagged", "flagged", f"credit for a {payment.status} payment", payment.id, dedup)
+    if received < payment.amount:
+        if "underpaid" not in (payment.flags or []):
+            flag_for_finance(session, payment, "underpaid", actor, received=received, expected=payment.amount)
+        return Verdict("flagged", "underpaid", f"received {received} of {payment.amount}", payment.id, dedup)
+    if received > payment.amount:
+        flag_for_finance(session, payment, "overpaid", actor, received=received, expected=payment.amount)
+    flags = [f for f in (payment.flags or []) if f != "underpaid"]
+    payment.flags = flags
+    if payment.status == "expired":
+        add_flag(payment, "paid_after_expiry")
+    transition(session, payment, "paid", actor=actor, reason="vietqr: chuyển khoản đã ghi có", channel="vietqr",
+               channel_ref=reference[:64], paid_amount=payment.amount)
+    return Verdict("accepted", "ok", "paid", payment.id, dedup)
+
+
+def lookup_for_return(session: Session, code: str) -> Payment | None:
+    """The return page shows our own state, never what the browser's query string claims."""
+    return session.query(Payment).filter(Payment.code == code).one_or_none()

@@ -1,0 +1,25 @@
+"""Settling requests stuck in pending by asking the gateway (VNPAY querydr, MoMo query)."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from core import audit
+from fees.gateways.base import get_gateway
+from fees.models import Payment
+from fees.settlement import Settled, settle_gateway_payment
+
+
+def settle_by_query(session: Session, payment_id: int, settings) -> Settled | None:
+    payment = session.get(Payment, payment_id)
+    if payment is None or payment.status not in ("pending", "failed", "expired"):
+        return None
+    channel = (payment.extra or {}).get("checkout_channel")
+    if channel not in ("vnpay", "momo"):
+        return None
+    result = get_gateway(channel, settings).query(payment)
+    if not result.found or result.pending or not result.success:
+        return Settled("unchanged", payment, result.raw_status)
+    return settle_gateway_payment(session, channel=channel, order_code=payment.code, amount=result.amount,
+                                  success=True, transaction_ref=result.transaction_ref,
+                                  actor=audit.Actor(type="gateway", id=channel, name=f"{channel} query"))
