@@ -1,1 +1,89 @@
-"""E-receipt models (filled in by the receipts work)."""
+"""E-receipt models: the receipt (biên lai điện tử) and the gapless number counter per series."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.clock import utcnow
+from core.db import Base, UTCDateTime
+from core.models import Centre
+
+# pending: number taken, PDF not yet signed; issued: signed and stored; cancelled / replaced: no longer current.
+RECEIPT_STATUSES = ("pending", "issued", "cancelled", "replaced")
+
+
+class ReceiptCounter(Base):
+    """The last number taken in one series (centre, template, symbol, year); locked to take the next."""
+
+    __tablename__ = "receipt_counter"
+    __table_args__ = (
+        UniqueConstraint("centre_id", "template", "symbol", "year", name="uq_receipt_counter_series"),
+        CheckConstraint("last_number >= 0", name="last_number_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id"))
+    template: Mapped[str] = mapped_column(String(32))
+    symbol: Mapped[str] = mapped_column(String(16))
+    year: Mapped[int] = mapped_column(Integer)
+    last_number: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Receipt(Base):
+    """An electronic receipt for a payment. Never edited once issued: cancelled, or replaced by another."""
+
+    __tablename__ = "receipt"
+    __table_args__ = (
+        UniqueConstraint("centre_id", "template", "symbol", "number", name="uq_receipt_series_number"),
+        # At most one current receipt per payment, enforced by the database (NULL once cancelled/replaced).
+        UniqueConstraint("current_payment_id", name="uq_receipt_current_payment_id"),
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+        CheckConstraint("status IN ('pending', 'issued', 'cancelled', 'replaced')", name="status_known"),
+        Index("ix_receipt_centre_issued", "centre_id", "issued_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id"), index=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id"), index=True)
+    current_payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"))
+    template: Mapped[str] = mapped_column(String(32))
+    symbol: Mapped[str] = mapped_column(String(16))
+    year: Mapped[int] = mapped_column(Integer)
+    number: Mapped[int] = mapped_column(BigInteger)
+    number_width: Mapped[int] = mapped_column(Integer, default=7)
+    # The unguessable code citizens use at /r/<lookup_code> (printed and in the QR code).
+    lookup_code: Mapped[str] = mapped_column(String(24), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    channel: Mapped[str | None] = mapped_column(String(16), index=True)
+    channel_ref: Mapped[str | None] = mapped_column(String(64))
+    collected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The legal content as issued (payer, lines, organisation): the PDF and XML are rendered from it.
+    content: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    fee_codes: Mapped[str] = mapped_column(String(500), default="")
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("receipt.id"))
+    replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("receipt.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    storage_key: Mapped[str | None] = mapped_column(String(255))
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    size: Mapped[int | None] = mapped_column(Integer)
+    signer_subject: Mapped[str | None] = mapped_column(String(500))
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    centre: Mapped[Centre] = relationship()
+
+    @property
+    def number_text(self) -> str:
+        return str(self.number).zfill(self.number_width)
+
+    @property
+    def is_current(self) -> bool:
+        return self.status in ("pending", "issued")

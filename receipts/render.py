@@ -1,0 +1,157 @@
+"""The human view of a receipt: an A5 page drawn with reportlab in a Vietnamese-capable font.
+
+The fonts ship in receipts/fonts (DejaVu Sans, freely redistributable) and are registered once per
+process; parsing a TrueType file is the slow part of a first render.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from pathlib import Path
+
+import segno
+from reportlab.lib.pagesizes import A5
+from reportlab.lib.units import mm
+from reportlab.lib.utils import simpleSplit
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen import canvas
+
+from receipts.content import format_amount
+
+FONT_DIR = Path(__file__).parent / "fonts"
+FONT, FONT_BOLD = "HccDejaVuSans", "HccDejaVuSans-Bold"
+_fonts_lock = threading.Lock()
+
+
+def register_fonts() -> None:
+    with _fonts_lock:
+        if FONT not in pdfmetrics.getRegisteredFontNames():
+            pdfmetrics.registerFont(TTFont(FONT, str(FONT_DIR / "DejaVuSans.ttf")))
+            pdfmetrics.registerFont(TTFont(FONT_BOLD, str(FONT_DIR / "DejaVuSans-Bold.ttf")))
+
+
+def _qr(c: canvas.Canvas, url: str, x: float, y: float, size: float) -> None:
+    """Draw the QR code as filled squares (vector, crisp at any zoom)."""
+    qr = segno.make(url, error="m")
+    rows = qr.matrix
+    n = len(rows)
+    cell = size / n
+    p = c.beginPath()
+    for r, row in enumerate(rows):
+        for col, dark in enumerate(row):
+            if dark:
+                p.rect(x + col * cell, y + size - (r + 1) * cell, cell, cell)
+    c.drawPath(p, stroke=0, fill=1)
+
+
+def render_pdf(content: dict, *, title_note: str | None = None) -> bytes:
+    """One A5 page with every legal field; returns unsigned PDF bytes."""
+    register_fonts()
+    buf = io.BytesIO()
+    width, height = A5
+    c = canvas.Canvas(buf, pagesize=A5, pageCompression=1, invariant=0)
+    c.setTitle(f"Biên lai {content['symbol']} số {content['number']}")
+    c.setAuthor(content["organisation"]["name"])
+    c.setSubject(content["type"])
+    left, right = 12 * mm, width - 12 * mm
+    y = height - 14 * mm
+
+    def text(x, yy, s, size=8.5, bold=False):
+        c.setFont(FONT_BOLD if bold else FONT, size)
+        c.drawString(x, yy, s)
+
+    def wrapped(x, yy, s, max_w, size=8.5, bold=False, leading=None):
+        leading = leading or size * 1.3
+        for line in simpleSplit(s, FONT_BOLD if bold else FONT, size, max_w) or [""]:
+            text(x, yy, line, size, bold)
+            yy -= leading
+        return yy
+
+    org = content["organisation"]
+    y = wrapped(left, y, org["name"].upper(), 80 * mm, 8.5, bold=True)
+    y = wrapped(left, y, f"Mã số thuế: {org['tax_code']}", 80 * mm)
+    y = wrapped(left, y, f"Địa chỉ: {org['address']}", 80 * mm)
+    top = height - 14 * mm
+    text(right - 38 * mm, top, f"Ký hiệu mẫu: {content['template']}", 8)
+    text(right - 38 * mm, top - 11, f"Ký hiệu: {content['symbol']}", 8)
+    text(right - 38 * mm, top - 22, "Số: ", 8)
+    text(right - 38 * mm + c.stringWidth("Số: ", FONT, 8), top - 22, content["number"], 9, bold=True)
+
+    y = min(y, top - 30) - 8 * mm
+    c.setFont(FONT_BOLD, 13)
+    c.drawCentredString(width / 2, y, content["type"])
+    y -= 5 * mm
+    c.setFont(FONT, 8)
+    c.drawCentredString(width / 2, y, "(Biên lai điện tử)")
+    y -= 4 * mm
+    if title_note:
+        c.setFont(FONT_BOLD, 8.5)
+        c.drawCentredString(width / 2, y, title_note)
+        y -= 4 * mm
+    y -= 4 * mm
+
+    payer = content["payer"]
+    y = wrapped(left, y, f"Họ và tên người nộp: {payer['name']}", right - left, 9)
+    y = wrapped(left, y, f"Địa chỉ: {payer['address'] or '—'}", right - left, 9)
+    y = wrapped(left, y, f"Mã hồ sơ: {content['dossier_code']}    Mã thanh toán: {content['payment_code']}",
+                right - left, 9)
+    y -= 3 * mm
+
+    # Fee lines
+    col_no, col_name, col_kind, col_amount = left, left + 8 * mm, right - 48 * mm, right
+    c.setLineWidth(0.5)
+    c.line(left, y + 3 * mm, right, y + 3 * mm)
+    text(col_no, y, "STT", 8, bold=True)
+    text(col_name, y, "Tên khoản thu", 8, bold=True)
+    text(col_kind, y, "Loại", 8, bold=True)
+    c.setFont(FONT_BOLD, 8)
+    c.drawRightString(col_amount, y, "Số tiền (đồng)")
+    y -= 2 * mm
+    c.line(left, y, right, y)
+    y -= 4 * mm
+    for i, line in enumerate(content["lines"], 1):
+        text(col_no, y, str(i), 8.5)
+        name = line["name"] + (f" (x{line['quantity']})" if line["quantity"] > 1 else "")
+        text(col_kind, y, line["kind_label"], 8.5)
+        c.setFont(FONT, 8.5)
+        c.drawRightString(col_amount, y, format_amount(line["amount"]))
+        y = wrapped(col_name, y, name, col_kind - col_name - 3 * mm, 8.5)
+        y -= 1 * mm
+    c.line(left, y + 2 * mm, right, y + 2 * mm)
+    y -= 2 * mm
+    text(col_name, y, "Tổng cộng", 9, bold=True)
+    c.setFont(FONT_BOLD, 9)
+    c.drawRightString(col_amount, y, format_amount(content["total"]))
+    y -= 5 * mm
+    y = wrapped(left, y, f"Số tiền bằng chữ: {content['total_words']}", right - left, 9)
+    y -= 2 * mm
+    y = wrapped(left, y, f"Hình thức thanh toán: {content['channel_label']}", right - left, 8.5)
+    if content["channel_ref"]:
+        y = wrapped(left, y, f"Mã giao dịch: {content['channel_ref']}", right - left, 8.5)
+    y = wrapped(left, y, f"Ngày thu: {content['collected_local']}", right - left, 8.5)
+    if content.get("replaces"):
+        r = content["replaces"]
+        y = wrapped(left, y, f"Thay thế biên lai ký hiệu {r['symbol']} số {r['number']} (mẫu {r['template']})",
+                    right - left, 8.5, bold=True)
+
+    # Lookup, QR and signature block at the bottom.
+    qr_size = 26 * mm
+    base = 14 * mm
+    _qr(c, content["lookup_url"], left, base, qr_size)
+    tx = left + qr_size + 4 * mm
+    ty = base + qr_size - 3 * mm
+    text(tx, ty, "Tra cứu và kiểm tra biên lai:", 8)
+    ty = wrapped(tx, ty - 10, content["lookup_url"], right - tx, 7.5)
+    text(tx, ty - 2, f"Mã tra cứu: {content['lookup_code']}", 8.5, bold=True)
+    c.setFont(FONT_BOLD, 8.5)
+    c.drawRightString(right, base + 8 * mm, "ĐƠN VỊ THU")
+    c.setFont(FONT, 7.5)
+    c.drawRightString(right, base + 4 * mm, "(Ký bằng chữ ký số)")
+    c.setFont(FONT, 6.5)
+    c.drawCentredString(width / 2, 7 * mm, "Biên lai điện tử có giá trị pháp lý khi chữ ký số hợp lệ; "
+                                           "tệp XML đính kèm là dữ liệu của biên lai.")
+    c.showPage()
+    c.save()
+    return buf.getvalue()

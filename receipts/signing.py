@@ -1,0 +1,199 @@
+"""Signing keys for receipts: a PKCS#12 file or a PKCS#11 token/HSM, loaded once per process.
+
+One `ReceiptSigner` signs both the embedded XML (XML-DSig, through `xml_key`) and the PDF (PAdES,
+through pyHanko), so the two signatures always come from the same key and certificate. Loading a
+key (decrypting a PKCS#12, logging in to a token) is slow and, on a token, stateful; it is done
+once and reused, which is also most of the speed of the issuance pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from asn1crypto import pem
+from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509 import load_der_x509_certificate
+from pyhanko.sign import signers
+
+from core.settings import Setting, Settings, register_settings
+
+register_settings(
+    Setting("HCC_SIGNING_PKCS11_MODULE", "(unset: PKCS#12 is used)", "Path of the PKCS#11 module of the token/HSM holding the receipt signing key (e.g. `/usr/lib/softhsm/libsofthsm2.so`)."),
+    Setting("HCC_SIGNING_PKCS11_TOKEN_LABEL", "(any)", "Label of the PKCS#11 token to use."),
+    Setting("HCC_SIGNING_PKCS11_SLOT", "(any)", "Slot number of the token, instead of its label."),
+    Setting("HCC_SIGNING_PKCS11_PIN", "(none)", "User PIN of the token."),
+    Setting("HCC_SIGNING_PKCS11_KEY_LABEL", "(the certificate label)", "Label of the private key on the token."),
+    Setting("HCC_SIGNING_PKCS11_CERT_LABEL", "(the key label)", "Label of the signing certificate on the token."),
+    Setting("HCC_SIGNING_TRUST_ROOTS", "(the CA certificates of the PKCS#12 file)", "PEM files (separated by `,`) of the CAs whose certificates count as ours when verifying a receipt."),
+    Setting("HCC_SIGNING_TSA_URL", "(none: PAdES B-B)", "RFC 3161 time-stamp authority; when set, receipts are signed PAdES B-T."),
+)
+
+
+class SigningError(Exception):
+    """Raised when the signing key cannot be loaded or used."""
+
+
+def _load_pem_or_der_certs(path: Path) -> list[asn1_x509.Certificate]:
+    data = path.read_bytes()
+    if pem.detect(data):
+        return [asn1_x509.Certificate.load(der) for _t, _h, der in pem.unarmor(data, multiple=True)]
+    return [asn1_x509.Certificate.load(data)]
+
+
+def _self_signed(cert: asn1_x509.Certificate) -> bool:
+    return cert.self_signed in ("maybe", "yes")
+
+
+class XmlSigningKey:
+    """Looks like a cryptography RSA private key to signxml, but signs through the pyHanko signer.
+
+    That way the XML-DSig signature works the same on a PKCS#12 key and on a token that never
+    lets the key out.
+    """
+
+    def __init__(self, owner: ReceiptSigner):
+        self._owner = owner
+
+    def sign(self, data: bytes, padding=None, algorithm=None) -> bytes:
+        name = getattr(algorithm, "name", "sha256")
+        return self._owner.sign_raw(data, name)
+
+    def public_key(self):
+        return load_der_x509_certificate(self._owner.signing_cert.dump()).public_key()
+
+    @property
+    def key_size(self) -> int:
+        return self.public_key().key_size
+
+
+@dataclass
+class ReceiptSigner:
+    """A loaded signing identity with what verification needs to recognise it."""
+
+    signer: signers.Signer
+    trust_roots: list[asn1_x509.Certificate]
+    kind: str  # "pkcs12" or "pkcs11"
+    tsa_url: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def signing_cert(self) -> asn1_x509.Certificate:
+        return self.signer.signing_cert
+
+    @property
+    def subject(self) -> str:
+        return self.signing_cert.subject.human_friendly
+
+    def cert_pem(self) -> bytes:
+        return load_der_x509_certificate(self.signing_cert.dump()).public_bytes(serialization.Encoding.PEM)
+
+    def chain_pems(self) -> list[bytes]:
+        """Signing certificate first, then the other certificates we hold (for XML KeyInfo)."""
+        out = [self.cert_pem()]
+        for c in self.signer.cert_registry:
+            if c.sha256 != self.signing_cert.sha256:
+                out.append(load_der_x509_certificate(c.dump()).public_bytes(serialization.Encoding.PEM))
+        return out
+
+    def xml_key(self) -> XmlSigningKey:
+        return XmlSigningKey(self)
+
+    def sign_raw(self, data: bytes, digest_algorithm: str = "sha256") -> bytes:
+        # A token session is not safe to share between threads; a PKCS#12 key is, but the lock is cheap.
+        with self._lock:
+            if isinstance(self.signer, signers.SimpleSigner):
+                return self.signer.sign_raw(data, digest_algorithm)
+            return asyncio.run(self.signer.async_sign_raw(data, digest_algorithm))
+
+    def timestamper(self):
+        if not self.tsa_url:
+            return None
+        from pyhanko.sign.timestamps import HTTPTimeStamper
+
+        return HTTPTimeStamper(self.tsa_url, timeout=20)
+
+
+_cache: dict[tuple, ReceiptSigner] = {}
+_cache_lock = threading.Lock()
+
+
+def _config_key(settings: Settings) -> tuple:
+    names = ("HCC_SIGNING_PKCS11_MODULE", "HCC_SIGNING_PKCS11_TOKEN_LABEL", "HCC_SIGNING_PKCS11_SLOT",
+             "HCC_SIGNING_PKCS11_PIN", "HCC_SIGNING_PKCS11_KEY_LABEL", "HCC_SIGNING_PKCS11_CERT_LABEL",
+             "HCC_SIGNING_TRUST_ROOTS", "HCC_SIGNING_TSA_URL")
+    return (str(settings.signing_pkcs12), settings.signing_pkcs12_password, *(settings.get(n) for n in names))
+
+
+def load_signer(settings: Settings) -> ReceiptSigner:
+    """The process's signer for these settings: loaded on first use, then reused."""
+    key = _config_key(settings)
+    signer = _cache.get(key)
+    if signer is not None:
+        return signer
+    with _cache_lock:
+        signer = _cache.get(key)
+        if signer is None:
+            signer = _cache[key] = _load(settings)
+    return signer
+
+
+def _extra_roots(settings: Settings) -> list[asn1_x509.Certificate]:
+    roots: list[asn1_x509.Certificate] = []
+    for part in (settings.get("HCC_SIGNING_TRUST_ROOTS") or "").split(","):
+        if part.strip():
+            try:
+                roots.extend(_load_pem_or_der_certs(Path(part.strip())))
+            except (OSError, ValueError) as e:
+                raise SigningError(f"HCC_SIGNING_TRUST_ROOTS: cannot read {part.strip()!r}") from e
+    return roots
+
+
+def _load(settings: Settings) -> ReceiptSigner:
+    tsa = settings.get("HCC_SIGNING_TSA_URL") or None
+    module = settings.get("HCC_SIGNING_PKCS11_MODULE")
+    if module:
+        return _load_pkcs11(settings, module, tsa)
+    if settings.signing_pkcs12 is None:
+        raise SigningError("no signing key: set HCC_SIGNING_PKCS12 or HCC_SIGNING_PKCS11_MODULE")
+    password = settings.signing_pkcs12_password
+    try:
+        signer = signers.SimpleSigner.load_pkcs12(str(settings.signing_pkcs12),
+                                                  passphrase=password.encode() if password else None)
+    except OSError as e:
+        raise SigningError(f"cannot read the PKCS#12 file: {e}") from e
+    if signer is None:
+        raise SigningError("cannot load the PKCS#12 file (wrong password?)")
+    roots = _extra_roots(settings) or [c for c in signer.cert_registry if _self_signed(c)]
+    return ReceiptSigner(signer=signer, trust_roots=roots or [signer.signing_cert], kind="pkcs12", tsa_url=tsa)
+
+
+def _load_pkcs11(settings: Settings, module: str, tsa: str | None) -> ReceiptSigner:
+    from pyhanko.config.pkcs11 import TokenCriteria
+    from pyhanko.sign.pkcs11 import PKCS11Signer, open_pkcs11_session
+
+    slot = settings.get("HCC_SIGNING_PKCS11_SLOT")
+    label = settings.get("HCC_SIGNING_PKCS11_TOKEN_LABEL")
+    key_label = settings.get("HCC_SIGNING_PKCS11_KEY_LABEL")
+    cert_label = settings.get("HCC_SIGNING_PKCS11_CERT_LABEL") or key_label
+    try:
+        session = open_pkcs11_session(module, slot_no=int(slot) if slot else None,
+                                      token_criteria=TokenCriteria(label=label) if label else None,
+                                      user_pin=settings.get("HCC_SIGNING_PKCS11_PIN"))
+        signer = PKCS11Signer(session, cert_label=cert_label, key_label=key_label or cert_label,
+                              other_certs_to_pull=None)
+        # Pull the certificate now, so a wrong label fails at start-up rather than at the first receipt.
+        asyncio.run(signer.ensure_objects_loaded())
+    except Exception as e:  # python-pkcs11 raises many unrelated classes
+        raise SigningError(f"cannot open the PKCS#11 signing key: {type(e).__name__}: {e}") from e
+    roots = _extra_roots(settings) or [c for c in signer.cert_registry if _self_signed(c)]
+    return ReceiptSigner(signer=signer, trust_roots=roots or [signer.signing_cert], kind="pkcs11", tsa_url=tsa)
+
+
+def clear_cache() -> None:
+    """Forget loaded signers (tests that switch keys)."""
+    with _cache_lock:
+        _cache.clear()
