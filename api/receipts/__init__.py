@@ -1,5 +1,18 @@
-"""HTTP side of `receipts`: API blueprints, pages, callbacks and sandboxes (filled in by the receipts work)."""
+"""HTTP side of `receipts`: the receipts API, the public lookup page, finance pages and `hcc receipts`."""
 
 
 def init_app(app, api) -> None:
-    """Register this feature's blueprints, navigation entries, messages and settings."""
+    """Register this feature's blueprints, navigation entries, messages and CLI."""
+    from api import auth
+    from api.cli import main
+    from api.receipts import cli, pages, v1
+
+    api.register_blueprint(v1.blp)
+    app.register_blueprint(pages.public)
+    app.register_blueprint(pages.staff)
+    pages.register_navigation()
+    # Verifying a receipt is open to anyone, like the public lookup page that offers the same check.
+    auth.PUBLIC_API_PATHS.add("/api/v1/receipts/verify")
+    app.cli.add_command(cli.receipts_group)
+    if "receipts" not in main.commands:
+        main.add_command(cli.receipts_group)

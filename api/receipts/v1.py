@@ -1,0 +1,215 @@
+"""Receipts API: read a receipt and its PDF, verify any receipt PDF, the register, cancel and replace."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from flask_smorest.fields import Upload
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from api.auth import current_principal, require_roles
+from api.context import db_session, settings
+from api.schemas import PageArgs, page_schema, paginate
+from core.errors import InvalidInput, NotFound, PermissionDenied
+from fees.models import CHANNELS
+from receipts.issuance import cancel_receipt, lookup_url, read_pdf, replace_receipt
+from receipts.models import RECEIPT_STATUSES, Receipt
+from receipts.register import RegisterFilter, register_csv, register_query
+from receipts.verify import verify_pdf
+
+blp = Blueprint("receipts", __name__, url_prefix="/api/v1/receipts", description="Electronic receipts")
+READERS = ("cashier", "finance", "dispatcher")
+
+
+class LineSchema(Schema):
+    fee_code = fields.String()
+    name = fields.String()
+    kind = fields.String(metadata={"description": "phi or le_phi"})
+    quantity = fields.Integer()
+    unit_amount = fields.Integer()
+    amount = fields.Integer()
+
+
+class ReceiptSchema(Schema):
+    id = fields.Integer()
+    payment_id = fields.Integer()
+    template = fields.String(metadata={"description": "ký hiệu mẫu"})
+    symbol = fields.String(metadata={"description": "ký hiệu, ending in the year's last two digits"})
+    number = fields.String(attribute="number_text", metadata={"description": "zero-padded number"})
+    lookup_code = fields.String()
+    lookup_url = fields.Method("_lookup_url")
+    status = fields.String(metadata={"description": ", ".join(RECEIPT_STATUSES)})
+    amount = fields.Integer(metadata={"description": "đồng"})
+    amount_in_words = fields.Function(lambda r: r.content.get("total_words"))
+    channel = fields.String(allow_none=True)
+    channel_ref = fields.String(allow_none=True)
+    collected_at = fields.AwareDateTime()
+    issued_at = fields.AwareDateTime(allow_none=True)
+    sha256 = fields.String(allow_none=True)
+    payer_name = fields.Function(lambda r: r.content["payer"]["name"])
+    dossier_code = fields.Function(lambda r: r.content["dossier_code"])
+    lines = fields.Function(lambda r: LineSchema(many=True).dump(r.content["lines"]))
+    replaces_id = fields.Integer(allow_none=True)
+    replaced_by_id = fields.Integer(allow_none=True)
+    cancelled_at = fields.AwareDateTime(allow_none=True)
+    cancel_reason = fields.String(allow_none=True)
+
+    def _lookup_url(self, r):
+        return lookup_url(settings(), r.lookup_code)
+
+
+class RegisterQuery(PageArgs):
+    start = fields.Date(load_default=None, data_key="from")
+    end = fields.Date(load_default=None, data_key="to")
+    status = fields.String(load_default=None, validate=validate.OneOf(RECEIPT_STATUSES))
+    fee_code = fields.String(load_default=None)
+    channel = fields.String(load_default=None, validate=validate.OneOf(CHANNELS))
+    centre_id = fields.Integer(load_default=None, metadata={"description": "admins only; default your centre"})
+
+    @validates_schema
+    def _order(self, data, **_):
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            raise ValidationError("'from' must not be after 'to'", field_name="from")
+
+
+class ExportQuery(Schema):
+    day = fields.Date(load_default=None)
+    month = fields.String(load_default=None, validate=validate.Regexp(r"^\d{4}-\d{2}$"))
+
+    @validates_schema
+    def _one(self, data, **_):
+        if bool(data.get("day")) == bool(data.get("month")):
+            raise ValidationError("give exactly one of 'day' (YYYY-MM-DD) or 'month' (YYYY-MM)", field_name="day")
+
+
+class ReasonIn(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=2000))
+
+
+class VerifyForm(Schema):
+    file = Upload(required=True, metadata={"description": "the receipt PDF"})
+
+
+class VerifyResultSchema(Schema):
+    valid = fields.Boolean(required=True)
+    reasons = fields.List(fields.String(), required=True)
+    codes = fields.List(fields.String())
+    signer = fields.String(allow_none=True)
+    sha256 = fields.String()
+    receipt = fields.Dict(allow_none=True)
+
+
+ReceiptPage = page_schema(ReceiptSchema, "ReceiptPage")
+
+
+def _centre_id(requested: int | None = None) -> int:
+    p = current_principal()
+    if requested is not None and requested != p.centre_id:
+        if "admin" not in p.roles:
+            raise PermissionDenied("only an administrator reads another centre's register")
+        return requested
+    return p.centre_id
+
+
+def _get(receipt_id: int) -> Receipt:
+    r = db_session().get(Receipt, receipt_id)
+    if r is None or r.centre_id != current_principal().centre_id and "admin" not in current_principal().roles:
+        raise NotFound("receipt not found")
+    return r
+
+
+@blp.route("")
+class Register(MethodView):
+    @require_roles(*READERS)
+    @blp.arguments(RegisterQuery, location="query")
+    @blp.response(200, ReceiptPage)
+    def get(self, args):
+        """The receipt register: filter by centre, issue date range (Vietnamese days), status, fee type, channel."""
+        f = RegisterFilter(centre_id=_centre_id(args.get("centre_id")), start=args.get("start"), end=args.get("end"),
+                           status=args.get("status"), fee_code=args.get("fee_code"), channel=args.get("channel"))
+        return paginate(db_session(), register_query(f), args["page"], args["per_page"])
+
+
+@blp.route("/register.csv")
+class RegisterExport(MethodView):
+    @require_roles("finance")
+    @blp.arguments(ExportQuery, location="query")
+    @blp.response(200, content_type="text/csv")
+    def get(self, args):
+        """CSV export of the register for a Vietnamese day (`day=YYYY-MM-DD`) or month (`month=YYYY-MM`)."""
+        if args.get("day"):
+            start = end = args["day"]
+            name = f"so-bien-lai-{start:%Y%m%d}"
+        else:
+            try:
+                y, m = (int(x) for x in args["month"].split("-"))
+                start = date(y, m, 1)
+            except ValueError as e:
+                raise InvalidInput("bad month", errors={"month": ["Tháng phải có dạng YYYY-MM."]}) from e
+            end = start.replace(day=calendar.monthrange(y, m)[1])
+            name = f"so-bien-lai-{start:%Y%m}"
+        rows = db_session().scalars(register_query(RegisterFilter(current_principal().centre_id, start, end)))
+        return Response(register_csv(rows), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+@blp.route("/verify")
+class Verify(MethodView):
+    @blp.arguments(VerifyForm, location="files")
+    @blp.response(200, VerifyResultSchema)
+    def post(self, form):
+        """Verify a receipt PDF (multipart field `file`): our signature, unchanged, matches our record, not cancelled.
+        Open to anyone, like the public lookup page."""
+        return verify_pdf(db_session(), settings(), form["file"].read()).as_dict()
+
+
+@blp.route("/<int:receipt_id>")
+class ReceiptOne(MethodView):
+    @require_roles(*READERS)
+    @blp.response(200, ReceiptSchema)
+    def get(self, receipt_id):
+        """One receipt."""
+        return _get(receipt_id)
+
+
+@blp.route("/<int:receipt_id>/pdf")
+class ReceiptPdf(MethodView):
+    @require_roles(*READERS)
+    @blp.response(200, content_type="application/pdf")
+    def get(self, receipt_id):
+        """The signed PDF, byte for byte as issued (the receipt's XML is attached inside)."""
+        r = _get(receipt_id)
+        return Response(read_pdf(settings(), r), mimetype="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="bien-lai-{r.symbol}-{r.number_text}.pdf"'})
+
+
+@blp.route("/<int:receipt_id>/cancel")
+class Cancel(MethodView):
+    @require_roles("finance")
+    @blp.arguments(ReasonIn)
+    @blp.response(200, ReceiptSchema)
+    def post(self, data, receipt_id):
+        """Cancel an issued receipt with a reason (audited; the receipt stays retrievable)."""
+        p = current_principal()
+        session = db_session()
+        r = cancel_receipt(session, _get(receipt_id).id, reason=data["reason"], actor=p.actor())
+        session.commit()
+        return r
+
+
+@blp.route("/<int:receipt_id>/replace")
+class Replace(MethodView):
+    @require_roles("finance")
+    @blp.arguments(ReasonIn)
+    @blp.response(201, ReceiptSchema)
+    def post(self, data, receipt_id):
+        """Replace an issued receipt by a new one naming it; answers the new receipt."""
+        p = current_principal()
+        session = db_session()
+        new = replace_receipt(session, _get(receipt_id).id, reason=data["reason"], actor=p.actor())
+        session.commit()
+        return new
