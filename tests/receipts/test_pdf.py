@@ -1,0 +1,125 @@
+"""The receipt file as outside tools see it: Poppler, qpdf, the embedded signed XML; and forged files."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from core.devcert import make_ca, make_signing_cert
+from receipts.issuance import produce_pdf, read_pdf, receipt_id_for_payment
+from receipts.models import Receipt
+from receipts.signing import clear_cache, load_signer
+from receipts.verify import _embedded_xml, verify_pdf
+from receipts.xmldata import read_fields, verify_xml
+from tests.receipts.factories import paid_payment
+
+needs = pytest.mark.skipif(not all(shutil.which(x) for x in ("pdfsig", "pdftotext", "qpdf")),
+                           reason="poppler-utils and qpdf are installed by scripts/setup.sh")
+
+
+@pytest.fixture
+def issued(session, settings, tmp_path):
+    p = paid_payment(session, payer_name="Trần Thị Thu Hương",
+                     payer_address="Số 5 ngõ 18 phố Huỳnh Thúc Kháng, phường Láng, thành phố Hà Nội")
+    r = session.get(Receipt, receipt_id_for_payment(session, p.id))
+    path = tmp_path / "bien-lai.pdf"
+    path.write_bytes(read_pdf(settings, r))
+    return r, path
+
+
+def _run(*args) -> str:
+    return subprocess.run(args, capture_output=True, text=True, timeout=60).stdout
+
+
+@needs
+def test_pdfsig_says_valid_and_whole_document_signed(issued):
+    _r, path = issued
+    out = _run("pdfsig", str(path))
+    assert "Signature is Valid." in out
+    assert "Total document signed" in out
+    assert "ETSI.CAdES.detached" in out  # PAdES
+
+
+@needs
+def test_pdftotext_recovers_every_legal_field_with_diacritics(issued):
+    r, path = issued
+    text = " ".join(_run("pdftotext", "-layout", str(path), "-").split())
+    c = r.content
+    for expected in ("BIÊN LAI THU PHÍ, LỆ PHÍ", f"Ký hiệu mẫu: {r.template}", f"Ký hiệu: {r.symbol}",
+                     f"Số: {r.number_text}", "TRUNG TÂM PHỤC VỤ HÀNH CHÍNH CÔNG", f"Mã số thuế: {c['organisation']['tax_code']}",
+                     "Họ và tên người nộp: Trần Thị Thu Hương", "phường Láng", "Lệ phí cấp bản sao trích lục hộ tịch",
+                     "Phí thẩm định hồ sơ đăng ký kinh doanh", "Lệ phí", "16.000", "184.000", "200.000",
+                     "Số tiền bằng chữ: Hai trăm nghìn đồng", f"Ngày thu: {c['collected_local']}",
+                     "Hình thức thanh toán: Cổng thanh toán VNPAY", f"Mã giao dịch: {r.channel_ref}",
+                     f"Mã tra cứu: {r.lookup_code}", f"/r/{r.lookup_code}"):
+        assert expected in text, expected
+    assert r.symbol.endswith(f"{r.year % 100:02d}")
+
+
+@needs
+def test_qpdf_finds_no_errors(issued):
+    _r, path = issued
+    res = subprocess.run(["qpdf", "--check", str(path)], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "No syntax or stream encoding errors" in res.stdout
+
+
+def test_the_embedded_xml_is_extractable_and_its_signature_validates(issued, settings):
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    r, path = issued
+    with path.open("rb") as f:
+        xml = _embedded_xml(PdfFileReader(io.BytesIO(f.read())))
+    assert xml is not None and "Trần Thị Thu Hương".encode() in xml
+    fields = read_fields(verify_xml(xml, load_signer(settings).cert_pem()))
+    assert fields == {"template": r.template, "symbol": r.symbol, "number": r.number_text,
+                      "lookup_code": r.lookup_code, "total": "200000"}
+    tampered = xml.replace(b"200000</TongTien>", b"900000</TongTien>")
+    from receipts.xmldata import XmlReceiptError
+
+    with pytest.raises(XmlReceiptError):
+        verify_xml(tampered, load_signer(settings).cert_pem())
+
+
+def test_a_genuine_receipt_verifies(session, settings, issued):
+    _r, path = issued
+    result = verify_pdf(session, settings, path.read_bytes())
+    assert result.valid and result.reasons == []
+
+
+def test_a_receipt_signed_by_another_key_is_invalid(session, settings, issued, tmp_path):
+    """A forger with their own CA re-issues our exact content: the signature is not ours."""
+    r, _path = issued
+    ca_key, ca_cert = make_ca("Forged CA", development=False)
+    key, cert = make_signing_cert(ca_key, ca_cert, "Đơn vị giả mạo", "Ký giả", development=False)
+    p12 = tmp_path / "forged.p12"
+    p12.write_bytes(pkcs12.serialize_key_and_certificates(b"x", key, cert, [ca_cert],
+                                                          serialization.BestAvailableEncryption(b"pw")))
+    forged_settings = type(settings).from_env(environ={}, instance_dir=tmp_path / "f", signing_pkcs12=p12,
+                                              signing_pkcs12_password="pw")
+    forged = produce_pdf(forged_settings, r.content).data
+    clear_cache()
+    result = verify_pdf(session, settings, forged)
+    assert not result.valid
+    assert "untrusted-signer" in result.codes
+    assert "not-our-record" in result.codes
+
+
+def test_a_pdf_without_signature_or_not_a_pdf_is_invalid(session, settings, issued):
+    from receipts.render import render_pdf
+
+    r, _ = issued
+    assert verify_pdf(session, settings, render_pdf(r.content)).codes == ["no-signature"]
+    assert verify_pdf(session, settings, b"hello").codes == ["not-a-pdf"]
+
+
+def test_content_appended_after_signing_is_reported(session, settings, issued):
+    _r, path = issued
+    data = path.read_bytes() + b"\n% appended\n1 0 obj\n<<>>\nendobj\n"
+    result = verify_pdf(session, settings, data)
+    assert not result.valid
