@@ -1,0 +1,167 @@
+"""Citizen payment pages (/pay/<code>) and the cashier desk (/staff/cashier)."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import segno
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy import or_, select
+from werkzeug.routing import BuildError
+
+from api.auth import protect_forms, require_roles
+from api.context import db_session, settings
+from api.fees.v1 import issue_receipt_now, receipt_id_of
+from api.i18n import t
+from core import audit
+from core.errors import DomainError
+from fees.gateways.base import DuplicateError, GatewayError, get_gateway
+from fees.gateways.counter import record_counter_payment
+from fees.gateways.vietqr import VietqrGateway
+from fees.models import Payment
+from fees.payments import lock_payment
+
+log = logging.getLogger(__name__)
+
+citizen = Blueprint("fees_pages", __name__)
+desk = Blueprint("fees_desk", __name__)
+protect_forms(desk)
+
+PAYABLE = ("pending", "failed")
+ONLINE = ("vnpay", "momo", "vietqr")
+
+
+def _payment_by_code(code: str) -> Payment:
+    payment = db_session().scalars(select(Payment).where(Payment.code == code.upper())).first()
+    if payment is None:
+        abort(404)
+    return payment
+
+
+def qr_svg(payload: str) -> Markup:
+    out = io.BytesIO()
+    segno.make(payload, error="m").save(out, kind="svg", scale=5, border=2, xmldecl=False, svgns=True,
+                                        title="VietQR")
+    # segno's own SVG of QR modules (no caller text inside), safe to inline.
+    return Markup(out.getvalue().decode())  # noqa: S704
+
+
+@citizen.get("/pay/<code>")
+def pay(code: str):
+    payment = _payment_by_code(code)
+    channels = [c for c in ONLINE if c in (payment.allowed_channels or [])]
+    vietqr = None
+    if "vietqr" in channels and payment.status in PAYABLE:
+        checkout = VietqrGateway(settings()).checkout(payment)
+        vietqr = {"svg": qr_svg(checkout.qr_payload), **checkout.extra}
+    return render_template("fees/pay.html", payment=payment, channels=channels, vietqr=vietqr,
+                           payable=payment.status in PAYABLE, sandbox=settings().sandbox)
+
+
+@citizen.post("/pay/<code>/<channel>")
+def start(code: str, channel: str):
+    if channel not in ("vnpay", "momo"):
+        abort(404)
+    session = db_session()
+    found = _payment_by_code(code)
+    payment = lock_payment(session, payment_id=found.id)
+    if payment.status not in PAYABLE or channel not in (payment.allowed_channels or []):
+        session.rollback()
+        return redirect(url_for("fees_pages.result", code=payment.code))
+    return_url = f"{settings().public_url}/pay/{payment.code}/result"
+    gateway = get_gateway(channel, settings())
+    extra = dict(payment.extra or {})
+    try:
+        if channel == "momo":
+            attempt = int(extra.get("momo_attempts", 0)) + 1
+            for _ in range(3):
+                try:
+                    checkout = gateway.checkout(payment, return_url=return_url, client_ip=request.remote_addr or "",
+                                                attempt=attempt)
+                    break
+                except DuplicateError:
+                    attempt += 1
+            else:
+                raise GatewayError("MoMo keeps refusing the order id")
+            extra.update(momo_attempts=attempt, momo_order_id=checkout.reference)
+        else:
+            checkout = gateway.checkout(payment, return_url=return_url, client_ip=request.remote_addr or "127.0.0.1")
+            extra["vnpay_create_date"] = checkout.extra.get("create_date")
+    except GatewayError:
+        session.rollback()
+        flash(t("pay.gateway_down"), "error")
+        return redirect(url_for("fees_pages.pay", code=payment.code))
+    extra["checkout_channel"] = channel
+    payment.extra = extra
+    audit.record(session, audit.Actor(type="citizen", ip=request.remote_addr), "payment.checkout",
+                 entity_type="payment", entity_id=payment.id, after={"channel": channel},
+                 centre_id=payment.centre_id)
+    session.commit()
+    return redirect(checkout.redirect_url)
+
+
+@citizen.get("/pay/<code>/result")
+def result(code: str):
+    """What happened, from our own state (the gateway's query string on this URL decides nothing)."""
+    payment = _payment_by_code(code)
+    receipt_id = receipt_id_of(db_session(), payment.id) if payment.status == "paid" else None
+    return render_template("fees/result.html", payment=payment, receipt_id=receipt_id,
+                           receipt_url=_citizen_receipt_url(payment, receipt_id))
+
+
+def _citizen_receipt_url(payment: Payment, receipt_id: int | None) -> str | None:
+    if receipt_id is None:
+        return None
+    # The receipts work serves the citizen's copy; fall back to its lookup page by payment code.
+    for endpoint, kwargs in (("receipts_pages.by_payment", {"code": payment.code}),
+                             ("receipts_pages.receipt", {"receipt_id": receipt_id})):
+        if endpoint in current_app.view_functions:
+            try:
+                return url_for(endpoint, **kwargs)
+            except BuildError:
+                log.info("receipt page needs other arguments", extra={"endpoint": endpoint})
+    return None
+
+
+@desk.route("/staff/cashier", methods=["GET"])
+@require_roles("cashier")
+def cashier():
+    q = (request.args.get("q") or "").strip()
+    rows: list[Payment] = []
+    if q:
+        rows = list(db_session().scalars(
+            select(Payment).where(Payment.centre_id == current_user.centre_id,
+                                  or_(Payment.code == q.upper(), Payment.dossier_code == q))
+            .order_by(Payment.id.desc()).limit(20)))
+    last = request.args.get("paid", type=int)
+    last_payment = db_session().get(Payment, last) if last else None
+    if last_payment is not None and last_payment.centre_id != current_user.centre_id:
+        last_payment = None
+    receipt_id = receipt_id_of(db_session(), last_payment.id) if last_payment else None
+    return render_template("fees/cashier.html", q=q, rows=rows, last=last_payment, receipt_id=receipt_id,
+                           payable=PAYABLE + ("expired",))
+
+
+@desk.post("/staff/cashier/<int:payment_id>/pay")
+@require_roles("cashier")
+def cashier_pay(payment_id: int):
+    session = db_session()
+    actor = audit.Actor(type="user", id=str(current_user.id), name=current_user.username,
+                        centre_id=current_user.centre_id, ip=request.remote_addr)
+    try:
+        payment = record_counter_payment(session, payment_id, method=request.form.get("method", ""), actor=actor,
+                                         terminal_ref=request.form.get("terminal_ref"),
+                                         centre_id=current_user.centre_id)
+        session.commit()
+    except DomainError as e:
+        session.rollback()
+        detail = "; ".join(m for msgs in e.errors.values() for m in msgs) or e.message
+        flash(f"{t('cashier.failed')}: {detail}", "error")
+        return redirect(url_for("fees_desk.cashier", q=request.form.get("q", "")))
+    issue_receipt_now(session, payment.id)
+    session.commit()
+    flash(t("cashier.recorded"), "success")
+    return redirect(url_for("fees_desk.cashier", q=request.form.get("q", ""), paid=payment.id))

@@ -1,0 +1,397 @@
+"""REST API of fee collection: fee schedule, payment requests, counter payments, refunds, webhooks."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from api.auth import current_principal, require_roles
+from api.context import db_session, settings
+from api.schemas import PageArgs, page_schema, paginate
+from core.clock import local_day
+from core.errors import NotFound
+from core.models import Centre
+from fees import refunds as refund_service
+from fees import webhooks
+from fees.gateways.counter import record_counter_payment
+from fees.gateways.vietqr import VietqrGateway
+from fees.models import PAYMENT_STATUSES, FeeType, Payment, Refund, WebhookEndpoint
+from fees.payments import ItemRequest, Payer, create_payment, get_payment, lock_payment, transition
+
+blp = Blueprint("fees_api", __name__, url_prefix="/api/v1", description="Fees, payment requests, refunds, webhooks")
+
+STAFF = ("cashier", "dispatcher", "finance")
+
+
+class FeeTypeSchema(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    procedure_code = fields.String(allow_none=True)
+    kind = fields.String(metadata={"description": "`phi` (phí) or `le_phi` (lệ phí)"})
+    amount = fields.Integer(metadata={"description": "đồng"})
+    legal_basis = fields.String(allow_none=True)
+    effective_from = fields.Date()
+    effective_to = fields.Date(allow_none=True)
+
+
+class PayerIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    phone = fields.String(load_default=None, validate=validate.Regexp(r"^\+?[0-9 .-]{8,20}$"))
+    email = fields.Email(load_default=None)
+    address = fields.String(load_default=None, validate=validate.Length(max=500))
+
+
+class ItemIn(Schema):
+    fee_code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    quantity = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1000))
+
+
+class PaymentIn(Schema):
+    dossier_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    payer = fields.Nested(PayerIn, required=True)
+    items = fields.List(fields.Nested(ItemIn), required=True, validate=validate.Length(min=1, max=50))
+    channels = fields.List(fields.String(validate=validate.OneOf(["vnpay", "momo", "vietqr", "counter", "cod"])),
+                           load_default=None)
+
+
+class ItemOut(Schema):
+    fee_code = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    unit_amount = fields.Integer()
+    quantity = fields.Integer()
+    amount = fields.Integer()
+
+
+class PaymentOut(Schema):
+    id = fields.Integer()
+    code = fields.String(metadata={"description": "the citizen's code (pay link, transfer description, vnp_TxnRef)"})
+    dossier_code = fields.String()
+    status = fields.String()
+    amount = fields.Integer()
+    paid_amount = fields.Integer()
+    refunded_amount = fields.Integer()
+    refundable_amount = fields.Integer()
+    channel = fields.String(allow_none=True)
+    channel_ref = fields.String(allow_none=True)
+    allowed_channels = fields.List(fields.String())
+    flags = fields.List(fields.String())
+    created_at = fields.AwareDateTime()
+    expires_at = fields.AwareDateTime(allow_none=True)
+    paid_at = fields.AwareDateTime(allow_none=True)
+    items = fields.List(fields.Nested(ItemOut))
+    pay_url = fields.String()
+    vietqr = fields.String(metadata={"description": "EMVCo VietQR payload for a bank transfer"})
+    receipt_id = fields.Integer(allow_none=True)
+    receipt_pdf_url = fields.String(allow_none=True)
+
+
+class PaymentQuery(PageArgs):
+    status = fields.String(load_default=None, validate=validate.OneOf(PAYMENT_STATUSES))
+    dossier_code = fields.String(load_default=None)
+    code = fields.String(load_default=None)
+
+
+class CounterIn(Schema):
+    method = fields.String(required=True, validate=validate.OneOf(["cash", "card"]))
+    terminal_ref = fields.String(load_default=None, validate=validate.Length(max=64))
+
+
+class CancelIn(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class RefundIn(Schema):
+    amount = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class RefundOut(Schema):
+    id = fields.Integer()
+    payment_id = fields.Integer()
+    amount = fields.Integer()
+    reason = fields.String()
+    status = fields.String()
+    requested_by = fields.String()
+    approved_by = fields.String(allow_none=True)
+    message = fields.String(allow_none=True)
+    created_at = fields.AwareDateTime()
+    completed_at = fields.AwareDateTime(allow_none=True)
+    payment_status = fields.String()
+    refundable_amount = fields.Integer()
+
+
+class RejectIn(Schema):
+    note = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class WebhookIn(Schema):
+    url = fields.Url(required=True, require_tld=False, schemes={"http", "https"})
+    events = fields.List(fields.String(), load_default=None)
+    description = fields.String(load_default=None, validate=validate.Length(max=255))
+
+
+class WebhookOut(Schema):
+    id = fields.Integer()
+    url = fields.String()
+    events = fields.List(fields.String())
+    active = fields.Boolean()
+    description = fields.String(allow_none=True)
+    created_at = fields.AwareDateTime()
+
+
+class WebhookCreated(WebhookOut):
+    secret = fields.String(metadata={"description": "HMAC-SHA256 key of the X-HCC-Signature header; shown once"})
+
+
+PaymentPage = page_schema(PaymentOut, "PaymentPage")
+
+
+def receipt_id_of(session, payment_id: int) -> int | None:
+    from receipts.issuance import receipt_id_for_payment
+
+    try:
+        return receipt_id_for_payment(session, payment_id)
+    except NotImplementedError:
+        return None
+
+
+def issue_receipt_now(session, payment_id: int) -> int | None:
+    """The counter's one action ends with the receipt (when the receipts work is in place)."""
+    from receipts.issuance import issue_receipt
+
+    try:
+        receipt = issue_receipt(session, payment_id)
+    except NotImplementedError:
+        return None
+    return getattr(receipt, "id", None)
+
+
+def present(session, payment: Payment) -> dict:
+    receipt_id = receipt_id_of(session, payment.id)
+    base = settings().public_url
+    return {
+        **{k: getattr(payment, k) for k in ("id", "code", "dossier_code", "status", "amount", "paid_amount",
+                                           "refunded_amount", "refundable_amount", "channel", "channel_ref",
+                                           "allowed_channels", "flags", "created_at", "expires_at", "paid_at",
+                                           "items")},
+        "pay_url": f"{base}/pay/{payment.code}",
+        "vietqr": VietqrGateway(settings()).qr_payload(payment),
+        "receipt_id": receipt_id,
+        "receipt_pdf_url": f"{base}/api/v1/receipts/{receipt_id}/pdf" if receipt_id else None,
+    }
+
+
+def _refund_out(session, refund: Refund) -> dict:
+    return {**{k: getattr(refund, k) for k in ("id", "payment_id", "amount", "reason", "status", "requested_by",
+                                              "approved_by", "message", "created_at", "completed_at")},
+            "payment_status": refund.payment.status,
+            "refundable_amount": refund_service.refundable(session, refund.payment)}
+
+
+@blp.route("/fees")
+class Fees(MethodView):
+    @require_roles(*STAFF)
+    @blp.response(200, FeeTypeSchema(many=True))
+    def get(self):
+        """The centre's fee schedule in force today."""
+        day = local_day()
+        stmt = (select(FeeType).where(FeeType.centre_id == current_principal().centre_id, FeeType.active.is_(True),
+                                      FeeType.effective_from <= day,
+                                      (FeeType.effective_to.is_(None)) | (FeeType.effective_to >= day))
+                .order_by(FeeType.code))
+        return list(db_session().scalars(stmt))
+
+
+@blp.route("/payments")
+class Payments(MethodView):
+    @require_roles(*STAFF)
+    @blp.arguments(PaymentQuery, location="query")
+    @blp.response(200, PaymentPage)
+    def get(self, args):
+        """Payment requests of the centre, newest first."""
+        session = db_session()
+        stmt = select(Payment).where(Payment.centre_id == current_principal().centre_id).order_by(Payment.id.desc())
+        for name in ("status", "dossier_code", "code"):
+            if args.get(name):
+                stmt = stmt.where(getattr(Payment, name) == args[name])
+        page = paginate(session, stmt, args["page"], args["per_page"])
+        page["items"] = [present(session, p) for p in page["items"]]
+        return page
+
+    @require_roles(*STAFF)
+    @blp.arguments(PaymentIn)
+    @blp.response(201, PaymentOut)
+    def post(self, data):
+        """Create a payment request priced from the fee schedule; answers with the citizen's pay link and VietQR."""
+        session = db_session()
+        p = current_principal()
+        centre = session.get(Centre, p.centre_id)
+        payer = Payer(**data["payer"])
+        items = [ItemRequest(fee_code=i["fee_code"], quantity=i["quantity"]) for i in data["items"]]
+        payment = create_payment(session, centre, dossier_code=data["dossier_code"], payer=payer, items=items,
+                                 actor=p.actor(), channels=data.get("channels"))
+        session.commit()
+        return present(session, payment)
+
+
+@blp.route("/payments/<int:payment_id>")
+class PaymentOne(MethodView):
+    @require_roles(*STAFF)
+    @blp.response(200, PaymentOut)
+    def get(self, payment_id):
+        """One payment request, with `receipt_id` once its receipt exists."""
+        session = db_session()
+        return present(session, get_payment(session, payment_id=payment_id, centre_id=current_principal().centre_id))
+
+
+@blp.route("/payments/<int:payment_id>/cancel")
+class PaymentCancel(MethodView):
+    @require_roles(*STAFF)
+    @blp.arguments(CancelIn)
+    @blp.response(200, PaymentOut)
+    def post(self, data, payment_id):
+        """Cancel an unpaid request."""
+        session = db_session()
+        get_payment(session, payment_id=payment_id, centre_id=current_principal().centre_id)
+        payment = lock_payment(session, payment_id=payment_id)
+        transition(session, payment, "cancelled", actor=current_principal().actor(), reason=data["reason"])
+        session.commit()
+        return present(session, payment)
+
+
+@blp.route("/payments/<int:payment_id>/counter")
+class PaymentCounter(MethodView):
+    @require_roles("cashier")
+    @blp.arguments(CounterIn)
+    @blp.response(200, PaymentOut)
+    def post(self, data, payment_id):
+        """Record a cash or card-terminal payment at the desk; the receipt is issued in the same action."""
+        session = db_session()
+        p = current_principal()
+        payment = record_counter_payment(session, payment_id, method=data["method"], actor=p.actor(),
+                                         terminal_ref=data.get("terminal_ref"), centre_id=p.centre_id)
+        session.commit()
+        issue_receipt_now(session, payment.id)
+        session.commit()
+        return present(session, payment)
+
+
+@blp.route("/payments/<int:payment_id>/query")
+class PaymentQueryGateway(MethodView):
+    @require_roles("cashier", "finance")
+    @blp.response(200, PaymentOut)
+    def post(self, payment_id):
+        """Ask the gateway (VNPAY querydr, MoMo query) about a request stuck in pending and settle it."""
+        from fees.gateways.base import GatewayError
+        from fees.querying import settle_by_query
+
+        session = db_session()
+        payment = get_payment(session, payment_id=payment_id, centre_id=current_principal().centre_id)
+        try:
+            settle_by_query(session, payment.id, settings())
+        except GatewayError as e:
+            session.rollback()
+            from core.errors import Conflict
+
+            raise Conflict(f"the gateway could not be asked: {e}", code="gateway-unavailable") from e
+        session.commit()
+        session.refresh(payment)
+        return present(session, payment)
+
+
+@blp.route("/payments/<int:payment_id>/refunds")
+class PaymentRefunds(MethodView):
+    @require_roles("finance")
+    @blp.response(200, RefundOut(many=True))
+    def get(self, payment_id):
+        """Refunds of a payment."""
+        session = db_session()
+        payment = get_payment(session, payment_id=payment_id, centre_id=current_principal().centre_id)
+        rows = session.scalars(select(Refund).where(Refund.payment_id == payment.id).order_by(Refund.id))
+        return [_refund_out(session, r) for r in rows]
+
+    @require_roles("finance")
+    @blp.arguments(RefundIn)
+    @blp.response(201, RefundOut)
+    def post(self, data, payment_id):
+        """Refund all or part of a paid request (finance; a second person approves when HCC_REFUND_NEEDS_APPROVAL)."""
+        session = db_session()
+        p = current_principal()
+        refund = refund_service.request_refund(
+            session, payment_id, amount=data["amount"], reason=data["reason"], actor=p.actor(),
+            needs_approval=settings().get_bool("HCC_REFUND_NEEDS_APPROVAL", True), centre_id=p.centre_id)
+        session.commit()
+        session.refresh(refund)
+        session.refresh(refund.payment)
+        return _refund_out(session, refund)
+
+
+@blp.route("/refunds/<int:refund_id>/approve")
+class RefundApprove(MethodView):
+    @require_roles("finance")
+    @blp.response(200, RefundOut)
+    def post(self, refund_id):
+        """Approve a refund someone else requested; it is then sent to the gateway."""
+        session = db_session()
+        p = current_principal()
+        refund = refund_service.approve_refund(session, refund_id, actor=p.actor(), centre_id=p.centre_id)
+        session.commit()
+        session.refresh(refund)
+        session.refresh(refund.payment)
+        return _refund_out(session, refund)
+
+
+@blp.route("/refunds/<int:refund_id>/reject")
+class RefundReject(MethodView):
+    @require_roles("finance")
+    @blp.arguments(RejectIn)
+    @blp.response(200, RefundOut)
+    def post(self, data, refund_id):
+        """Reject a requested refund, with a note."""
+        session = db_session()
+        p = current_principal()
+        refund = refund_service.reject_refund(session, refund_id, actor=p.actor(), note=data["note"],
+                                              centre_id=p.centre_id)
+        session.commit()
+        return _refund_out(session, refund)
+
+
+@blp.route("/webhooks")
+class Webhooks(MethodView):
+    @require_roles("admin")
+    @blp.response(200, WebhookOut(many=True))
+    def get(self):
+        """Webhook endpoints registered for the centre."""
+        return list(db_session().scalars(select(WebhookEndpoint).where(
+            WebhookEndpoint.centre_id == current_principal().centre_id).order_by(WebhookEndpoint.id)))
+
+    @require_roles("admin")
+    @blp.arguments(WebhookIn)
+    @blp.response(201, WebhookCreated)
+    def post(self, data):
+        """Register a URL for signed payment events (`*` or a list such as `payment.paid`)."""
+        session = db_session()
+        p = current_principal()
+        endpoint = webhooks.register_endpoint(session, p.centre_id, data["url"], events_=data.get("events"),
+                                              description=data.get("description"), created_by=p.key)
+        session.commit()
+        return endpoint
+
+
+@blp.route("/webhooks/<int:endpoint_id>")
+class WebhookOne(MethodView):
+    @require_roles("admin")
+    @blp.response(204)
+    def delete(self, endpoint_id):
+        """Stop sending events to this endpoint."""
+        session = db_session()
+        endpoint = session.get(WebhookEndpoint, endpoint_id)
+        if endpoint is None or endpoint.centre_id != current_principal().centre_id:
+            raise NotFound("webhook endpoint not found")
+        endpoint.active = False
+        session.commit()
+

@@ -1,0 +1,168 @@
+"""VNPAY 2.1.0: the signature functions and every IPN answer code, from crafted requests."""
+
+import hashlib
+import hmac
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+import pytest
+from sqlalchemy import func, select
+
+from core.models import AuditLog, InboundCallback
+from fees.gateways import vnpay
+from tests.fees.factories import make_payment
+
+SECRET = "SANDBOXVNPAYSECRETHCC0000000000"
+TMN = "HCCSBX01"
+
+
+def test_hash_data_sorts_fields_and_encodes_values_like_vnpay():
+    params = {"vnp_TxnRef": "ABC", "vnp_Amount": "20000000", "vnp_OrderInfo": "Thanh toan ho so 1/2",
+              "vnp_SecureHash": "ignored", "other": "ignored"}
+    assert vnpay.hash_data(params) == "vnp_Amount=20000000&vnp_OrderInfo=Thanh+toan+ho+so+1%2F2&vnp_TxnRef=ABC"
+
+
+def test_signature_is_hex_hmac_sha512_of_the_hash_data():
+    params = {"vnp_Amount": "1000000", "vnp_TxnRef": "X"}
+    expected = hmac.new(b"KEY", b"vnp_Amount=1000000&vnp_TxnRef=X", hashlib.sha512).hexdigest()
+    assert vnpay.sign_params(params, "KEY") == expected
+    assert len(expected) == 128
+
+
+def test_published_return_url_example_verifies_with_its_own_hash_construction():
+    # The return URL published in VNPAY's demo (secret not published): we check our hash data is the
+    # exact string VNPAY's own sample signs, field for field.
+    query = ("vnp_Amount=1000000&vnp_BankCode=NCB&vnp_BankTranNo=VNP14226112&vnp_CardType=ATM"
+             "&vnp_OrderInfo=Thanh+toan+don+hang+thoi+gian%3A+2023-12-07+17%3A00%3A44&vnp_PayDate=20231207170112"
+             "&vnp_ResponseCode=00&vnp_TmnCode=CTTVNP01&vnp_TransactionNo=14226112&vnp_TransactionStatus=00"
+             "&vnp_TxnRef=166117")
+    from urllib.parse import parse_qsl
+
+    params = dict(parse_qsl(query))
+    assert vnpay.hash_data(params) == query
+
+
+def test_pay_url_carries_amount_times_100_and_gmt7_dates():
+    created = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    params = vnpay.build_pay_params(tmn_code=TMN, txn_ref="ABCDEFGHJK", amount=200_000, order_info="Phi LLTP",
+                                    return_url="https://hcc.example/pay/ABCDEFGHJK/result", ip_addr="1.2.3.4",
+                                    create_date=created, expire_date=created)
+    assert params["vnp_Amount"] == "20000000"
+    assert params["vnp_CreateDate"] == "20260102100405"  # 03:04 UTC is 10:04 in Hà Nội
+    url = vnpay.pay_url("https://sandbox.example/vpcpay.html", params, SECRET)
+    from urllib.parse import parse_qsl, urlsplit
+
+    back = dict(parse_qsl(urlsplit(url).query))
+    assert vnpay.verify_params(back, SECRET)
+    assert back["vnp_TxnRef"] == "ABCDEFGHJK"
+
+
+def test_querydr_and_refund_sign_the_pipe_joined_fields_in_order():
+    body = vnpay.build_querydr(tmn_code=TMN, txn_ref="T1", transaction_date="20260101120000", ip_addr="127.0.0.1",
+                               secret=SECRET, request_id="R1")
+    data = "|".join(["R1", "2.1.0", "querydr", TMN, "T1", "20260101120000", body["vnp_CreateDate"], "127.0.0.1",
+                     body["vnp_OrderInfo"]])
+    assert body["vnp_SecureHash"] == hmac.new(SECRET.encode(), data.encode(), hashlib.sha512).hexdigest()
+    refund = vnpay.build_refund(tmn_code=TMN, txn_ref="T1", amount=50_000, full=False, transaction_no="123",
+                                transaction_date="20260101120000", create_by="finance", ip_addr="127.0.0.1",
+                                secret=SECRET, request_id="R2")
+    assert refund["vnp_TransactionType"] == "03" and refund["vnp_Amount"] == "5000000"
+    assert vnpay.verify_pipe_response(refund, vnpay.REFUND_REQUEST_FIELDS, SECRET)
+
+
+def ipn_params(payment, *, amount=None, response_code="00", txn_no="14226112", tmn=TMN, secret=SECRET, **over):
+    params = {"vnp_Amount": str((payment.amount if amount is None else amount) * 100), "vnp_BankCode": "NCB",
+              "vnp_OrderInfo": "Thanh toan", "vnp_PayDate": "20260101120000", "vnp_ResponseCode": response_code,
+              "vnp_TmnCode": tmn, "vnp_TransactionNo": txn_no, "vnp_TransactionStatus": response_code,
+              "vnp_TxnRef": payment.code, **over}
+    params["vnp_SecureHash"] = vnpay.sign_params(params, secret)
+    return params
+
+
+def send_ipn(client, params):
+    resp = client.get("/callbacks/vnpay/ipn?" + urlencode(params))
+    assert resp.status_code == 200
+    return resp.get_json()
+
+
+def paid_audit_rows(session, payment):
+    return session.scalar(select(func.count()).select_from(AuditLog).where(
+        AuditLog.action == "payment.paid", AuditLog.entity_id == str(payment.id)))
+
+
+def test_a_valid_ipn_pays_the_request_and_answers_00(client, session):
+    payment = make_payment(session)
+    assert send_ipn(client, ipn_params(payment)) == {"RspCode": "00", "Message": "Confirm Success"}
+    session.refresh(payment)
+    assert (payment.status, payment.channel, payment.channel_ref, payment.paid_amount) == \
+        ("paid", "vnpay", "14226112", 200_000)
+
+
+def test_a_replayed_ipn_answers_02_and_changes_nothing(client, session):
+    payment = make_payment(session)
+    params = ipn_params(payment)
+    send_ipn(client, params)
+    assert send_ipn(client, params)["RspCode"] == "02"
+    assert paid_audit_rows(session, payment) == 1
+    outcomes = session.scalars(select(InboundCallback.outcome).where(InboundCallback.source == "vnpay")
+                               .order_by(InboundCallback.id)).all()
+    assert outcomes == ["accepted", "duplicate"]
+
+
+def test_a_tampered_amount_answers_04(client, session):
+    payment = make_payment(session)
+    assert send_ipn(client, ipn_params(payment, amount=1_000))["RspCode"] == "04"
+    session.refresh(payment)
+    assert payment.status == "pending"
+
+
+def test_a_bad_hash_answers_97_and_is_kept_verbatim(client, session):
+    payment = make_payment(session)
+    params = ipn_params(payment)
+    params["vnp_Amount"] = "100"  # changed after signing
+    assert send_ipn(client, params)["RspCode"] == "97"
+    row = session.scalars(select(InboundCallback).where(InboundCallback.source == "vnpay")).one()
+    assert row.outcome == "rejected" and "vnp_Amount=100" in row.query_string
+    session.refresh(payment)
+    assert payment.status == "pending"
+
+
+def test_an_unknown_order_answers_01(client, session):
+    payment = make_payment(session)
+    params = ipn_params(payment, vnp_TxnRef="ZZZZZZZZZZ")
+    assert send_ipn(client, params)["RspCode"] == "01"
+
+
+def test_another_merchants_ipn_answers_01(client, session):
+    payment = make_payment(session)
+    assert send_ipn(client, ipn_params(payment, tmn="OTHER001"))["RspCode"] == "01"
+
+
+def test_a_malformed_amount_answers_99(client, session):
+    payment = make_payment(session)
+    params = ipn_params(payment, vnp_Amount="hai-tram")
+    assert send_ipn(client, params)["RspCode"] == "99"
+
+
+def test_a_failed_payment_is_recorded_and_can_be_paid_later(client, session):
+    payment = make_payment(session)
+    assert send_ipn(client, ipn_params(payment, response_code="24", txn_no="0"))["RspCode"] == "00"
+    session.refresh(payment)
+    assert payment.status == "failed"
+    assert send_ipn(client, ipn_params(payment, txn_no="999"))["RspCode"] == "00"
+    session.refresh(payment)
+    assert payment.status == "paid"
+
+
+@pytest.mark.parametrize("status,flag", [("expired", "paid_after_expiry"), ("cancelled", "paid_after_cancel")])
+def test_money_for_an_expired_or_cancelled_request_is_kept_and_flagged(client, session, status, flag):
+    from core import audit
+    from fees.payments import transition
+
+    payment = make_payment(session)
+    transition(session, payment, status, actor=audit.SYSTEM)
+    session.commit()
+    assert send_ipn(client, ipn_params(payment))["RspCode"] == "00"
+    session.refresh(payment)
+    assert flag in payment.flags
+    assert payment.status == ("paid" if status == "expired" else "cancelled")
