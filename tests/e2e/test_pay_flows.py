@@ -1,0 +1,133 @@
+"""End to end in the embedded default: create a request by API and pay it through each sandbox over HTTP."""
+
+import re
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from core.models import AuditLog
+from fees.models import Payment
+from fees.schedule import seed_default
+from tests.factories import bearer, make_api_key
+
+
+@pytest.fixture
+def api_key(session, centre):
+    seed_default(session, centre)
+    session.commit()
+    return make_api_key(session)
+
+
+def create_request(live_server, key, *, items=None):
+    resp = requests.post(f"{live_server}/api/v1/payments", headers=bearer(key), timeout=10, json={
+        "dossier_code": "000.00.12.H26-260101-0042",
+        "payer": {"name": "Lê Văn Cường", "phone": "0987654321", "email": "cuong@example.vn",
+                  "address": "12 Tràng Tiền, Phường Hoàn Kiếm, Hà Nội"},
+        "items": items or [{"fee_code": "LLTP", "quantity": 1}]})
+    assert resp.status_code == 201, resp.text
+    return resp.json()
+
+
+def paid_rows(session, payment_id):
+    return session.scalar(select(func.count()).select_from(AuditLog).where(
+        AuditLog.action == "payment.paid", AuditLog.entity_id == str(payment_id)))
+
+
+def status_of(session, payment_id):
+    session.expire_all()
+    return session.get(Payment, payment_id).status
+
+
+def test_pay_through_the_vnpay_sandbox(live_server, api_key, session):
+    created = create_request(live_server, api_key)
+    assert created["amount"] == 200_000 and created["status"] == "pending"
+    assert created["pay_url"] == f"{live_server}/pay/{created['code']}"
+    http = requests.Session()
+    start = http.post(f"{live_server}/pay/{created['code']}/vnpay", allow_redirects=False, timeout=10)
+    assert start.status_code == 302
+    gateway_url = start.headers["Location"]
+    query = dict(parse_qsl(urlsplit(gateway_url).query))
+    assert query["vnp_TxnRef"] == created["code"] and query["vnp_Amount"] == "20000000"
+    page = http.get(gateway_url, timeout=10)
+    assert page.status_code == 200 and "200.000" in page.text
+    done = http.post(f"{live_server}/sandbox/vnpay/paymentv2/pay", timeout=20,
+                     data={"query": urlsplit(gateway_url).query, "action": "pay"})
+    assert done.status_code == 200 and "Đã thanh toán" in done.text
+    assert status_of(session, created["id"]) == "paid"
+
+    # The IPN the sandbox sent, replayed: "02", nothing changes.
+    from core.models import InboundCallback
+
+    sent = session.scalars(select(InboundCallback).where(InboundCallback.source == "vnpay")).one()
+    replay = requests.get(f"{live_server}/callbacks/vnpay/ipn?{sent.query_string}", timeout=10).json()
+    assert replay["RspCode"] == "02"
+    tampered = dict(parse_qsl(sent.query_string))
+    tampered["vnp_Amount"] = "100"
+    assert requests.get(f"{live_server}/callbacks/vnpay/ipn", params=tampered, timeout=10).json()["RspCode"] == "97"
+    assert paid_rows(session, created["id"]) == 1
+
+    got = requests.get(f"{live_server}/api/v1/payments/{created['id']}", headers=bearer(api_key), timeout=10).json()
+    assert got["status"] == "paid" and "receipt_id" in got
+
+
+def test_a_tampered_amount_through_the_wire_answers_04(live_server, api_key, session):
+    from fees.gateways import vnpay
+
+    created = create_request(live_server, api_key)
+    params = {"vnp_Amount": "100000", "vnp_ResponseCode": "00", "vnp_TmnCode": "HCCSBX01",
+              "vnp_TransactionNo": "1", "vnp_TransactionStatus": "00", "vnp_TxnRef": created["code"]}
+    params["vnp_SecureHash"] = vnpay.sign_params(params, "SANDBOXVNPAYSECRETHCC0000000000")
+    assert requests.get(f"{live_server}/callbacks/vnpay/ipn", params=params, timeout=10).json()["RspCode"] == "04"
+    assert status_of(session, created["id"]) == "pending"
+
+
+def test_pay_through_the_momo_sandbox(live_server, api_key, session):
+    created = create_request(live_server, api_key)
+    http = requests.Session()
+    start = http.post(f"{live_server}/pay/{created['code']}/momo", allow_redirects=False, timeout=10)
+    assert start.status_code == 302, start.text
+    pay_page = start.headers["Location"]
+    assert "/sandbox/momo/pay/" in pay_page
+    assert "200.000" in http.get(pay_page, timeout=10).text
+    done = http.post(pay_page, data={"action": "pay"}, timeout=20)
+    assert done.status_code == 200 and "Đã thanh toán" in done.text
+    assert status_of(session, created["id"]) == "paid"
+    payment = session.get(Payment, created["id"])
+    assert payment.channel == "momo" and payment.channel_ref
+
+    from core.models import InboundCallback
+
+    sent = session.scalars(select(InboundCallback).where(InboundCallback.source == "momo")).one()
+    replay = requests.post(f"{live_server}/callbacks/momo/ipn", data=sent.body.encode(),
+                           headers={"Content-Type": "application/json"}, timeout=10)
+    assert replay.status_code == 204
+    forged = sent.body.replace('"amount": 200000', '"amount": 1000')
+    assert requests.post(f"{live_server}/callbacks/momo/ipn", data=forged.encode(),
+                         headers={"Content-Type": "application/json"}, timeout=10).status_code == 400
+    assert paid_rows(session, created["id"]) == 1
+
+
+def test_pay_by_vietqr_transfer_and_bank_notification(live_server, api_key, session):
+    created = create_request(live_server, api_key)
+    page = requests.get(created["pay_url"], timeout=10).text
+    assert "<svg" in page and f"HCC {created['code']}" in page
+    assert created["vietqr"].startswith("000201010212") and "A000000727" in created["vietqr"]
+    http = requests.Session()
+    form = http.get(f"{live_server}/sandbox/bank/transfer", timeout=10,
+                    params={"amount": 200000, "description": f"HCC {created['code']}"})
+    assert form.status_code == 200
+    # A banking app keeps the description but adds its own words and lower-cases it.
+    sent = http.post(f"{live_server}/sandbox/bank/transfer", timeout=20,
+                     data={"amount": "200000", "description": f"NGUYEN VAN A chuyen tien hcc {created['code'].lower()}"})
+    assert re.search(r"HTTP 200", sent.text)
+    assert status_of(session, created["id"]) == "paid"
+
+    from core.models import InboundCallback
+
+    note = session.scalars(select(InboundCallback).where(InboundCallback.source == "vietqr")).one()
+    again = requests.post(f"{live_server}/callbacks/vietqr/bank", data=note.body.encode(), timeout=10,
+                          headers={k: v for k, v in note.headers.items() if k.startswith("X-Bank")})
+    assert again.json() == {"success": True, "code": "duplicate"}
+    assert paid_rows(session, created["id"]) == 1
