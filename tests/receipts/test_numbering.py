@@ -1,0 +1,128 @@
+"""Numbering: gapless and unique per series, across workers that race and workers that die.
+
+The full-size scenario (1,000 receipts, several concurrent workers, one killed mid-batch) runs on
+PostgreSQL; a small one runs on SQLite, whose writers are serialised by the database lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from core import events, jobs
+from core.models import Centre
+from receipts import issuance
+from receipts.content import symbol_for
+from receipts.issuance import SignedReceipt, allocate_receipt, finish_receipt
+from receipts.models import Receipt
+from tests.conftest import PG_URL
+from tests.receipts.factories import pay, pending_payment
+
+
+class WorkerKilled(Exception):
+    """Stands in for a worker process killed between taking a number and signing."""
+
+
+def _fast_pdf(_settings, content):
+    # Numbering is what is under test; signing 1,000 real PDFs would only make the test slow.
+    data = f"%PDF-1.7 test {content['symbol']} {content['number']}".encode()
+    return SignedReceipt(data, hashlib.sha256(data).hexdigest(), "CN=test")
+
+
+def _paid_payments(session, n: int) -> list[int]:
+    ids = []
+    for _ in range(n):
+        p = pending_payment(session, payer_email=None, payer_phone=None)
+        pay(session, p)
+        ids.append(p.id)
+    session.commit()
+    return ids
+
+
+def _run_workers(db, settings, ids: list[int], workers: int, kill_after: int | None):
+    errors: list[BaseException] = []
+
+    def work(n: int):
+        order = list(ids)
+        random.Random(n).shuffle(order)  # every worker tries every payment, in its own order
+        done = 0
+        try:
+            for pid in order:
+                with db.session() as s:
+                    rid = allocate_receipt(s, pid).id
+                done += 1
+                if kill_after is not None and n == 0 and done >= kill_after:
+                    raise WorkerKilled
+                with db.session() as s:
+                    finish_receipt(s, rid, settings=settings)
+        except WorkerKilled:
+            pass
+        except BaseException as e:  # surfaced to the test below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+
+
+def _check_series(session, ids: list[int]):
+    centre = session.scalar(select(Centre))
+    year = max(session.scalars(select(Receipt.year)).all())
+    rows = session.execute(select(Receipt.payment_id, Receipt.number, Receipt.status)
+                           .where(Receipt.symbol == symbol_for(centre.receipt_symbol, year))).all()
+    assert sorted(r.number for r in rows) == list(range(1, len(ids) + 1))
+    assert sorted(r.payment_id for r in rows) == sorted(ids)
+    assert {r.status for r in rows} == {"issued"}
+
+
+def _scenario(session, db, settings, monkeypatch, n: int, workers: int):
+    monkeypatch.setitem(events._handlers, "payment.paid", [])  # the workers below do the issuing
+    monkeypatch.setattr(issuance, "produce_pdf", _fast_pdf)
+    ids = _paid_payments(session, n)
+    # One worker is killed part-way; the others carry on.
+    _run_workers(db, settings, ids, workers, kill_after=n // 10)
+    # Restart: the sweep finishes what the dead worker left pending.
+    jobs.sweep()
+    session.expire_all()
+    _check_series(session, ids)
+    assert session.scalar(select(func.count()).select_from(Receipt)) == n
+
+
+@pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (HCC_TEST_DATABASE_URL)")
+def test_a_thousand_receipts_by_racing_workers_are_numbered_1_to_1000(session, db, settings, monkeypatch):
+    _scenario(session, db, settings, monkeypatch, 1000, workers=4)
+
+
+def test_racing_workers_on_sqlite_leave_no_gap_and_no_duplicate(session, db, settings, monkeypatch):
+    _scenario(session, db, settings, monkeypatch, 40, workers=3)
+
+
+def test_numbers_restart_at_one_in_a_new_vietnamese_year(session, monkeypatch):
+    monkeypatch.setattr(issuance, "produce_pdf", _fast_pdf)
+    monkeypatch.setattr(issuance, "utcnow", lambda: datetime(2026, 12, 31, 16, 30, tzinfo=UTC))  # 23:30 in Hà Nội
+    a = pending_payment(session)
+    pay(session, a)
+    ra = issuance.issue_receipt(session, a.id)
+    monkeypatch.setattr(issuance, "utcnow", lambda: datetime(2026, 12, 31, 17, 30, tzinfo=UTC))  # 00:30, 1/1/2027
+    b = pending_payment(session)
+    pay(session, b)
+    rb = issuance.issue_receipt(session, b.id)
+    session.commit()
+    assert (ra.symbol[-2:], ra.number_text) == ("26", "0000001")
+    assert (rb.symbol[-2:], rb.number_text) == ("27", "0000001")
+
+
+def test_the_width_follows_the_centre_setting(session, centre, monkeypatch):
+    monkeypatch.setattr(issuance, "produce_pdf", _fast_pdf)
+    centre.receipt_number_width = 8
+    p = pending_payment(session)
+    pay(session, p)
+    assert issuance.issue_receipt(session, p.id).number_text == "00000001"
