@@ -1,1 +1,249 @@
-"""Postal background work (filled in by the postal work)."""
+"""Postal background work: creation at the carrier, labels, tracking polls, and the sweeps that re-drive them.
+
+Creation never makes a parcel twice: our shipment code is the carrier's order number, and an attempt
+that follows an earlier one (which may have timed out after the carrier created the order) first
+looks the order up by that number; a carrier without look-up answers a repeated create with a
+duplicate error carrying its code.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from carriers.base import (
+    FINAL_STATUSES,
+    CarrierError,
+    CreatedShipment,
+    DuplicateOrderError,
+    NotSupported,
+    PermanentCarrierError,
+    RetryableCarrierError,
+    get_carrier,
+)
+from core import audit, jobs
+from core.clock import utcnow
+from postal.models import CarrierCursor, Shipment
+from postal.shipments import (
+    _flag,
+    apply_event,
+    carrier_request,
+    configured_carriers,
+    find_for_event,
+    lock_shipment,
+)
+
+log = logging.getLogger(__name__)
+CARRIER_ACTOR = audit.Actor(type="carrier", name="carrier")
+REDRIVE_AFTER = timedelta(seconds=60)
+
+
+def _actor(carrier: str) -> audit.Actor:
+    return audit.Actor(type="carrier", id=carrier, name=carrier)
+
+
+@jobs.job(retries=10, backoff=10.0)
+def create_at_carrier(shipment_id: int) -> None:
+    settings = jobs.settings()
+    with jobs.session_scope() as session:
+        s = lock_shipment(session, shipment_id)
+        if s is None or s.tracking_code or s.status != "pending" or "create_failed" in (s.flags or []):
+            return
+        tried_before = s.create_started_at is not None
+        s.create_attempts += 1
+        s.create_started_at = utcnow()
+        request = carrier_request(session, s)
+        carrier_name, have_rates, centre = s.carrier, bool(s.rates), s.centre
+        candidates = configured_carriers(settings, centre)
+    # The carrier calls happen outside any transaction: a slow carrier must not hold database locks.
+    rates, choice, chosen_service = [], None, None
+    if not have_rates:
+        for name in candidates:
+            try:
+                rates += [r.__dict__ for r in get_carrier(name, settings).quote(request)]
+            except CarrierError as e:
+                log.info("no quote", extra={"carrier": name, "error": type(e).__name__})
+        if carrier_name == "auto":
+            if not rates:
+                raise jobs.RetryableJobError("no carrier could quote")
+            best = min(rates, key=lambda r: r["fee"])
+            carrier_name, chosen_service = best["carrier"], best["service"]
+            choice = f"{carrier_name}/{best['service']}: rẻ nhất trong {len(rates)} báo giá ({best['fee']:,} đ)"
+        else:
+            own = [r for r in rates if r["carrier"] == carrier_name]
+            cheapest = min(rates, key=lambda r: r["fee"]) if rates else None
+            choice = f"{carrier_name}: theo yêu cầu"
+            if own and cheapest:
+                choice += f" ({min(r['fee'] for r in own):,} đ; rẻ nhất {cheapest['carrier']} {cheapest['fee']:,} đ)"
+    carrier = get_carrier(carrier_name, settings)
+    if chosen_service and not request.service:
+        from dataclasses import replace
+
+        request = replace(request, service=chosen_service)
+    created: CreatedShipment | None = None
+    error: str | None = None
+    permanent = False
+    try:
+        if tried_before:
+            try:
+                created = carrier.find_by_order_number(request.order_number)
+            except NotSupported:
+                created = None
+        if created is None:
+            try:
+                created = carrier.create(request)
+            except DuplicateOrderError as e:
+                created = CreatedShipment(tracking_code=e.tracking_code) if e.tracking_code else \
+                    carrier.find_by_order_number(request.order_number)
+                if created is None:
+                    raise PermanentCarrierError("carrier says duplicate but has no such order") from e
+    except RetryableCarrierError as e:
+        error = f"{type(e).__name__}: {e}"
+    except (PermanentCarrierError, NotSupported) as e:
+        error, permanent = f"{type(e).__name__}: {e}", True
+    with jobs.session_scope() as session:
+        s = lock_shipment(session, shipment_id)
+        if rates and not s.rates:
+            s.rates = rates
+        if choice and not s.choice:
+            s.choice = choice
+        s.carrier = carrier_name
+        s.service = s.service or chosen_service
+        if created is None:
+            s.last_error = error
+            if permanent:
+                _flag(s, "create_failed")
+                audit.record(session, _actor(carrier_name), "shipment.create_failed", entity_type="shipment",
+                             entity_id=s.id, centre_id=s.centre_id, detail=error)
+        elif not s.tracking_code:
+            s.tracking_code = created.tracking_code
+            s.fee = created.fee if created.fee is not None else s.fee
+            s.last_error = None
+            audit.record(session, _actor(carrier_name), "shipment.created_at_carrier", entity_type="shipment",
+                         entity_id=s.id, centre_id=s.centre_id,
+                         after={"tracking_code": created.tracking_code, "fee": s.fee, "attempt": s.create_attempts})
+            jobs.enqueue_after_commit(session, fetch_label, s.id)
+    if created is None and not permanent:
+        raise jobs.RetryableJobError(error or "carrier unavailable")
+
+
+@jobs.job(retries=8)
+def fetch_label(shipment_id: int) -> None:
+    """Store the label PDF now: carriers' label links and tokens expire."""
+    settings = jobs.settings()
+    with jobs.session_scope() as session:
+        s = session.get(Shipment, shipment_id)
+        if s is None or not s.tracking_code or s.label_fetched_at is not None:
+            return
+        carrier_name, tracking = s.carrier, s.tracking_code
+    try:
+        pdf = get_carrier(carrier_name, settings).get_label(tracking)
+    except RetryableCarrierError as e:
+        raise jobs.RetryableJobError(str(e)) from e
+    except (PermanentCarrierError, NotSupported) as e:
+        log.warning("label not available", extra={"shipment_id": shipment_id, "error": str(e)})
+        return
+    with jobs.session_scope() as session:
+        s = session.get(Shipment, shipment_id)
+        if s.label_fetched_at is None:
+            s.label_pdf, s.label_fetched_at = pdf, utcnow()
+
+
+def redrive_creation(session: Session, min_age: timedelta = REDRIVE_AFTER) -> int:
+    """Sweeper: shipments still waiting for their carrier order (a carrier that was down, a lost job)."""
+    cutoff = utcnow() - min_age
+    rows = session.scalars(select(Shipment).where(Shipment.status == "pending", Shipment.tracking_code.is_(None))
+                           .limit(200)).all()
+    ids = [s.id for s in rows if "create_failed" not in (s.flags or [])
+           and (s.create_started_at is None or s.create_started_at <= cutoff)]
+    for sid in ids:
+        jobs.enqueue_after_commit(session, create_at_carrier, sid)
+    return len(ids)
+
+
+def redrive_labels(session: Session) -> int:
+    ids = session.scalars(select(Shipment.id).where(Shipment.tracking_code.is_not(None),
+                                                    Shipment.label_fetched_at.is_(None),
+                                                    Shipment.status.not_in(FINAL_STATUSES)).limit(200)).all()
+    for sid in ids:
+        jobs.enqueue_after_commit(session, fetch_label, sid)
+    return len(ids)
+
+
+def poll_tracking(session: Session) -> int:
+    """Sweeper: read the tracking feed of carriers that have one (VNPost), and track carriers that have
+    neither feed nor webhooks; webhook carriers tell us themselves."""
+    settings = jobs.settings()
+    applied = 0
+    active = set(session.scalars(select(Shipment.carrier).where(Shipment.tracking_code.is_not(None),
+                                                                Shipment.status.not_in(FINAL_STATUSES)).distinct()))
+    for name in sorted(active):
+        try:
+            carrier = get_carrier(name, settings)
+        except CarrierError:
+            continue
+        if carrier.has_feed:
+            applied += _poll_feed(session, carrier)
+        elif not carrier.has_webhooks:
+            applied += _poll_each(session, carrier)
+    return applied
+
+
+def _poll_feed(session: Session, carrier) -> int:
+    cursor_row = session.get(CarrierCursor, carrier.name)
+    if cursor_row is None:
+        cursor_row = CarrierCursor(carrier=carrier.name, cursor="0")
+        session.add(cursor_row)
+        session.flush()
+    applied = 0
+    for _page in range(20):
+        try:
+            page = carrier.feed(cursor_row.cursor)
+        except CarrierError as e:
+            log.info("feed unavailable", extra={"carrier": carrier.name, "error": type(e).__name__})
+            break
+        for ev in page.events:
+            s = find_for_event(session, carrier.name, ev)
+            if s is not None:
+                applied += apply_event(session, s, ev, source="feed", actor=_actor(carrier.name)) == "applied"
+        cursor_row.polled_at = utcnow()
+        if not page.events or page.cursor == cursor_row.cursor:
+            break
+        cursor_row.cursor = page.cursor
+    return applied
+
+
+def _poll_each(session: Session, carrier) -> int:
+    applied = 0
+    rows = session.scalars(select(Shipment).where(Shipment.carrier == carrier.name, Shipment.tracking_code.is_not(None),
+                                                  Shipment.status.not_in(FINAL_STATUSES)).limit(200)).all()
+    for s in rows:
+        try:
+            events = carrier.track(s.tracking_code, s.code)
+        except CarrierError:
+            continue
+        for ev in sorted(events, key=lambda e: e.occurred_at):
+            applied += apply_event(session, s, ev, source="poll", actor=_actor(carrier.name)) == "applied"
+    return applied
+
+
+def drive_sandboxes(session: Session) -> int:
+    """Sweeper (sandbox mode only): let the sandbox carriers send the webhooks their parcels have reached."""
+    settings = jobs.settings()
+    if settings is None or not settings.sandbox:
+        return 0
+    from carriers.ghn.sandbox import deliver_webhooks as ghn_webhooks
+    from carriers.sandbox import store_for
+    from carriers.viettelpost.sandbox import deliver_webhooks as vtp_webhooks
+
+    store = store_for(settings)
+    return vtp_webhooks(store, settings) + ghn_webhooks(store, settings)
+
+
+jobs.register_sweeper(redrive_creation)
+jobs.register_sweeper(redrive_labels)
+jobs.register_sweeper(poll_tracking)
+jobs.register_sweeper(drive_sandboxes)

@@ -1,0 +1,269 @@
+"""Dispatch desk pages for staff, and the citizen's public tracking page /t/<code>."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from api.auth import current_principal, protect_forms, require_roles
+from api.context import db_session, settings
+from api.i18n import register_messages, t
+from core.clock import local_day
+from core.errors import DomainError
+from core.models import Centre
+from postal import documents
+from postal.models import DispatchBatch, Shipment
+from postal.shipments import (
+    CARRIER_TITLES,
+    Recipient,
+    configured_carriers,
+    create_batch,
+    create_shipment,
+    get_shipment,
+    overdue,
+    staff_action,
+)
+
+bp = Blueprint("dispatch", __name__, url_prefix="/staff/dispatch")
+protect_forms(bp)
+public = Blueprint("tracking", __name__)
+
+STATUS_GROUPS = {
+    "all": None,
+    "pending": ("pending",),
+    "moving": ("picked_up", "in_transit", "out_for_delivery", "on_hold", "ready_for_pickup"),
+    "failed": ("delivery_failed", "return_to_sender"),
+    "done": ("delivered", "returned", "cancelled"),
+}
+
+register_messages({
+    "nav.dispatch": {"vi": "Bưu chính", "en": "Dispatch"},
+    "dispatch.title": {"vi": "Bàn gửi kết quả qua bưu chính", "en": "Dispatch desk"},
+    "dispatch.new": {"vi": "Tạo bưu gửi", "en": "New shipment"},
+    "dispatch.dossier": {"vi": "Mã hồ sơ", "en": "Dossier code"},
+    "dispatch.direction": {"vi": "Loại", "en": "Direction"},
+    "dispatch.outbound": {"vi": "Trả kết quả", "en": "Result to citizen"},
+    "dispatch.inbound": {"vi": "Thu gom hồ sơ", "en": "Dossier pickup"},
+    "dispatch.carrier": {"vi": "Đơn vị vận chuyển", "en": "Carrier"},
+    "dispatch.auto": {"vi": "Tự chọn giá rẻ nhất", "en": "Cheapest quote"},
+    "dispatch.recipient": {"vi": "Người nhận", "en": "Recipient"},
+    "dispatch.phone": {"vi": "Số điện thoại", "en": "Phone"},
+    "dispatch.street": {"vi": "Số nhà, đường", "en": "Street"},
+    "dispatch.ward": {"vi": "Phường/Xã", "en": "Ward/commune"},
+    "dispatch.province": {"vi": "Tỉnh/Thành phố", "en": "Province"},
+    "dispatch.weight": {"vi": "Khối lượng (gam)", "en": "Weight (g)"},
+    "dispatch.cod": {"vi": "Thu hộ (đồng)", "en": "Collect on delivery (đồng)"},
+    "dispatch.promised": {"vi": "Ngày hẹn trả", "en": "Promised date"},
+    "dispatch.note": {"vi": "Ghi chú", "en": "Note"},
+    "dispatch.create": {"vi": "Tạo bưu gửi", "en": "Create shipment"},
+    "dispatch.created": {"vi": "Đã tạo bưu gửi {code}.", "en": "Shipment {code} created."},
+    "dispatch.tracking": {"vi": "Mã vận đơn", "en": "Tracking code"},
+    "dispatch.status": {"vi": "Trạng thái", "en": "Status"},
+    "dispatch.label": {"vi": "Nhãn", "en": "Label"},
+    "dispatch.no_label": {"vi": "Chưa có nhãn", "en": "No label yet"},
+    "dispatch.batch": {"vi": "Lập bảng kê cho các bưu gửi đã chọn", "en": "Make a handover batch of the selected"},
+    "dispatch.batches": {"vi": "Bảng kê bàn giao", "en": "Handover batches"},
+    "dispatch.batch_created": {"vi": "Đã lập bảng kê {code}.", "en": "Batch {code} created."},
+    "dispatch.labels_pdf": {"vi": "Tải nhãn (PDF)", "en": "Download labels (PDF)"},
+    "dispatch.handover_pdf": {"vi": "Tải bảng kê (PDF)", "en": "Download handover list (PDF)"},
+    "dispatch.select": {"vi": "Chọn", "en": "Select"},
+    "dispatch.none_selected": {"vi": "Chưa chọn bưu gửi nào.", "en": "No shipment selected."},
+    "dispatch.overdue": {"vi": "Quá hạn trả kết quả", "en": "Overdue results"},
+    "dispatch.apology": {"vi": "Thư xin lỗi (PDF)", "en": "Apology letter (PDF)"},
+    "dispatch.events": {"vi": "Hành trình", "en": "Tracking events"},
+    "dispatch.actions": {"vi": "Xử lý", "en": "Actions"},
+    "dispatch.action.cancel": {"vi": "Huỷ bưu gửi", "en": "Cancel"},
+    "dispatch.action.return": {"vi": "Yêu cầu chuyển hoàn", "en": "Return to centre"},
+    "dispatch.action.redeliver": {"vi": "Yêu cầu phát lại", "en": "Redeliver"},
+    "dispatch.action_done": {"vi": "Đã thực hiện.", "en": "Done."},
+    "dispatch.rates": {"vi": "Báo giá đã so sánh", "en": "Quotes compared"},
+    "dispatch.error": {"vi": "Lỗi gần nhất", "en": "Last error"},
+    "dispatch.group.all": {"vi": "Tất cả", "en": "All"},
+    "dispatch.group.pending": {"vi": "Chờ bàn giao", "en": "Awaiting pickup"},
+    "dispatch.group.moving": {"vi": "Đang vận chuyển", "en": "On the way"},
+    "dispatch.group.failed": {"vi": "Phát không thành công", "en": "Failed"},
+    "dispatch.group.done": {"vi": "Đã xong", "en": "Finished"},
+    "tracking.title": {"vi": "Tra cứu bưu gửi kết quả", "en": "Track your result"},
+    "tracking.promised": {"vi": "Ngày hẹn trả", "en": "Promised date"},
+    "tracking.carrier": {"vi": "Đơn vị vận chuyển", "en": "Carrier"},
+    **{f"shipment.status.{k}": {"vi": v, "en": k.replace("_", " ").capitalize()}
+       for k, v in documents.STATUS_VI.items()},
+})
+
+
+def register_navigation() -> None:
+    from api.pages import NAV
+
+    entry = ("dispatch.desk", "nav.dispatch", ("dispatcher",))
+    if entry not in NAV:
+        NAV.append(entry)
+
+
+def _centre() -> Centre:
+    return db_session().get(Centre, current_user.centre_id)
+
+
+@bp.get("/")
+@require_roles("dispatcher")
+def desk():
+    session = db_session()
+    group = request.args.get("status", "all")
+    statuses = STATUS_GROUPS.get(group)
+    stmt = select(Shipment).where(Shipment.centre_id == current_user.centre_id).order_by(Shipment.id.desc())
+    if statuses:
+        stmt = stmt.where(Shipment.status.in_(statuses))
+    rows = list(session.scalars(stmt.limit(200)))
+    batches = list(session.scalars(select(DispatchBatch).where(DispatchBatch.centre_id == current_user.centre_id)
+                                   .order_by(DispatchBatch.id.desc()).limit(20)))
+    return render_template("postal/desk.html", shipments=rows, batches=batches, group=group, groups=STATUS_GROUPS,
+                           carriers=configured_carriers(settings(), _centre()), titles=CARRIER_TITLES,
+                           overdue_count=len(overdue(session, current_user.centre_id)), today=local_day())
+
+
+@bp.post("/shipments")
+@require_roles("dispatcher")
+def create():
+    session = db_session()
+    f = request.form
+    try:
+        weight = int(f.get("weight_grams") or 0)
+        cod_amount = int((f.get("cod_amount") or "0").replace(".", "").replace(",", ""))
+    except ValueError:
+        flash(t("problem.validation"), "error")
+        return redirect(url_for("dispatch.desk"))
+    promised = None
+    if f.get("promised_date"):
+        from datetime import date
+
+        try:
+            promised = date.fromisoformat(f["promised_date"])
+        except ValueError:
+            promised = None
+    try:
+        s = create_shipment(session, _centre(), settings(), dossier_code=f.get("dossier_code", "").strip(),
+                            recipient=Recipient(name=f.get("name", "").strip(), phone=f.get("phone", "").strip(),
+                                                street=f.get("street", "").strip(), ward=f.get("ward", "").strip(),
+                                                province=f.get("province", "").strip()),
+                            weight_grams=weight, actor=current_principal().actor(),
+                            direction=f.get("direction", "outbound"), carrier=f.get("carrier") or None,
+                            cod_amount=cod_amount, promised_date=promised, note=f.get("note") or None)
+        if not s.dossier_code or not s.recipient_name or not s.recipient_phone:
+            session.rollback()
+            flash(t("problem.validation"), "error")
+            return redirect(url_for("dispatch.desk"))
+        session.commit()
+    except DomainError as e:
+        session.rollback()
+        details = "; ".join(m for msgs in e.errors.values() for m in msgs) or e.message
+        flash(details, "error")
+        return redirect(url_for("dispatch.desk"))
+    flash(t("dispatch.created", code=s.code), "success")
+    return redirect(url_for("dispatch.desk"))
+
+
+@bp.get("/<int:shipment_id>")
+@require_roles("dispatcher")
+def detail(shipment_id: int):
+    s = get_shipment(db_session(), shipment_id, current_user.centre_id)
+    return render_template("postal/detail.html", s=s, titles=CARRIER_TITLES, today=local_day())
+
+
+@bp.post("/<int:shipment_id>/<action>")
+@require_roles("dispatcher")
+def act(shipment_id: int, action: str):
+    session = db_session()
+    s = get_shipment(session, shipment_id, current_user.centre_id)
+    try:
+        staff_action(session, s, action, actor=current_principal().actor(), settings=settings(),
+                     note=request.form.get("note") or None)
+        session.commit()
+        flash(t("dispatch.action_done"), "success")
+    except DomainError as e:
+        session.rollback()
+        flash(e.message, "error")
+    return redirect(url_for("dispatch.detail", shipment_id=shipment_id))
+
+
+def _pdf(data: bytes, filename: str) -> Response:
+    return Response(data, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.get("/<int:shipment_id>/label.pdf")
+@require_roles("dispatcher")
+def label(shipment_id: int):
+    s = get_shipment(db_session(), shipment_id, current_user.centre_id)
+    if not s.label_pdf:
+        abort(404)
+    return _pdf(s.label_pdf, f"nhan-{s.tracking_code or s.code}.pdf")
+
+
+@bp.get("/<int:shipment_id>/apology.pdf")
+@require_roles("dispatcher")
+def apology(shipment_id: int):
+    s = get_shipment(db_session(), shipment_id, current_user.centre_id)
+    return _pdf(documents.apology_pdf(s, _centre()), f"thu-xin-loi-{s.dossier_code}.pdf")
+
+
+@bp.get("/overdue")
+@require_roles("dispatcher")
+def overdue_list():
+    rows = overdue(db_session(), current_user.centre_id)
+    return render_template("postal/overdue.html", shipments=rows, titles=CARRIER_TITLES, today=local_day())
+
+
+@bp.post("/batches")
+@require_roles("dispatcher")
+def batch_create():
+    session = db_session()
+    ids = [int(x) for x in request.form.getlist("shipment_id") if x.isdigit()]
+    if not ids:
+        flash(t("dispatch.none_selected"), "error")
+        return redirect(url_for("dispatch.desk"))
+    try:
+        batch = create_batch(session, _centre(), ids, actor=current_principal().actor())
+        session.commit()
+    except DomainError as e:
+        session.rollback()
+        flash("; ".join(m for msgs in e.errors.values() for m in msgs) or e.message, "error")
+        return redirect(url_for("dispatch.desk"))
+    flash(t("dispatch.batch_created", code=batch.code), "success")
+    return redirect(url_for("dispatch.batch", batch_id=batch.id))
+
+
+def _batch(batch_id: int) -> DispatchBatch:
+    batch = db_session().get(DispatchBatch, batch_id)
+    if batch is None or batch.centre_id != current_user.centre_id:
+        abort(404)
+    return batch
+
+
+@bp.get("/batches/<int:batch_id>")
+@require_roles("dispatcher")
+def batch(batch_id: int):
+    return render_template("postal/batch.html", batch=_batch(batch_id), titles=CARRIER_TITLES)
+
+
+@bp.get("/batches/<int:batch_id>/labels.pdf")
+@require_roles("dispatcher")
+def batch_labels(batch_id: int):
+    b = _batch(batch_id)
+    return _pdf(documents.labels_pdf(b.shipments), f"nhan-{b.code}.pdf")
+
+
+@bp.get("/batches/<int:batch_id>/handover.pdf")
+@require_roles("dispatcher")
+def batch_handover(batch_id: int):
+    b = _batch(batch_id)
+    return _pdf(documents.handover_pdf(b, _centre(), CARRIER_TITLES.get(b.carrier, b.carrier)), f"bang-ke-{b.code}.pdf")
+
+
+@public.get("/t/<code>")
+def track(code: str):
+    """The citizen's page: status and milestones, never the name, phone or full address."""
+    s = db_session().scalar(select(Shipment).where(Shipment.code == code.strip().upper()))
+    if s is None:
+        abort(404)
+    milestones = [e for e in s.events if e.applied]
+    return render_template("postal/track.html", s=s, events=milestones, titles=CARRIER_TITLES)

@@ -1,0 +1,281 @@
+"""REST API for shipments: create (from the one-stop system), read, label, cancel, batches and handover lists."""
+
+from __future__ import annotations
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from api.auth import current_principal, require_roles
+from api.context import db_session, settings
+from api.schemas import PageArgs, page_schema, paginate
+from core.errors import NotFound
+from core.models import Centre
+from postal import documents
+from postal.models import DIRECTIONS, DispatchBatch, Shipment
+from postal.shipments import CARRIER_TITLES, Recipient, create_batch, create_shipment, get_shipment, staff_action
+
+blp = Blueprint("shipments", __name__, url_prefix="/api/v1", description="Postal dispatch: shipments and batches")
+
+CARRIER_CHOICES = ("vnpost", "viettelpost", "ghn", "auto")
+
+
+class ShipmentAddressIn(Schema):
+    street = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    ward = fields.String(required=True, validate=validate.Length(min=1, max=128),
+                         metadata={"description": "ward/commune name (diacritics optional) or code"})
+    province = fields.String(required=True, validate=validate.Length(min=1, max=128))
+
+
+class RecipientIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    phone = fields.String(required=True, validate=validate.Regexp(r"^\+?[0-9 .]{8,15}$",
+                                                                  error="Số điện thoại không hợp lệ."))
+    address = fields.Nested(ShipmentAddressIn, required=True)
+
+
+class FeeLineIn(Schema):
+    fee_code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    quantity = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1000))
+
+
+class ShipmentIn(Schema):
+    dossier_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    direction = fields.String(load_default="outbound", validate=validate.OneOf(DIRECTIONS))
+    carrier = fields.String(load_default=None, validate=validate.OneOf(CARRIER_CHOICES),
+                            metadata={"description": "carrier name, or `auto` for the cheapest quote"})
+    service = fields.String(load_default=None, validate=validate.Length(max=32))
+    recipient = fields.Nested(RecipientIn, required=True)
+    weight_grams = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=50_000))
+    cod_amount = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0, max=1_000_000_000),
+                                metadata={"description": "đồng collected by the postman (COD), 0 for none"})
+    items = fields.List(fields.Nested(FeeLineIn), load_default=None,
+                        metadata={"description": "fee lines of the COD payment (default: one line of cod_amount)"})
+    promised_date = fields.Date(load_default=None, metadata={"description": "date promised to the citizen"})
+    note = fields.String(load_default=None, validate=validate.Length(max=500))
+
+
+class EventOut(Schema):
+    status = fields.String()
+    carrier_status = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    occurred_at = fields.AwareDateTime()
+    source = fields.String()
+    applied = fields.Boolean()
+
+
+class ShipmentOut(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    dossier_code = fields.String()
+    direction = fields.String()
+    carrier = fields.String()
+    service = fields.String(allow_none=True)
+    status = fields.String()
+    carrier_status = fields.String(allow_none=True)
+    tracking_code = fields.String(allow_none=True)
+    tracking_url = fields.Method("_tracking_url")
+    weight_grams = fields.Integer()
+    cod_amount = fields.Integer()
+    cod_collected = fields.Integer(allow_none=True)
+    fee = fields.Integer(allow_none=True)
+    payment_id = fields.Integer(allow_none=True)
+    promised_date = fields.Date(allow_none=True)
+    rates = fields.List(fields.Dict())
+    choice = fields.String(allow_none=True)
+    flags = fields.List(fields.String())
+    last_error = fields.String(allow_none=True)
+    has_label = fields.Method("_has_label")
+    batch_id = fields.Integer(allow_none=True)
+    created_at = fields.AwareDateTime()
+    delivered_at = fields.AwareDateTime(allow_none=True)
+    events = fields.List(fields.Nested(EventOut))
+
+    def _tracking_url(self, s):
+        return f"{settings().public_url}/t/{s.code}"
+
+    def _has_label(self, s):
+        return s.label_fetched_at is not None
+
+
+class ShipmentQuery(PageArgs):
+    status = fields.String(load_default=None)
+    dossier_code = fields.String(load_default=None)
+    carrier = fields.String(load_default=None)
+
+
+class ActionIn(Schema):
+    note = fields.String(load_default=None, validate=validate.Length(max=500))
+
+
+class BatchIn(Schema):
+    shipment_ids = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1, max=500))
+
+
+class BatchOut(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    carrier = fields.String()
+    created_at = fields.AwareDateTime()
+    shipment_ids = fields.Method("_ids")
+    handover_url = fields.Method("_handover")
+    labels_url = fields.Method("_labels")
+
+    def _ids(self, b):
+        return [s.id for s in b.shipments]
+
+    def _handover(self, b):
+        return f"/api/v1/shipments/batches/{b.id}/handover.pdf"
+
+    def _labels(self, b):
+        return f"/api/v1/shipments/batches/{b.id}/labels.pdf"
+
+
+ShipmentPage = page_schema(ShipmentOut, "ShipmentPage")
+
+
+def _pdf(data: bytes, filename: str) -> Response:
+    return Response(data, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@blp.route("/shipments")
+class Shipments(MethodView):
+    @require_roles("dispatcher")
+    @blp.arguments(ShipmentIn)
+    @blp.response(201, ShipmentOut)
+    def post(self, data):
+        """Send a result (outbound) or order a dossier pickup (inbound); created at the carrier in the background."""
+        p = current_principal()
+        session = db_session()
+        centre = session.get(Centre, p.centre_id)
+        r = data["recipient"]
+        s = create_shipment(session, centre, settings(), dossier_code=data["dossier_code"],
+                            recipient=Recipient(name=r["name"], phone=r["phone"], street=r["address"]["street"],
+                                                ward=r["address"]["ward"], province=r["address"]["province"]),
+                            weight_grams=data["weight_grams"], actor=p.actor(), direction=data["direction"],
+                            carrier=data["carrier"], cod_amount=data["cod_amount"], service=data["service"],
+                            promised_date=data["promised_date"], note=data["note"], items=data["items"])
+        session.commit()
+        session.refresh(s)
+        return s
+
+    @require_roles("dispatcher")
+    @blp.arguments(ShipmentQuery, location="query")
+    @blp.response(200, ShipmentPage)
+    def get(self, args):
+        """The centre's shipments, newest first, by status, dossier or carrier."""
+        stmt = select(Shipment).where(Shipment.centre_id == current_principal().centre_id).order_by(Shipment.id.desc())
+        for name in ("status", "dossier_code", "carrier"):
+            if args.get(name):
+                stmt = stmt.where(getattr(Shipment, name) == args[name])
+        return paginate(db_session(), stmt, args["page"], args["per_page"])
+
+
+@blp.route("/shipments/<int:shipment_id>")
+class ShipmentItem(MethodView):
+    @require_roles("dispatcher")
+    @blp.response(200, ShipmentOut)
+    def get(self, shipment_id: int):
+        """A shipment with its status, tracking code and every carrier event (raw events kept)."""
+        return get_shipment(db_session(), shipment_id, current_principal().centre_id)
+
+
+@blp.route("/shipments/<int:shipment_id>/label")
+class ShipmentLabel(MethodView):
+    @require_roles("dispatcher")
+    @blp.response(200, {"format": "binary", "type": "string"}, content_type="application/pdf")
+    def get(self, shipment_id: int):
+        """The label PDF stored when the carrier created the parcel."""
+        s = get_shipment(db_session(), shipment_id, current_principal().centre_id)
+        if not s.label_pdf:
+            raise NotFound("the label is not available yet")
+        return _pdf(s.label_pdf, f"nhan-{s.tracking_code or s.code}.pdf")
+
+
+def _action(shipment_id: int, action: str, data: dict):
+    p = current_principal()
+    session = db_session()
+    s = get_shipment(session, shipment_id, p.centre_id)
+    staff_action(session, s, action, actor=p.actor(), settings=settings(), note=data.get("note"))
+    session.commit()
+    return s
+
+
+@blp.route("/shipments/<int:shipment_id>/cancel")
+class ShipmentCancel(MethodView):
+    @require_roles("dispatcher")
+    @blp.arguments(ActionIn)
+    @blp.response(200, ShipmentOut)
+    def post(self, data, shipment_id: int):
+        """Cancel a shipment not yet picked up (at the carrier too); its COD payment is cancelled."""
+        return _action(shipment_id, "cancel", data)
+
+
+@blp.route("/shipments/<int:shipment_id>/return")
+class ShipmentReturn(MethodView):
+    @require_roles("dispatcher")
+    @blp.arguments(ActionIn)
+    @blp.response(200, ShipmentOut)
+    def post(self, data, shipment_id: int):
+        """Have a parcel that could not be delivered returned to the centre."""
+        return _action(shipment_id, "return", data)
+
+
+@blp.route("/shipments/<int:shipment_id>/redeliver")
+class ShipmentRedeliver(MethodView):
+    @require_roles("dispatcher")
+    @blp.arguments(ActionIn)
+    @blp.response(200, ShipmentOut)
+    def post(self, data, shipment_id: int):
+        """Ask for another delivery attempt of a parcel that could not be delivered."""
+        return _action(shipment_id, "redeliver", data)
+
+
+@blp.route("/shipments/batches")
+class Batches(MethodView):
+    @require_roles("dispatcher")
+    @blp.arguments(BatchIn)
+    @blp.response(201, BatchOut)
+    def post(self, data):
+        """Group parcels of one carrier for one pickup; the handover list and labels come with it."""
+        p = current_principal()
+        session = db_session()
+        batch = create_batch(session, session.get(Centre, p.centre_id), data["shipment_ids"], actor=p.actor())
+        session.commit()
+        session.refresh(batch)
+        return batch
+
+
+def _batch(batch_id: int) -> DispatchBatch:
+    batch = db_session().get(DispatchBatch, batch_id)
+    if batch is None or batch.centre_id != current_principal().centre_id:
+        raise NotFound("batch not found")
+    return batch
+
+
+@blp.route("/shipments/batches/<int:batch_id>/handover.pdf")
+class BatchHandover(MethodView):
+    @require_roles("dispatcher")
+    @blp.response(200, {"format": "binary", "type": "string"}, content_type="application/pdf")
+    def get(self, batch_id: int):
+        """The handover list (bảng kê) with every parcel, tracking code, COD and signature boxes."""
+        batch = _batch(batch_id)
+        centre = db_session().get(Centre, batch.centre_id)
+        pdf = documents.handover_pdf(batch, centre, CARRIER_TITLES.get(batch.carrier, batch.carrier))
+        return _pdf(pdf, f"bang-ke-{batch.code}.pdf")
+
+
+@blp.route("/shipments/batches/<int:batch_id>/labels.pdf")
+class BatchLabels(MethodView):
+    @require_roles("dispatcher")
+    @blp.response(200, {"format": "binary", "type": "string"}, content_type="application/pdf")
+    def get(self, batch_id: int):
+        """Every label of the batch in one PDF."""
+        batch = _batch(batch_id)
+        return _pdf(documents.labels_pdf(batch.shipments), f"nhan-{batch.code}.pdf")
+
+
+__all__ = ["blp"]

@@ -1,0 +1,384 @@
+"""Shipments: creation, the one function that changes their status, carrier events, staff actions, batches."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from carriers.base import FINAL_STATUSES, RANK, STATUSES, Party, ShipmentRequest, TrackingEvent, carrier_names
+from core import audit, events, jobs
+from core.addresses import AddressError, resolve_address
+from core.clock import local_day, utcnow
+from core.errors import Conflict, InvalidInput, NotFound
+from core.models import Centre
+from core.notify import queue_message
+from core.security import new_code
+from core.settings import Setting, Settings, register_settings
+from fees.payments import Payer
+from postal import cod
+from postal.models import DIRECTIONS, DispatchBatch, Shipment, ShipmentEvent
+
+log = logging.getLogger(__name__)
+
+register_settings(
+    Setting("HCC_POSTAL_CARRIERS", "vnpost,viettelpost,ghn", "Carriers a centre may use (comma list); `HCC_POSTAL_CARRIERS_<CENTRE CODE>` overrides it for one centre."),
+    Setting("HCC_POSTAL_DEFAULT_CARRIER", "vnpost", "Carrier used when a request names none; `auto` picks the cheapest quote."),
+    Setting("HCC_POSTAL_PROMISE_DAYS", "3", "Days (Vietnamese calendar) from dispatch to the promised delivery date, when none is given."),
+)
+
+# Statuses a staff member may ask for, and from where.
+STAFF_ACTIONS = {
+    "cancel": {"pending"},
+    "return": {"delivery_failed", "on_hold", "ready_for_pickup", "out_for_delivery"},
+    "redeliver": {"delivery_failed", "on_hold"},
+}
+NOTIFY_AT = {
+    "picked_up": "Kết quả hồ sơ {dossier} đã được gửi qua bưu chính ({carrier}, mã vận đơn {tracking}). Theo dõi: {link}",
+    "out_for_delivery": "Bưu tá đang phát kết quả hồ sơ {dossier} đến quý ông/bà. Theo dõi: {link}",
+    "delivered": "Kết quả hồ sơ {dossier} đã được phát thành công. Cảm ơn quý ông/bà.",
+    "delivery_failed": "Bưu tá chưa phát được kết quả hồ sơ {dossier}. Vui lòng liên hệ trung tâm hoặc theo dõi: {link}",
+}
+CARRIER_TITLES = {"vnpost": "VNPost", "viettelpost": "Viettel Post", "ghn": "GHN"}
+
+
+class ShipmentTransitionError(Conflict):
+    """Raised when a shipment cannot move from its current status to the one asked for."""
+
+    code = "shipment-transition-not-allowed"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    name: str
+    phone: str
+    street: str
+    ward: str
+    province: str
+
+
+def configured_carriers(settings: Settings, centre: Centre | None = None) -> list[str]:
+    raw = None
+    if centre is not None:
+        raw = settings.get(f"HCC_POSTAL_CARRIERS_{centre.code.upper().replace('-', '_')}")
+    raw = raw or settings.get("HCC_POSTAL_CARRIERS") or "vnpost,viettelpost,ghn"
+    known = set(carrier_names())
+    return [c.strip() for c in raw.split(",") if c.strip() in known]
+
+
+def centre_party(session: Session, centre: Centre) -> Party:
+    """The centre as sender (or receiver of a pickup): its address resolved to the two-level units."""
+    parts = [p.strip() for p in (centre.address or "").split(",") if p.strip()]
+    ward_code = ward_name = ""
+    province_code, province_name = centre.province_code or "", ""
+    street = centre.address or ""
+    if len(parts) >= 3:
+        try:
+            r = resolve_address(session, ", ".join(parts[:-2]), parts[-2], parts[-1])
+            street, ward_code, ward_name, province_code, province_name = (r.street, r.ward_code, r.ward_name,
+                                                                          r.province_code, r.province_name)
+        except AddressError:
+            pass
+    return Party(name=centre.name, phone=centre.phone or "", street=street, ward_code=ward_code, ward_name=ward_name,
+                 province_code=province_code, province_name=province_name)
+
+
+def recipient_party(s: Shipment) -> Party:
+    return Party(name=s.recipient_name, phone=s.recipient_phone, street=s.street, ward_code=s.ward_code,
+                 ward_name=s.ward_name, province_code=s.province_code, province_name=s.province_name)
+
+
+def carrier_request(session: Session, s: Shipment) -> ShipmentRequest:
+    """What goes to the carrier: our code as the order number, the centre and the citizen as parties."""
+    centre, citizen = centre_party(session, s.centre), recipient_party(s)
+    sender, receiver = (centre, citizen) if s.direction == "outbound" else (citizen, centre)
+    content = ("Kết quả giải quyết thủ tục hành chính" if s.direction == "outbound"
+               else "Hồ sơ thủ tục hành chính") + f" - hồ sơ {s.dossier_code}"
+    return ShipmentRequest(order_number=s.code, sender=sender, receiver=receiver, weight_grams=s.weight_grams,
+                           cod_amount=s.cod_amount if s.direction == "outbound" else 0, service=s.service,
+                           content=content, note=s.note or "")
+
+
+def create_shipment(session: Session, centre: Centre, settings: Settings, *, dossier_code: str, recipient: Recipient,
+                    weight_grams: int, actor: audit.Actor, direction: str = "outbound", carrier: str | None = None,
+                    cod_amount: int = 0, service: str | None = None, promised_date: date | None = None,
+                    note: str | None = None, items: list[dict] | None = None) -> Shipment:
+    """Record a shipment (and its COD payment) and schedule its creation at the carrier."""
+    errors: dict[str, list[str]] = {}
+    carrier = carrier or settings.get("HCC_POSTAL_DEFAULT_CARRIER") or "vnpost"
+    allowed = configured_carriers(settings, centre)
+    if carrier != "auto" and carrier not in allowed:
+        errors["carrier"] = [f"Đơn vị vận chuyển '{carrier}' chưa được cấu hình cho trung tâm."]
+    if direction not in DIRECTIONS:
+        errors["direction"] = ["Chỉ nhận 'outbound' (trả kết quả) hoặc 'inbound' (thu gom hồ sơ)."]
+    if isinstance(weight_grams, bool) or not isinstance(weight_grams, int) or weight_grams <= 0:
+        errors["weight_grams"] = ["Khối lượng phải là số gam lớn hơn 0."]
+    if isinstance(cod_amount, bool) or not isinstance(cod_amount, int) or cod_amount < 0:
+        errors["cod_amount"] = ["Số tiền thu hộ phải là số đồng không âm."]
+    elif direction == "inbound" and (cod_amount or items):
+        errors["cod_amount"] = ["Thu gom hồ sơ không thu hộ tiền."]
+    try:
+        address = resolve_address(session, recipient.street, recipient.ward, recipient.province)
+    except AddressError as e:
+        errors[f"recipient.address.{e.field}"] = [str(e)]
+        address = None
+    if errors:
+        raise InvalidInput("the shipment is not valid", errors=errors)
+    today = local_day()
+    if promised_date is None:
+        promised_date = today + timedelta(days=settings.get_int("HCC_POSTAL_PROMISE_DAYS", 3))
+    now = utcnow()
+    s = Shipment(centre_id=centre.id, dossier_code=dossier_code, direction=direction, carrier=carrier,
+                 service=service, status="pending", recipient_name=recipient.name, recipient_phone=recipient.phone,
+                 street=address.street, ward_code=address.ward_code, ward_name=address.ward_name,
+                 province_code=address.province_code, province_name=address.province_name,
+                 weight_grams=weight_grams, cod_amount=cod_amount, note=note, promised_date=promised_date,
+                 rates=[], flags=[], create_attempts=0, created_at=now, updated_at=now,
+                 created_by=f"{actor.type}:{actor.id}" if actor.id else actor.type)
+    if direction == "outbound" and (cod_amount > 0 or items):
+        payer = Payer(name=recipient.name, phone=recipient.phone, address=address.full)
+        payment_id = cod.create_cod_payment(session, centre, dossier_code=dossier_code, payer=payer, amount=cod_amount,
+                                            items=items, actor=actor)
+        from fees.models import Payment
+
+        amount = session.get(Payment, payment_id).amount
+        if cod_amount and amount != cod_amount:
+            raise InvalidInput("COD amount differs from the fee lines",
+                               errors={"cod_amount": [f"Tổng các khoản phí là {amount:,} đ, khác số tiền thu hộ."]})
+        s.cod_amount, s.payment_id = amount, payment_id
+    for _attempt in range(5):
+        s.code = new_code(12)
+        try:
+            with session.begin_nested():
+                session.add(s)
+                session.flush()
+            break
+        except IntegrityError:
+            continue
+    else:
+        raise Conflict("could not allocate a shipment code")
+    audit.record(session, actor, "shipment.created", entity_type="shipment", entity_id=s.id, centre_id=centre.id,
+                 after={"code": s.code, "dossier_code": dossier_code, "carrier": carrier, "direction": direction,
+                        "cod_amount": s.cod_amount})
+    events.emit(session, "shipment.created", shipment_id=s.id)
+    from postal.jobs import create_at_carrier
+
+    jobs.enqueue_after_commit(session, create_at_carrier, s.id)
+    return s
+
+
+def get_shipment(session: Session, shipment_id: int, centre_id: int | None = None) -> Shipment:
+    s = session.get(Shipment, shipment_id)
+    if s is None or (centre_id is not None and s.centre_id != centre_id):
+        raise NotFound("shipment not found")
+    return s
+
+
+def lock_shipment(session: Session, shipment_id: int) -> Shipment | None:
+    """Read a shipment under a write lock (FOR UPDATE on PostgreSQL; SQLite's write lock otherwise)."""
+    stmt = select(Shipment).where(Shipment.id == shipment_id).execution_options(populate_existing=True)
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(Shipment).where(Shipment.id == shipment_id).values(id=Shipment.id))
+    else:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).first()
+
+
+def transition(session: Session, s: Shipment, to: str, *, actor: audit.Actor, reason: str | None = None,
+               **changes) -> Shipment:
+    """Move a shipment to `to`: check the edge, apply `changes`, audit, notify, emit `shipment.<to>`."""
+    before = s.status
+    if to not in STATUSES or to == "unknown" or before in FINAL_STATUSES or to == before:
+        raise ShipmentTransitionError(f"shipment {s.code} cannot go from {before} to {to}")
+    now = utcnow()
+    values = {"status": to, "updated_at": now, **changes}
+    if to == "delivered":
+        values.setdefault("delivered_at", now)
+    result = session.execute(update(Shipment).where(Shipment.id == s.id, Shipment.status == before)
+                             .values(**values).execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        session.refresh(s)
+        raise ShipmentTransitionError(f"shipment {s.code} changed meanwhile ({s.status})")
+    for k, v in values.items():
+        setattr(s, k, v)
+    audit.record(session, actor, f"shipment.{to}", entity_type="shipment", entity_id=s.id, centre_id=s.centre_id,
+                 before={"status": before}, after={"status": to}, detail=reason)
+    _notify(session, s, to)
+    events.emit(session, f"shipment.{to}", shipment_id=s.id, previous=before)
+    return s
+
+
+def tracking_link(s: Shipment) -> str:
+    settings = jobs.settings()
+    base = settings.public_url if settings is not None else ""
+    return f"{base}/t/{s.code}"
+
+
+def _notify(session: Session, s: Shipment, status: str) -> None:
+    text = NOTIFY_AT.get(status)
+    if text is None or s.direction != "outbound" or not s.recipient_phone:
+        return
+    # A second delivery attempt is news too; the purpose carries the attempt so it is not deduplicated away.
+    from sqlalchemy import func
+
+    attempt = session.scalar(select(func.count(ShipmentEvent.id)).where(
+        ShipmentEvent.shipment_id == s.id, ShipmentEvent.status == status, ShipmentEvent.applied.is_(True))) or 0
+    queue_message(session, channel="sms", recipient=s.recipient_phone, centre_id=s.centre_id,
+                  body=text.format(dossier=s.dossier_code, carrier=CARRIER_TITLES.get(s.carrier, s.carrier),
+                                   tracking=s.tracking_code or "", link=tracking_link(s)),
+                  entity_type="shipment", entity_id=s.id, purpose=f"shipment-{status}-{max(attempt, 1)}")
+
+
+def may_apply(current: str, new: str, occurred_at: datetime, last_event_at: datetime | None) -> bool:
+    """Events never move a shipment backwards: a higher rank wins; within a rank, only a later event."""
+    if new == "unknown" or new == current or current in FINAL_STATUSES:
+        return False
+    if RANK[new] > RANK[current]:
+        return True
+    if RANK[new] == RANK[current]:
+        return last_event_at is None or occurred_at > last_event_at
+    return False
+
+
+def apply_event(session: Session, s: Shipment, ev: TrackingEvent, *, source: str, actor: audit.Actor) -> str:
+    """Record a carrier event (kept raw) and move the shipment if it is news; 'applied', 'kept' or 'duplicate'."""
+    key = (ev.event_id or f"{ev.carrier_status}:{ev.occurred_at.isoformat()}")[:160]
+    exists = session.scalar(select(ShipmentEvent.id).where(ShipmentEvent.shipment_id == s.id,
+                                                           ShipmentEvent.dedup_key == key))
+    if exists is not None:
+        return "duplicate"
+    row = ShipmentEvent(shipment_id=s.id, status=ev.status, carrier_status=ev.carrier_status[:64],
+                        description=(ev.description or "")[:255], occurred_at=ev.occurred_at, received_at=utcnow(),
+                        source=source, dedup_key=key, cod_collected=ev.cod_collected, applied=False,
+                        raw=_jsonable(ev.raw))
+    session.add(row)
+    session.flush()
+    if not may_apply(s.status, ev.status, ev.occurred_at, s.last_event_at):
+        return "kept"
+    row.applied = True
+    changes: dict = {"carrier_status": ev.carrier_status[:64], "last_event_at": ev.occurred_at}
+    if ev.tracking_code and not s.tracking_code:
+        changes["tracking_code"] = ev.tracking_code
+    if ev.status == "delivered":
+        changes["delivered_at"] = ev.occurred_at
+        if ev.cod_collected is not None:
+            changes["cod_collected"] = ev.cod_collected
+    transition(session, s, ev.status, actor=actor, reason=ev.description or ev.carrier_status, **changes)
+    if s.payment_id is not None:
+        if ev.status == "delivered":
+            collected = ev.cod_collected if ev.cod_collected is not None else s.cod_amount
+            if collected != s.cod_amount:
+                _flag(s, "cod_amount_mismatch")
+                audit.record(session, actor, "shipment.flagged", entity_type="shipment", entity_id=s.id,
+                             centre_id=s.centre_id, after={"flag": "cod_amount_mismatch", "collected": collected,
+                                                           "expected": s.cod_amount})
+            cod.record_collection(session, s.payment_id, collected, s.carrier, s.tracking_code or "", actor)
+        elif ev.status in ("returned", "cancelled"):
+            cod.cancel(session, s.payment_id, "bưu gửi bị chuyển hoàn" if ev.status == "returned" else "huỷ bưu gửi",
+                       actor)
+    return "applied"
+
+
+def _flag(s: Shipment, flag: str) -> None:
+    if flag not in (s.flags or []):
+        s.flags = [*(s.flags or []), flag]
+
+
+def _jsonable(raw) -> dict:
+    import json
+
+    try:
+        return json.loads(json.dumps(raw, default=str))
+    except (TypeError, ValueError):
+        return {"repr": repr(raw)[:2000]}
+
+
+def find_for_event(session: Session, carrier: str, ev: TrackingEvent) -> Shipment | None:
+    if ev.order_number:
+        s = session.scalar(select(Shipment).where(Shipment.code == ev.order_number, Shipment.carrier == carrier))
+        if s is not None:
+            return s
+    if ev.tracking_code:
+        return session.scalar(select(Shipment).where(Shipment.tracking_code == ev.tracking_code,
+                                                     Shipment.carrier == carrier))
+    return None
+
+
+def staff_action(session: Session, s: Shipment, action: str, *, actor: audit.Actor, settings: Settings,
+                 note: str | None = None) -> str:
+    """Cancel (before pickup), return to sender or ask for redelivery; the carrier is told where it can be."""
+    from carriers.base import CarrierError, NotSupported, get_carrier
+
+    allowed = STAFF_ACTIONS.get(action)
+    if allowed is None:
+        raise InvalidInput("unknown action", errors={"action": ["Thao tác không hợp lệ."]})
+    if s.status not in allowed:
+        raise ShipmentTransitionError(f"shipment {s.code} is {s.status}: cannot {action}")
+    carrier = get_carrier(s.carrier, settings) if s.carrier != "auto" else None
+    told = "no"
+    if action == "cancel":
+        if s.tracking_code and carrier is not None:
+            try:
+                carrier.cancel(s.tracking_code)
+                told = "yes"
+            except NotSupported:
+                told = "not supported"
+            except CarrierError as e:
+                raise Conflict(f"Đơn vị vận chuyển từ chối huỷ: {e}", code="carrier-refused") from e
+        transition(session, s, "cancelled", actor=actor, reason=note or "cán bộ huỷ bưu gửi")
+        if s.payment_id is not None:
+            cod.cancel(session, s.payment_id, "huỷ bưu gửi", actor)
+    elif action == "return":
+        transition(session, s, "return_to_sender", actor=actor, reason=note or "cán bộ yêu cầu chuyển hoàn")
+    else:
+        audit.record(session, actor, "shipment.redelivery_requested", entity_type="shipment", entity_id=s.id,
+                     centre_id=s.centre_id, detail=note)
+        _flag(s, "redelivery_requested")
+    session.add(ShipmentEvent(shipment_id=s.id, status=s.status, carrier_status=f"staff:{action}",
+                              description=(note or action)[:255], occurred_at=utcnow(), received_at=utcnow(),
+                              source="staff", dedup_key=f"staff:{action}:{utcnow().isoformat()}", applied=False,
+                              raw={"action": action, "carrier_told": told}))
+    return told
+
+
+def create_batch(session: Session, centre: Centre, shipment_ids: list[int], *, actor: audit.Actor) -> DispatchBatch:
+    """Put parcels of one carrier, created there and not yet handed over, into a handover batch."""
+    shipments = list(session.scalars(select(Shipment).where(Shipment.id.in_(shipment_ids),
+                                                            Shipment.centre_id == centre.id)))
+    if not shipments or len(shipments) != len(set(shipment_ids)):
+        raise InvalidInput("unknown shipments", errors={"shipment_ids": ["Có bưu gửi không tồn tại."]})
+    carriers = {s.carrier for s in shipments}
+    errors = []
+    if len(carriers) != 1:
+        errors.append("Một bảng kê chỉ gồm bưu gửi của một đơn vị vận chuyển.")
+    for s in shipments:
+        if s.batch_id is not None:
+            errors.append(f"Bưu gửi {s.code} đã có trong bảng kê khác.")
+        if not s.tracking_code:
+            errors.append(f"Bưu gửi {s.code} chưa có mã vận đơn.")
+        if s.status != "pending":
+            errors.append(f"Bưu gửi {s.code} không còn chờ bàn giao ({s.status}).")
+    if errors:
+        raise InvalidInput("these shipments cannot form a batch", errors={"shipment_ids": errors})
+    batch = DispatchBatch(centre_id=centre.id, carrier=carriers.pop(), created_at=utcnow(),
+                          created_by=actor.name or actor.type, code="")
+    session.add(batch)
+    session.flush()
+    batch.code = f"BK-{local_day():%Y%m%d}-{batch.id:05d}"
+    for s in shipments:
+        s.batch_id = batch.id
+    audit.record(session, actor, "dispatch_batch.created", entity_type="dispatch_batch", entity_id=batch.id,
+                 centre_id=centre.id, after={"code": batch.code, "shipments": [s.id for s in shipments]})
+    return batch
+
+
+def overdue(session: Session, centre_id: int, today: date | None = None) -> list[Shipment]:
+    """Results promised by a day already past and still not delivered (cancelled ones aside)."""
+    today = today or local_day()
+    return list(session.scalars(select(Shipment).where(
+        Shipment.centre_id == centre_id, Shipment.direction == "outbound", Shipment.promised_date < today,
+        Shipment.status.not_in(("delivered", "cancelled"))).order_by(Shipment.promised_date, Shipment.id)))
