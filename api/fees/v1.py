@@ -37,27 +37,27 @@ class FeeTypeSchema(Schema):
     effective_to = fields.Date(allow_none=True)
 
 
-class PayerIn(Schema):
+class PaymentPayerIn(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=255))
     phone = fields.String(load_default=None, validate=validate.Regexp(r"^\+?[0-9 .-]{8,20}$"))
     email = fields.Email(load_default=None)
     address = fields.String(load_default=None, validate=validate.Length(max=500))
 
 
-class ItemIn(Schema):
+class PaymentItemIn(Schema):
     fee_code = fields.String(required=True, validate=validate.Length(min=1, max=32))
     quantity = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1000))
 
 
 class PaymentIn(Schema):
     dossier_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    payer = fields.Nested(PayerIn, required=True)
-    items = fields.List(fields.Nested(ItemIn), required=True, validate=validate.Length(min=1, max=50))
+    payer = fields.Nested(PaymentPayerIn, required=True)
+    items = fields.List(fields.Nested(PaymentItemIn), required=True, validate=validate.Length(min=1, max=50))
     channels = fields.List(fields.String(validate=validate.OneOf(["vnpay", "momo", "vietqr", "counter", "cod"])),
                            load_default=None)
 
 
-class ItemOut(Schema):
+class PaymentItemOut(Schema):
     fee_code = fields.String()
     name = fields.String()
     kind = fields.String()
@@ -82,7 +82,7 @@ class PaymentOut(Schema):
     created_at = fields.AwareDateTime()
     expires_at = fields.AwareDateTime(allow_none=True)
     paid_at = fields.AwareDateTime(allow_none=True)
-    items = fields.List(fields.Nested(ItemOut))
+    items = fields.List(fields.Nested(PaymentItemOut))
     pay_url = fields.String()
     vietqr = fields.String(metadata={"description": "EMVCo VietQR payload for a bank transfer"})
     receipt_id = fields.Integer(allow_none=True)
@@ -95,12 +95,12 @@ class PaymentQuery(PageArgs):
     code = fields.String(load_default=None)
 
 
-class CounterIn(Schema):
+class CounterPaymentIn(Schema):
     method = fields.String(required=True, validate=validate.OneOf(["cash", "card"]))
     terminal_ref = fields.String(load_default=None, validate=validate.Length(max=64))
 
 
-class CancelIn(Schema):
+class PaymentCancelIn(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 
@@ -124,17 +124,17 @@ class RefundOut(Schema):
     refundable_amount = fields.Integer()
 
 
-class RejectIn(Schema):
+class RefundRejectIn(Schema):
     note = fields.String(required=True, validate=validate.Length(min=1, max=1000))
 
 
-class WebhookIn(Schema):
+class WebhookEndpointIn(Schema):
     url = fields.Url(required=True, require_tld=False, schemes={"http", "https"})
     events = fields.List(fields.String(), load_default=None)
     description = fields.String(load_default=None, validate=validate.Length(max=255))
 
 
-class WebhookOut(Schema):
+class WebhookEndpointOut(Schema):
     id = fields.Integer()
     url = fields.String()
     events = fields.List(fields.String())
@@ -143,7 +143,7 @@ class WebhookOut(Schema):
     created_at = fields.AwareDateTime()
 
 
-class WebhookCreated(WebhookOut):
+class WebhookEndpointCreated(WebhookEndpointOut):
     secret = fields.String(metadata={"description": "HMAC-SHA256 key of the X-HCC-Signature header; shown once"})
 
 
@@ -251,7 +251,7 @@ class PaymentOne(MethodView):
 @blp.route("/payments/<int:payment_id>/cancel")
 class PaymentCancel(MethodView):
     @require_roles(*STAFF)
-    @blp.arguments(CancelIn)
+    @blp.arguments(PaymentCancelIn)
     @blp.response(200, PaymentOut)
     def post(self, data, payment_id):
         """Cancel an unpaid request."""
@@ -266,7 +266,7 @@ class PaymentCancel(MethodView):
 @blp.route("/payments/<int:payment_id>/counter")
 class PaymentCounter(MethodView):
     @require_roles("cashier")
-    @blp.arguments(CounterIn)
+    @blp.arguments(CounterPaymentIn)
     @blp.response(200, PaymentOut)
     def post(self, data, payment_id):
         """Record a cash or card-terminal payment at the desk; the receipt is issued in the same action."""
@@ -348,7 +348,7 @@ class RefundApprove(MethodView):
 @blp.route("/refunds/<int:refund_id>/reject")
 class RefundReject(MethodView):
     @require_roles("finance")
-    @blp.arguments(RejectIn)
+    @blp.arguments(RefundRejectIn)
     @blp.response(200, RefundOut)
     def post(self, data, refund_id):
         """Reject a requested refund, with a note."""
@@ -363,15 +363,15 @@ class RefundReject(MethodView):
 @blp.route("/webhooks")
 class Webhooks(MethodView):
     @require_roles("admin")
-    @blp.response(200, WebhookOut(many=True))
+    @blp.response(200, WebhookEndpointOut(many=True))
     def get(self):
         """Webhook endpoints registered for the centre."""
         return list(db_session().scalars(select(WebhookEndpoint).where(
             WebhookEndpoint.centre_id == current_principal().centre_id).order_by(WebhookEndpoint.id)))
 
     @require_roles("admin")
-    @blp.arguments(WebhookIn)
-    @blp.response(201, WebhookCreated)
+    @blp.arguments(WebhookEndpointIn)
+    @blp.response(201, WebhookEndpointCreated)
     def post(self, data):
         """Register a URL for signed payment events (`*` or a list such as `payment.paid`)."""
         session = db_session()
