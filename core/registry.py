@@ -26,6 +26,7 @@ JOB_MODULES = [
     "receipts.jobs",
     "postal.jobs",
     "finance.closing",
+    "finance.sections",
 ]
 
 
