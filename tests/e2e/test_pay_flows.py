@@ -131,3 +131,48 @@ def test_pay_by_vietqr_transfer_and_bank_notification(live_server, api_key, sess
                           headers={k: v for k, v in note.headers.items() if k.startswith("X-Bank")})
     assert again.json() == {"success": True, "code": "duplicate"}
     assert paid_rows(session, created["id"]) == 1
+
+
+def pay_with_vnpay_sandbox(live_server, code):
+    http = requests.Session()
+    start = http.post(f"{live_server}/pay/{code}/vnpay", allow_redirects=False, timeout=10)
+    query = urlsplit(start.headers["Location"]).query
+    http.post(f"{live_server}/sandbox/vnpay/paymentv2/pay", data={"query": query, "action": "pay"}, timeout=20)
+
+
+def test_partial_then_full_refund_through_the_vnpay_sandbox(live_server, api_key, session, app):
+    app.extensions["hcc"].settings.extra["HCC_REFUND_NEEDS_APPROVAL"] = "0"
+    finance = make_api_key(session, roles=("finance",), name="Kế toán")
+    created = create_request(live_server, api_key)
+    pay_with_vnpay_sandbox(live_server, created["code"])
+    url = f"{live_server}/api/v1/payments/{created['id']}/refunds"
+    first = requests.post(url, json={"amount": 50_000, "reason": "thu thừa phí"}, headers=bearer(finance), timeout=20)
+    assert first.status_code == 201 and first.json()["status"] == "succeeded", first.text
+    assert first.json()["payment_status"] == "partially_refunded" and first.json()["refundable_amount"] == 150_000
+    too_much = requests.post(url, json={"amount": 150_001, "reason": "x"}, headers=bearer(finance), timeout=10)
+    assert too_much.status_code == 422
+    rest = requests.post(url, json={"amount": 150_000, "reason": "hủy hồ sơ"}, headers=bearer(finance), timeout=20)
+    assert rest.json()["payment_status"] == "refunded" and rest.json()["refundable_amount"] == 0
+
+
+def test_refund_through_the_momo_sandbox(live_server, api_key, session, app):
+    app.extensions["hcc"].settings.extra["HCC_REFUND_NEEDS_APPROVAL"] = "0"
+    finance = make_api_key(session, roles=("finance",), name="Kế toán")
+    created = create_request(live_server, api_key)
+    http = requests.Session()
+    pay_page = http.post(f"{live_server}/pay/{created['code']}/momo", allow_redirects=False,
+                         timeout=10).headers["Location"]
+    http.post(pay_page, data={"action": "pay"}, timeout=20)
+    resp = requests.post(f"{live_server}/api/v1/payments/{created['id']}/refunds", headers=bearer(finance),
+                         json={"amount": 200_000, "reason": "nộp nhầm"}, timeout=20)
+    assert resp.json()["status"] == "succeeded" and resp.json()["payment_status"] == "refunded", resp.text
+
+
+def test_a_request_stuck_in_pending_is_settled_by_querydr(live_server, api_key, session, app):
+    # The citizen paid at VNPAY but the IPN never arrived: querydr settles it on VNPAY's signed word.
+    app.extensions["hcc"].settings.extra["HCC_VNPAY_SANDBOX_IPN_URL"] = f"{live_server}/nowhere"
+    created = create_request(live_server, api_key)
+    pay_with_vnpay_sandbox(live_server, created["code"])
+    assert status_of(session, created["id"]) == "pending"
+    resp = requests.post(f"{live_server}/api/v1/payments/{created['id']}/query", headers=bearer(api_key), timeout=20)
+    assert resp.status_code == 200 and resp.json()["status"] == "paid", resp.text
