@@ -30,6 +30,10 @@ def test_import_loads_the_file(runner, session, tmp_path, centre):
 
 
 def test_a_bad_line_is_named_and_nothing_is_imported(runner, session, tmp_path, centre):
+    from fees.schedule import seed_default
+
+    seed_default(session, centre)
+    session.commit()
     before = session.scalar(select(func.count()).select_from(FeeType))
     path = tmp_path / "phi.csv"
     path.write_text(HEADER + "A,Phí A,,phi,1000,,2024-01-01,\n"
