@@ -1,0 +1,53 @@
+"""The cashier desk and the citizen pages, through the test client."""
+
+from fees.models import Payment
+from tests.factories import csrf_token, make_user, sign_in
+from tests.fees.factories import make_payment
+
+
+def test_cashier_finds_a_request_by_dossier_and_takes_cash(client, session):
+    make_user(session, roles=("cashier",), username="thungan")
+    sign_in(client, "thungan")
+    payment = make_payment(session, dossier_code="000.00.12.H26-260101-0099")
+    page = client.get("/staff/cashier?q=000.00.12.H26-260101-0099").get_data(as_text=True)
+    assert payment.code in page and "Thu tiền mặt" in page
+    token = csrf_token(client, "/staff/cashier?q=x")
+    resp = client.post(f"/staff/cashier/{payment.id}/pay", data={"method": "cash", "q": payment.code,
+                                                                 "csrf_token": token}, follow_redirects=True)
+    assert "Đã ghi nhận thanh toán." in resp.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Payment, payment.id).status == "paid"
+
+
+def test_the_desk_needs_a_cashier(client, session):
+    make_user(session, roles=("dispatcher",), username="buuchinh")
+    sign_in(client, "buuchinh")
+    assert client.get("/staff/cashier").status_code == 403
+
+
+def test_a_form_without_its_csrf_token_is_refused(client, session):
+    make_user(session, roles=("cashier",), username="thungan2")
+    sign_in(client, "thungan2")
+    payment = make_payment(session)
+    assert client.post(f"/staff/cashier/{payment.id}/pay", data={"method": "cash"}).status_code == 400
+    session.expire_all()
+    assert session.get(Payment, payment.id).status == "pending"
+
+
+def test_the_pay_page_shows_fees_total_and_channels_in_vietnamese_then_english(client, session):
+    payment = make_payment(session, amount=200_000)
+    page = client.get(f"/pay/{payment.code}").get_data(as_text=True)
+    assert "Phí cung cấp thông tin lý lịch tư pháp" in page and "200.000 ₫" in page
+    assert "Thanh toán qua VNPAY" in page and "ví MoMo" in page and "<svg" in page
+    client.set_cookie("lang", "en")
+    assert "Pay with VNPAY" in client.get(f"/pay/{payment.code}").get_data(as_text=True)
+
+
+def test_the_result_page_trusts_our_state_not_the_query_string(client, session):
+    payment = make_payment(session)
+    page = client.get(f"/pay/{payment.code}/result?vnp_ResponseCode=00&vnp_TransactionStatus=00")
+    assert "Chờ thanh toán" in page.get_data(as_text=True)
+
+
+def test_an_unknown_code_is_a_404(client):
+    assert client.get("/pay/ZZZZZZZZZZ").status_code == 404
