@@ -2,6 +2,8 @@
 
 from core.settings import Setting, register_settings
 
+# Gateway credentials default to the sandboxes' values in the embedded default; in production an unset
+# one makes that gateway refuse to work (fees.gateways.base.PaymentGateway.setting) instead of using them.
 register_settings(
     Setting("HCC_PAYMENT_EXPIRY_MINUTES", "1440", "Minutes after which an unpaid online payment request expires."),
     Setting("HCC_REFUND_NEEDS_APPROVAL", "1", "A refund must be approved by a second finance user before it is sent."),
@@ -20,6 +22,10 @@ register_settings(
     Setting("HCC_VIETQR_ACCOUNT", "0011000000001", "The centre's collection account number shown in VietQR codes."),
     Setting("HCC_VIETQR_ACCOUNT_NAME", "TRUNG TAM PHUC VU HANH CHINH CONG", "Account holder name shown beside the QR."),
     Setting("HCC_BANK_WEBHOOK_SECRET", "SANDBOXBANKSECRET", "HMAC-SHA256 key the bank signs credit notifications with."),
+    Setting("HCC_VNPAY_SANDBOX_IPN_URL", "`<public_url>/callbacks/vnpay/ipn`",
+            "Where the VNPAY sandbox sends IPNs (VNPAY itself takes the IPN URL from the merchant registration)."),
+    Setting("HCC_BANK_SANDBOX_NOTIFY_URL", "`<public_url>/callbacks/vietqr/bank`",
+            "Where the bank sandbox sends credit notifications."),
     Setting("HCC_GATEWAY_TIMEOUT", "15", "Seconds to wait for a gateway's API before treating it as down."),
     Setting("HCC_WEBHOOK_TIMEOUT", "10", "Seconds to wait for an integrating system's webhook endpoint."),
 )

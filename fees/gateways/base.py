@@ -85,6 +85,15 @@ class PaymentGateway:
     def __init__(self, settings: Settings):
         self.settings = settings
 
+    def setting(self, name: str, sandbox_default: str) -> str:
+        """A gateway setting; the sandbox value serves the embedded default only, never production."""
+        value = self.settings.get(name)
+        if value:
+            return value
+        if self.settings.production:
+            raise PermanentGatewayError(f"{name} is not set; the {self.name} gateway cannot be used")
+        return sandbox_default
+
     def checkout(self, payment, *, return_url: str, client_ip: str = "127.0.0.1") -> Checkout:
         raise NotSupported(f"{self.name} has no online checkout")
 

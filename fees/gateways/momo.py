@@ -102,19 +102,19 @@ class MomoGateway(PaymentGateway):
 
     @property
     def partner_code(self) -> str:
-        return self.settings.get("HCC_MOMO_PARTNER_CODE") or "MOMOHCCSBX"
+        return self.setting("HCC_MOMO_PARTNER_CODE", "MOMOHCCSBX")
 
     @property
     def access_key(self) -> str:
-        return self.settings.get("HCC_MOMO_ACCESS_KEY") or "SANDBOXMOMOACCESS"
+        return self.setting("HCC_MOMO_ACCESS_KEY", "SANDBOXMOMOACCESS")
 
     @property
     def secret_key(self) -> str:
-        return self.settings.get("HCC_MOMO_SECRET_KEY") or "SANDBOXMOMOSECRETKEYHCC"
+        return self.setting("HCC_MOMO_SECRET_KEY", "SANDBOXMOMOSECRETKEYHCC")
 
     @property
     def api_url(self) -> str:
-        return (self.settings.get("HCC_MOMO_API_URL") or f"{self.settings.public_url}/sandbox/momo").rstrip("/")
+        return self.setting("HCC_MOMO_API_URL", f"{self.settings.public_url}/sandbox/momo").rstrip("/")
 
     @property
     def ipn_url(self) -> str:

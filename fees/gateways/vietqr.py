@@ -85,11 +85,11 @@ class VietqrGateway(PaymentGateway):
 
     @property
     def bank_bin(self) -> str:
-        return self.settings.get("HCC_VIETQR_BANK_BIN") or "970436"
+        return self.setting("HCC_VIETQR_BANK_BIN", "970436")
 
     @property
     def account(self) -> str:
-        return self.settings.get("HCC_VIETQR_ACCOUNT") or "0011000000001"
+        return self.setting("HCC_VIETQR_ACCOUNT", "0011000000001")
 
     @property
     def account_name(self) -> str:
@@ -97,7 +97,7 @@ class VietqrGateway(PaymentGateway):
 
     @property
     def webhook_secret(self) -> str:
-        return self.settings.get("HCC_BANK_WEBHOOK_SECRET") or "SANDBOXBANKSECRET"
+        return self.setting("HCC_BANK_WEBHOOK_SECRET", "SANDBOXBANKSECRET")
 
     def qr_payload(self, payment) -> str:
         return emv_payload(bank_bin=self.bank_bin, account=self.account, amount=payment.amount,

@@ -168,20 +168,19 @@ class VnpayGateway(PaymentGateway):
 
     @property
     def tmn_code(self) -> str:
-        return self.settings.get("HCC_VNPAY_TMN_CODE") or "HCCSBX01"
+        return self.setting("HCC_VNPAY_TMN_CODE", "HCCSBX01")
 
     @property
     def secret(self) -> str:
-        return self.settings.get("HCC_VNPAY_HASH_SECRET") or "SANDBOXVNPAYSECRETHCC0000000000"
+        return self.setting("HCC_VNPAY_HASH_SECRET", "SANDBOXVNPAYSECRETHCC0000000000")
 
     @property
     def pay_base(self) -> str:
-        return self.settings.get("HCC_VNPAY_PAY_URL") or f"{self.settings.public_url}/sandbox/vnpay/paymentv2/vpcpay.html"
+        return self.setting("HCC_VNPAY_PAY_URL", f"{self.settings.public_url}/sandbox/vnpay/paymentv2/vpcpay.html")
 
     @property
     def api_url(self) -> str:
-        return (self.settings.get("HCC_VNPAY_API_URL")
-                or f"{self.settings.public_url}/sandbox/vnpay/merchant_webapi/api/transaction")
+        return self.setting("HCC_VNPAY_API_URL", f"{self.settings.public_url}/sandbox/vnpay/merchant_webapi/api/transaction")
 
     @property
     def timeout(self) -> int:

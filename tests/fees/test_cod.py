@@ -46,3 +46,21 @@ def test_a_returned_parcel_cancels_the_request(session):
     session.commit()
     session.refresh(payment)
     assert payment.status == "cancelled"
+
+
+def test_an_unpaid_online_request_expires_after_the_configured_time(session, app):
+    from datetime import timedelta
+
+    from fees.payments import expire_overdue
+
+    app.extensions["hcc"].settings.extra["HCC_PAYMENT_EXPIRY_MINUTES"] = "30"
+    payment = make_payment(session)
+    assert timedelta(minutes=29) < payment.expires_at - payment.created_at <= timedelta(minutes=30)
+    cod = make_payment(session, channels=["cod"])
+    payment.expires_at = payment.created_at - timedelta(seconds=1)
+    session.commit()
+    assert expire_overdue(session) == 1
+    session.commit()
+    session.refresh(payment)
+    session.refresh(cod)
+    assert (payment.status, cod.status) == ("expired", "pending")
