@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 # A payment in one of these has money behind it, so it gets a receipt.
 RECEIPTABLE = ("paid", "partially_refunded", "refunded")
 LOOKUP_CODE_LENGTH = 12
+# session.info key: receipts allocated in the session's current transaction (invisible to others).
+FRESH = "hcc_receipts_allocated"
 
 
 class ReceiptError(Conflict):
@@ -130,6 +132,7 @@ def allocate_receipt(session: Session, payment_id: int, *, replaces: Receipt | N
     )
     session.add(receipt)
     session.flush()
+    session.info.setdefault(FRESH, {})[receipt.id] = session.get_transaction()
     audit.record(session, actor, "receipt.allocated", entity_type="receipt", entity_id=receipt.id,
                  after={"number": receipt.number_text, "symbol": symbol, "template": template,
                         "payment_id": payment.id}, centre_id=centre.id)
@@ -167,15 +170,19 @@ def finish_receipt(session: Session, receipt_id: int, *, settings: Settings | No
     # The key names the bytes, so a racing worker's file never overwrites the one that won.
     key = f"{receipt.centre_id}/{receipt.year}/{receipt.symbol}-{receipt.number_text}-{signed.sha256[:16]}.pdf"
     storage_for(settings).put(key, signed.data)
-    now = utcnow()
-    result = session.execute(
-        update(Receipt).where(Receipt.id == receipt.id, Receipt.status == "pending")
-        .values(status="issued", issued_at=now, storage_key=key, sha256=signed.sha256, size=len(signed.data),
-                signer_subject=signed.signer_subject[:500], attempts=Receipt.attempts + 1, last_error=None)
-        .execution_options(synchronize_session=False))
-    session.refresh(receipt)
-    if result.rowcount != 1:
-        return receipt  # another worker finished it first; its file is the receipt
+    values = dict(status="issued", issued_at=utcnow(), storage_key=key, sha256=signed.sha256, size=len(signed.data),
+                  signer_subject=signed.signer_subject[:500], attempts=receipt.attempts + 1, last_error=None)
+    if session.info.get(FRESH, {}).get(receipt.id) is session.get_transaction():
+        # Allocated in this very transaction (the counter desk): nobody else can see it yet.
+        for k, v in values.items():
+            setattr(receipt, k, v)
+    else:
+        result = session.execute(
+            update(Receipt).where(Receipt.id == receipt.id, Receipt.status == "pending").values(**values)
+            .execution_options(synchronize_session=False))
+        session.refresh(receipt)
+        if result.rowcount != 1:
+            return receipt  # another worker finished it first; its file is the receipt
     audit.record(session, audit.SYSTEM, "receipt.issued", entity_type="receipt", entity_id=receipt.id,
                  after={"status": "issued", "sha256": signed.sha256, "number": receipt.number_text},
                  centre_id=receipt.centre_id)

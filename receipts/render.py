@@ -11,9 +11,10 @@ import threading
 from pathlib import Path
 
 import segno
+from PIL import Image
 from reportlab.lib.pagesizes import A5
 from reportlab.lib.units import mm
-from reportlab.lib.utils import simpleSplit
+from reportlab.lib.utils import ImageReader, simpleSplit
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
@@ -33,22 +34,27 @@ def register_fonts() -> None:
 
 
 def _qr(c: canvas.Canvas, url: str, x: float, y: float, size: float) -> None:
-    """Draw the QR code as filled squares (vector, crisp at any zoom)."""
-    qr = segno.make(url, error="m")
+    """Draw the QR code as a one-bit image, one pixel a module (viewers scale it without smoothing)."""
+    # A fixed mask skips segno's scoring of all eight (most of the QR time); any mask scans.
+    qr = segno.make(url, error="m", mask=0, micro=False)
+    border = 2
     rows = qr.matrix
-    n = len(rows)
-    cell = size / n
-    p = c.beginPath()
-    for r, row in enumerate(rows):
-        for col, dark in enumerate(row):
-            if dark:
-                p.rect(x + col * cell, y + size - (r + 1) * cell, cell, cell)
-    c.drawPath(p, stroke=0, fill=1)
+    n = len(rows) + 2 * border
+    img = Image.new("1", (n, n), 1)
+    img.putdata([0 if (border <= r < n - border and border <= col < n - border and rows[r - border][col - border])
+                 else 1 for r in range(n) for col in range(n)])
+    c.drawImage(ImageReader(img), x, y, width=size, height=size)
 
 
-def render_pdf(content: dict, *, title_note: str | None = None) -> bytes:
-    """One A5 page with every legal field; returns unsigned PDF bytes."""
-    register_fonts()
+def render_pdf(content: dict, *, title_note: str | None = None, fonts: tuple[str, str] | None = None) -> bytes:
+    """One A5 page with every legal field; returns unsigned PDF bytes.
+
+    `fonts` names registered reportlab fonts (regular, bold); the default is ours, registered once.
+    """
+    if fonts is None:
+        register_fonts()
+        fonts = (FONT, FONT_BOLD)
+    f, fb = fonts
     buf = io.BytesIO()
     width, height = A5
     c = canvas.Canvas(buf, pagesize=A5, pageCompression=1, invariant=0)
@@ -59,12 +65,12 @@ def render_pdf(content: dict, *, title_note: str | None = None) -> bytes:
     y = height - 14 * mm
 
     def text(x, yy, s, size=8.5, bold=False):
-        c.setFont(FONT_BOLD if bold else FONT, size)
+        c.setFont(fb if bold else f, size)
         c.drawString(x, yy, s)
 
     def wrapped(x, yy, s, max_w, size=8.5, bold=False, leading=None):
         leading = leading or size * 1.3
-        for line in simpleSplit(s, FONT_BOLD if bold else FONT, size, max_w) or [""]:
+        for line in simpleSplit(s, fb if bold else f, size, max_w) or [""]:
             text(x, yy, line, size, bold)
             yy -= leading
         return yy
@@ -77,17 +83,17 @@ def render_pdf(content: dict, *, title_note: str | None = None) -> bytes:
     text(right - 38 * mm, top, f"Ký hiệu mẫu: {content['template']}", 8)
     text(right - 38 * mm, top - 11, f"Ký hiệu: {content['symbol']}", 8)
     text(right - 38 * mm, top - 22, "Số: ", 8)
-    text(right - 38 * mm + c.stringWidth("Số: ", FONT, 8), top - 22, content["number"], 9, bold=True)
+    text(right - 38 * mm + c.stringWidth("Số: ", f, 8), top - 22, content["number"], 9, bold=True)
 
     y = min(y, top - 30) - 8 * mm
-    c.setFont(FONT_BOLD, 13)
+    c.setFont(fb, 13)
     c.drawCentredString(width / 2, y, content["type"])
     y -= 5 * mm
-    c.setFont(FONT, 8)
+    c.setFont(f, 8)
     c.drawCentredString(width / 2, y, "(Biên lai điện tử)")
     y -= 4 * mm
     if title_note:
-        c.setFont(FONT_BOLD, 8.5)
+        c.setFont(fb, 8.5)
         c.drawCentredString(width / 2, y, title_note)
         y -= 4 * mm
     y -= 4 * mm
@@ -106,7 +112,7 @@ def render_pdf(content: dict, *, title_note: str | None = None) -> bytes:
     text(col_no, y, "STT", 8, bold=True)
     text(col_name, y, "Tên khoản thu", 8, bold=True)
     text(col_kind, y, "Loại", 8, bold=True)
-    c.setFont(FONT_BOLD, 8)
+    c.setFont(fb, 8)
     c.drawRightString(col_amount, y, "Số tiền (đồng)")
     y -= 2 * mm
     c.line(left, y, right, y)
@@ -115,14 +121,14 @@ def render_pdf(content: dict, *, title_note: str | None = None) -> bytes:
         text(col_no, y, str(i), 8.5)
         name = line["name"] + (f" (x{line['quantity']})" if line["quantity"] > 1 else "")
         text(col_kind, y, line["kind_label"], 8.5)
-        c.setFont(FONT, 8.5)
+        c.setFont(f, 8.5)
         c.drawRightString(col_amount, y, format_amount(line["amount"]))
         y = wrapped(col_name, y, name, col_kind - col_name - 3 * mm, 8.5)
         y -= 1 * mm
     c.line(left, y + 2 * mm, right, y + 2 * mm)
     y -= 2 * mm
     text(col_name, y, "Tổng cộng", 9, bold=True)
-    c.setFont(FONT_BOLD, 9)
+    c.setFont(fb, 9)
     c.drawRightString(col_amount, y, format_amount(content["total"]))
     y -= 5 * mm
     y = wrapped(left, y, f"Số tiền bằng chữ: {content['total_words']}", right - left, 9)
@@ -145,11 +151,11 @@ def render_pdf(content: dict, *, title_note: str | None = None) -> bytes:
     text(tx, ty, "Tra cứu và kiểm tra biên lai:", 8)
     ty = wrapped(tx, ty - 10, content["lookup_url"], right - tx, 7.5)
     text(tx, ty - 2, f"Mã tra cứu: {content['lookup_code']}", 8.5, bold=True)
-    c.setFont(FONT_BOLD, 8.5)
+    c.setFont(fb, 8.5)
     c.drawRightString(right, base + 8 * mm, "ĐƠN VỊ THU")
-    c.setFont(FONT, 7.5)
+    c.setFont(f, 7.5)
     c.drawRightString(right, base + 4 * mm, "(Ký bằng chữ ký số)")
-    c.setFont(FONT, 6.5)
+    c.setFont(f, 6.5)
     c.drawCentredString(width / 2, 7 * mm, "Biên lai điện tử có giá trị pháp lý khi chữ ký số hợp lệ; "
                                            "tệp XML đính kèm là dữ liệu của biên lai.")
     c.showPage()

@@ -33,6 +33,20 @@ register_settings(
 )
 
 
+def run_async(coro):
+    """Run one of pyHanko's coroutines to completion on a fresh event loop.
+
+    Not `asyncio.run`: on the main thread it installs a SIGINT handler whose set-up formats the
+    task's repr, which for pyHanko's coroutines serialises their ASN.1 arguments, costing more than
+    the signature itself.
+    """
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.close()
+
+
 class SigningError(Exception):
     """Raised when the signing key cannot be loaded or used."""
 
@@ -46,6 +60,32 @@ def _load_pem_or_der_certs(path: Path) -> list[asn1_x509.Certificate]:
 
 def _self_signed(cert: asn1_x509.Certificate) -> bool:
     return cert.self_signed in ("maybe", "yes")
+
+
+class LoadedKeySigner(signers.SimpleSigner):
+    """pyHanko's SimpleSigner, but the private key is parsed once instead of on every signature.
+
+    SimpleSigner re-reads the DER key (with RSA consistency checks, tens of milliseconds) each time
+    it signs; a receipt is signed twice (XML and PDF), so this is most of the time of a receipt.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._key = serialization.load_der_private_key(self.signing_key.dump(), password=None)
+
+    @classmethod
+    def from_simple(cls, s: signers.SimpleSigner) -> LoadedKeySigner:
+        return cls(signing_cert=s.signing_cert, signing_key=s.signing_key, cert_registry=s.cert_registry)
+
+    def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
+        from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+        from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+        from pyhanko.sign.general import get_pyca_cryptography_hash
+
+        mechanism = self.get_signature_mechanism_for_digest(digest_algorithm).signature_algo
+        if mechanism == "rsassa_pkcs1v15" and isinstance(self._key, RSAPrivateKey):
+            return self._key.sign(data, PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm))
+        return super().sign_raw(data, digest_algorithm)  # other key types: pyHanko's own path
 
 
 class XmlSigningKey:
@@ -81,6 +121,13 @@ class ReceiptSigner:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
+    def bytes_reserved(self) -> int:
+        """Room for the CMS signature in the PDF, fixed per key so pyHanko skips its trial signature."""
+        certs = sum(len(c.dump()) for c in self.signer.cert_registry) + len(self.signing_cert.dump())
+        total = certs + 4096 + (12288 if self.tsa_url else 0)
+        return total + total % 2
+
+    @property
     def signing_cert(self) -> asn1_x509.Certificate:
         return self.signer.signing_cert
 
@@ -99,15 +146,19 @@ class ReceiptSigner:
                 out.append(load_der_x509_certificate(c.dump()).public_bytes(serialization.Encoding.PEM))
         return out
 
+    def signer_sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
+        """`sign_raw` for callers already holding the lock (the PDF signing path)."""
+        if isinstance(self.signer, signers.SimpleSigner):
+            return self.signer.sign_raw(data, digest_algorithm)
+        return run_async(self.signer.async_sign_raw(data, digest_algorithm))
+
     def xml_key(self) -> XmlSigningKey:
         return XmlSigningKey(self)
 
     def sign_raw(self, data: bytes, digest_algorithm: str = "sha256") -> bytes:
         # A token session is not safe to share between threads; a PKCS#12 key is, but the lock is cheap.
         with self._lock:
-            if isinstance(self.signer, signers.SimpleSigner):
-                return self.signer.sign_raw(data, digest_algorithm)
-            return asyncio.run(self.signer.async_sign_raw(data, digest_algorithm))
+            return self.signer_sign_raw(data, digest_algorithm)
 
     def timestamper(self):
         if not self.tsa_url:
@@ -167,6 +218,7 @@ def _load(settings: Settings) -> ReceiptSigner:
         raise SigningError(f"cannot read the PKCS#12 file: {e}") from e
     if signer is None:
         raise SigningError("cannot load the PKCS#12 file (wrong password?)")
+    signer = LoadedKeySigner.from_simple(signer)
     roots = _extra_roots(settings) or [c for c in signer.cert_registry if _self_signed(c)]
     return ReceiptSigner(signer=signer, trust_roots=roots or [signer.signing_cert], kind="pkcs12", tsa_url=tsa)
 
@@ -186,7 +238,7 @@ def _load_pkcs11(settings: Settings, module: str, tsa: str | None) -> ReceiptSig
         signer = PKCS11Signer(session, cert_label=cert_label, key_label=key_label or cert_label,
                               other_certs_to_pull=None)
         # Pull the certificate now, so a wrong label fails at start-up rather than at the first receipt.
-        asyncio.run(signer.ensure_objects_loaded())
+        run_async(signer.ensure_objects_loaded())
     except Exception as e:  # python-pkcs11 raises many unrelated classes
         raise SigningError(f"cannot open the PKCS#11 signing key: {type(e).__name__}: {e}") from e
     roots = _extra_roots(settings) or [c for c in signer.cert_registry if _self_signed(c)]
