@@ -234,3 +234,12 @@ def send(http: requests.Session, method: str, url: str, *, timeout: float, **kwa
     if resp.status_code in (429,) or resp.status_code >= 500:
         raise RetryableCarrierError(f"{url} answered {resp.status_code}")
     return resp
+
+
+def credential(settings: Settings, name: str, sandbox_value: str) -> str:
+    """A credential setting; the sandbox's value stands in only outside production, so a production
+    service never accepts or sends a sandbox secret."""
+    value = settings.get(name)
+    if value:
+        return value
+    return "" if settings.production else sandbox_value

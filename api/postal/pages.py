@@ -9,10 +9,12 @@ from sqlalchemy import select
 from api.auth import current_principal, protect_forms, require_roles
 from api.context import db_session, settings
 from api.i18n import register_messages, t
+from carriers.base import FINAL_STATUSES
 from core.clock import local_day
 from core.errors import DomainError
 from core.models import Centre
 from postal import documents
+from postal.jobs import refresh_from_sandbox
 from postal.models import DispatchBatch, Shipment
 from postal.shipments import (
     CARRIER_TITLES,
@@ -265,5 +267,9 @@ def track(code: str):
     s = db_session().scalar(select(Shipment).where(Shipment.code == code.strip().upper()))
     if s is None:
         abort(404)
+    if s.tracking_code and s.status not in FINAL_STATUSES and settings().sandbox:
+        refresh_from_sandbox(s.carrier)
+        db_session().expire_all()
+        s = db_session().scalar(select(Shipment).where(Shipment.id == s.id))
     milestones = [e for e in s.events if e.applied]
     return render_template("postal/track.html", s=s, events=milestones, titles=CARRIER_TITLES)

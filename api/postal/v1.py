@@ -11,9 +11,11 @@ from sqlalchemy import select
 from api.auth import current_principal, require_roles
 from api.context import db_session, settings
 from api.schemas import PageArgs, page_schema, paginate
+from carriers.base import FINAL_STATUSES
 from core.errors import NotFound
 from core.models import Centre
 from postal import documents
+from postal.jobs import refresh_from_sandbox
 from postal.models import DIRECTIONS, DispatchBatch, Shipment
 from postal.shipments import CARRIER_TITLES, Recipient, create_batch, create_shipment, get_shipment, staff_action
 
@@ -180,7 +182,12 @@ class ShipmentItem(MethodView):
     @blp.response(200, ShipmentOut)
     def get(self, shipment_id: int):
         """A shipment with its status, tracking code and every carrier event (raw events kept)."""
-        return get_shipment(db_session(), shipment_id, current_principal().centre_id)
+        s = get_shipment(db_session(), shipment_id, current_principal().centre_id)
+        if s.tracking_code and s.status not in FINAL_STATUSES and settings().sandbox:
+            refresh_from_sandbox(s.carrier)
+            db_session().expire_all()
+            s = get_shipment(db_session(), shipment_id, current_principal().centre_id)
+        return s
 
 
 @blp.route("/shipments/<int:shipment_id>/label")

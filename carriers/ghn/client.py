@@ -32,8 +32,8 @@ API = "/shiip/public-api"
 def config_from(settings: Settings) -> CarrierConfig:
     return CarrierConfig(
         base_url=(settings.get("HCC_GHN_BASE_URL") or base.sandbox_base(settings, "ghn")).rstrip("/"),
-        password=settings.get("HCC_GHN_TOKEN") or "sandbox-ghn-token",
-        webhook_token=settings.get("HCC_GHN_WEBHOOK_SECRET") or "sandbox-ghn-webhook",
+        password=base.credential(settings, "HCC_GHN_TOKEN", "sandbox-ghn-token"),
+        webhook_token=base.credential(settings, "HCC_GHN_WEBHOOK_SECRET", "sandbox-ghn-webhook"),
         timeout=base.timeout_of(settings),
         extra={"shop_id": settings.get("HCC_GHN_SHOP_ID") or "885"},
     )

@@ -36,9 +36,9 @@ def config_from(settings: Settings) -> CarrierConfig:
     base_url = (settings.get("HCC_VIETTELPOST_BASE_URL") or base.sandbox_base(settings, "viettelpost")).rstrip("/")
     return CarrierConfig(
         base_url=base_url,
-        username=settings.get("HCC_VIETTELPOST_USERNAME") or "hcc-sandbox",
-        password=settings.get("HCC_VIETTELPOST_PASSWORD") or "sandbox-viettelpost",
-        webhook_token=settings.get("HCC_VIETTELPOST_WEBHOOK_SECRET") or "sandbox-vtp-webhook",
+        username=base.credential(settings, "HCC_VIETTELPOST_USERNAME", "hcc-sandbox"),
+        password=base.credential(settings, "HCC_VIETTELPOST_PASSWORD", "sandbox-viettelpost"),
+        webhook_token=base.credential(settings, "HCC_VIETTELPOST_WEBHOOK_SECRET", "sandbox-vtp-webhook"),
         timeout=base.timeout_of(settings),
         extra={"print_url": (settings.get("HCC_VIETTELPOST_PRINT_URL") or base_url).rstrip("/")},
     )

@@ -36,8 +36,8 @@ _token_lock = threading.Lock()
 def config_from(settings: Settings) -> CarrierConfig:
     return CarrierConfig(
         base_url=(settings.get("HCC_VNPOST_BASE_URL") or base.sandbox_base(settings, "vnpost")).rstrip("/"),
-        username=settings.get("HCC_VNPOST_CLIENT_ID") or "hcc-sandbox",
-        password=settings.get("HCC_VNPOST_CLIENT_SECRET") or "sandbox-vnpost",
+        username=base.credential(settings, "HCC_VNPOST_CLIENT_ID", "hcc-sandbox"),
+        password=base.credential(settings, "HCC_VNPOST_CLIENT_SECRET", "sandbox-vnpost"),
         timeout=base.timeout_of(settings),
         extra={"customer_code": settings.get("HCC_VNPOST_CUSTOMER_CODE") or "HCC0001"},
     )
