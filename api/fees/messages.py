@@ -18,7 +18,7 @@ MESSAGES = {
     "pay.vietqr": {"vi": "Chuyển khoản ngân hàng bằng VietQR", "en": "Bank transfer with VietQR"},
     "pay.vietqr_help": {"vi": "Quét mã bằng ứng dụng ngân hàng. Giữ nguyên số tiền và nội dung chuyển khoản.",
                         "en": "Scan with your banking app. Keep the amount and the transfer description unchanged."},
-    "pay.bank": {"vi": "Ngân hàng (BIN)", "en": "Bank (BIN)"},
+    "pay.bank": {"vi": "Ngân hàng", "en": "Bank"},
     "pay.account": {"vi": "Số tài khoản", "en": "Account number"},
     "pay.account_name": {"vi": "Chủ tài khoản", "en": "Account holder"},
     "pay.description": {"vi": "Nội dung chuyển khoản", "en": "Transfer description"},

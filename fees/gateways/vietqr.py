@@ -16,6 +16,9 @@ from core.security import CODE_ALPHABET
 from fees.gateways.base import Checkout, PaymentGateway
 
 NAPAS_GUID = "A000000727"
+# NAPAS BINs of the banks provincial treasuries and centres most often collect through.
+BANK_NAMES = {"970436": "Vietcombank", "970415": "VietinBank", "970418": "BIDV", "970405": "Agribank",
+              "970422": "MB", "970407": "Techcombank", "970432": "VPBank", "970416": "ACB"}
 SERVICE_TO_ACCOUNT = "QRIBFTTA"
 
 
@@ -105,6 +108,7 @@ class VietqrGateway(PaymentGateway):
 
     def checkout(self, payment, *, return_url: str = "", client_ip: str = "127.0.0.1") -> Checkout:
         return Checkout(channel=self.name, qr_payload=self.qr_payload(payment), reference=payment.code,
-                        extra={"bank_bin": self.bank_bin, "account": self.account,
+                        extra={"bank_bin": self.bank_bin, "bank_name": BANK_NAMES.get(self.bank_bin, self.bank_bin),
+                               "account": self.account,
                                "account_name": self.account_name,
                                "description": transfer_description(payment.code)})
