@@ -15,9 +15,10 @@ def init_app(app, api) -> None:
     app.register_blueprint(pages.desk)
     app.register_blueprint(sandbox.bp)
     register_messages(messages.MESSAGES)
-    entry = ("fees_desk.cashier", "nav.cashier", ("cashier",))
-    if entry not in NAV:
-        NAV.append(entry)
+    for entry in (("fees_desk.cashier", "nav.cashier", ("cashier",)),
+                  ("fees_desk.refunds", "nav.refunds", ("finance",))):
+        if entry not in NAV:
+            NAV.append(entry)
     app.cli.add_command(cli.fees_group)
     if "fees" not in main.commands:
         main.add_command(cli.fees_group)

@@ -161,3 +161,77 @@ def cashier_pay(payment_id: int):
     session.commit()
     flash(t("cashier.recorded"), "success")
     return redirect(url_for("fees_desk.cashier", q=request.form.get("q", ""), paid=payment.id))
+
+
+def _staff_actor() -> audit.Actor:
+    return audit.Actor(type="user", id=str(current_user.id), name=current_user.username,
+                       centre_id=current_user.centre_id, ip=request.remote_addr)
+
+
+@desk.get("/staff/refunds")
+@require_roles("finance")
+def refunds():
+    from fees.models import Refund
+    from fees.refunds import refundable
+
+    session = db_session()
+    q = (request.args.get("q") or "").strip()
+    found = None
+    if q:
+        found = session.scalars(select(Payment).where(Payment.centre_id == current_user.centre_id,
+                                                      or_(Payment.code == q.upper(), Payment.dossier_code == q))
+                                .order_by(Payment.id.desc())).first()
+    rows = list(session.scalars(select(Refund).join(Payment).where(Payment.centre_id == current_user.centre_id)
+                                .order_by(Refund.id.desc()).limit(50)))
+    me = f"user:{current_user.id}"
+    return render_template("fees/refunds.html", q=q, found=found, rows=rows, me=me,
+                           available=refundable(session, found) if found else 0)
+
+
+@desk.post("/staff/refunds/request")
+@require_roles("finance")
+def refund_request():
+    from fees.refunds import request_refund
+
+    session = db_session()
+    try:
+        amount = int((request.form.get("amount") or "").replace(".", "").strip())
+    except ValueError:
+        amount = 0
+    try:
+        request_refund(session, request.form.get("payment_id", type=int) or 0, amount=amount,
+                       reason=request.form.get("reason", ""), actor=_staff_actor(),
+                       needs_approval=settings().get_bool("HCC_REFUND_NEEDS_APPROVAL", True),
+                       centre_id=current_user.centre_id)
+        session.commit()
+        flash(t("refunds.requested"), "success")
+    except DomainError as e:
+        session.rollback()
+        flash(_problem_text(e), "error")
+    return redirect(url_for("fees_desk.refunds", q=request.form.get("q", "")))
+
+
+@desk.post("/staff/refunds/<int:refund_id>/<action>")
+@require_roles("finance")
+def refund_decide(refund_id: int, action: str):
+    from fees.refunds import approve_refund, reject_refund
+
+    session = db_session()
+    try:
+        if action == "approve":
+            approve_refund(session, refund_id, actor=_staff_actor(), centre_id=current_user.centre_id)
+        elif action == "reject":
+            reject_refund(session, refund_id, actor=_staff_actor(), note=request.form.get("note") or "từ chối",
+                          centre_id=current_user.centre_id)
+        else:
+            abort(404)
+        session.commit()
+        flash(t(f"refunds.{action}d"), "success")
+    except DomainError as e:
+        session.rollback()
+        flash(_problem_text(e), "error")
+    return redirect(url_for("fees_desk.refunds"))
+
+
+def _problem_text(e: DomainError) -> str:
+    return "; ".join(m for msgs in e.errors.values() for m in msgs) or e.message

@@ -1,5 +1,7 @@
 """The cashier desk and the citizen pages, through the test client."""
 
+import re
+
 from fees.models import Payment
 from tests.factories import csrf_token, make_user, sign_in
 from tests.fees.factories import make_payment
@@ -51,3 +53,38 @@ def test_the_result_page_trusts_our_state_not_the_query_string(client, session):
 
 def test_an_unknown_code_is_a_404(client):
     assert client.get("/pay/ZZZZZZZZZZ").status_code == 404
+
+
+def test_finance_requests_a_refund_and_a_colleague_approves_it(app, session):
+    from core import audit
+    from fees.gateways.counter import record_counter_payment
+
+    make_user(session, roles=("finance",), username="ketoan1")
+    make_user(session, roles=("finance",), username="ketoan2")
+    payment = make_payment(session, amount=200_000)
+    record_counter_payment(session, payment.id, method="cash", actor=audit.SYSTEM)
+    session.commit()
+
+    first = app.test_client()
+    sign_in(first, "ketoan1")
+    token = csrf_token(first, "/staff/refunds")
+    resp = first.post("/staff/refunds/request", data={"payment_id": payment.id, "amount": "250.000",
+                                                      "reason": "thu thừa", "q": payment.code, "csrf_token": token},
+                      follow_redirects=True)
+    assert "Vượt quá số tiền còn được hoàn (200.000 đồng)." in resp.get_data(as_text=True)
+    resp = first.post("/staff/refunds/request", data={"payment_id": payment.id, "amount": "50.000",
+                                                      "reason": "thu thừa", "q": payment.code, "csrf_token": token},
+                      follow_redirects=True)
+    page = resp.get_data(as_text=True)
+    assert "Đã tạo đề nghị hoàn tiền." in page and "Chờ người khác duyệt" in page
+
+    second = app.test_client()
+    sign_in(second, "ketoan2")
+    page = second.get("/staff/refunds").get_data(as_text=True)
+    refund_id = int(re.search(r'/staff/refunds/(\d+)/approve', page).group(1))
+    resp = second.post(f"/staff/refunds/{refund_id}/approve", data={"csrf_token": csrf_token(second, "/staff/refunds")},
+                       follow_redirects=True)
+    assert "Đã duyệt hoàn tiền." in resp.get_data(as_text=True)
+    session.expire_all()
+    paid = session.get(Payment, payment.id)
+    assert (paid.status, paid.refundable_amount) == ("partially_refunded", 150_000)
