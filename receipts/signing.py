@@ -40,11 +40,30 @@ def run_async(coro):
     task's repr, which for pyHanko's coroutines serialises their ASN.1 arguments, costing more than
     the signature itself.
     """
-    loop = asyncio.new_event_loop()
     try:
-        return loop.run_until_complete(coro)
-    finally:
-        loop.close()
+        asyncio.get_running_loop()
+    except RuntimeError:
+        loop = asyncio.new_event_loop()
+        try:
+            return loop.run_until_complete(coro)
+        finally:
+            loop.close()
+    # Called from inside a running loop (an async server, a browser driver in tests): a loop cannot be
+    # nested, so the coroutine runs on its own loop in a short-lived thread.
+    box: dict = {}
+
+    def run() -> None:
+        try:
+            box["result"] = run_async(coro)
+        except BaseException as e:
+            box["error"] = e
+
+    thread = threading.Thread(target=run, name="hcc-signing")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
 
 
 class SigningError(Exception):
