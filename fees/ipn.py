@@ -33,8 +33,8 @@ class Verdict:
 
 
 def _settled_outcome(result: str) -> str:
-    return {"paid": "accepted", "failed_recorded": "accepted", "flagged": "flagged", "already": "duplicate"}.get(
-        result, "rejected")
+    return {"paid": "accepted", "failed_recorded": "accepted", "flagged": "flagged", "paid_twice": "flagged",
+            "already": "duplicate"}.get(result, "rejected")
 
 
 def vnpay_ipn(session: Session, settings: Settings, params: dict[str, str]) -> Verdict:
@@ -58,7 +58,8 @@ def vnpay_ipn(session: Session, settings: Settings, params: dict[str, str]) -> V
                                      success=success, transaction_ref=txn, actor=actor,
                                      extra={"vnpay_pay_date": params.get("vnp_PayDate"),
                                             "vnpay_bank_code": params.get("vnp_BankCode")} if success else None)
-    answer = {"paid": "00", "failed_recorded": "00", "flagged": "00", "already": "02", "not_found": "01",
+    answer = {"paid": "00", "failed_recorded": "00", "flagged": "00", "already": "02", "paid_twice": "02",
+              "not_found": "01",
               "amount_mismatch": "04"}[settled.result]
     return Verdict(_settled_outcome(settled.result), answer, settled.detail or settled.result,
                    settled.payment.id if settled.payment else None,

@@ -19,6 +19,11 @@ def settle_by_query(session: Session, payment_id: int, settings) -> Settled | No
         return None
     result = get_gateway(channel, settings).query(payment)
     if not result.found or result.pending or not result.success:
+        # Remember the question, so the sweep asks again only after a pause (updated_at moves).
+        from core.clock import utcnow
+
+        payment.extra = {**(payment.extra or {}), "queried_at": utcnow().isoformat(),
+                         "query_status": result.raw_status}
         return Settled("unchanged", payment, result.raw_status)
     return settle_gateway_payment(session, channel=channel, order_code=payment.code, amount=result.amount,
                                   success=True, transaction_ref=result.transaction_ref,

@@ -25,7 +25,7 @@ PAID_STATES = ("paid", "refunded", "partially_refunded")
 class Settled:
     """What became of a gateway's notification.
 
-    result: paid | failed_recorded | already | not_found | amount_mismatch | flagged
+    result: paid | failed_recorded | already | paid_twice | not_found | amount_mismatch | flagged
     """
 
     result: str
@@ -56,6 +56,14 @@ def settle_gateway_payment(session: Session, *, channel: str, order_code: str, a
     if exact_amount and amount != payment.amount:
         return Settled("amount_mismatch", payment, f"amount {amount} != {payment.amount}")
     if payment.status in PAID_STATES:
+        same = payment.channel == channel and (payment.channel_ref or None) == (transaction_ref or None)
+        if success and not same:
+            # Paid again through another channel or transaction: money twice, finance must return one.
+            known = [n.get("transaction_ref") for n in (payment.extra or {}).get("finance_notes", [])]
+            if transaction_ref not in known:
+                flag_for_finance(session, payment, "paid_twice", actor, channel=channel, amount=amount,
+                                 transaction_ref=transaction_ref)
+                return Settled("paid_twice", payment, "already paid through another transaction")
         return Settled("already", payment, f"payment is {payment.status}")
     if not success:
         if payment.status == "pending":

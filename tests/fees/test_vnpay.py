@@ -166,3 +166,17 @@ def test_money_for_an_expired_or_cancelled_request_is_kept_and_flagged(client, s
     session.refresh(payment)
     assert flag in payment.flags
     assert payment.status == ("paid" if status == "expired" else "cancelled")
+
+
+def test_a_second_payment_for_a_paid_request_is_flagged_not_lost(client, session):
+    from core import audit
+    from fees.gateways.counter import record_counter_payment
+
+    payment = make_payment(session)
+    record_counter_payment(session, payment.id, method="cash", actor=audit.SYSTEM)
+    session.commit()
+    assert send_ipn(client, ipn_params(payment, txn_no="777"))["RspCode"] == "02"
+    session.refresh(payment)
+    assert payment.channel == "counter" and "paid_twice" in payment.flags
+    row = session.scalars(select(InboundCallback).where(InboundCallback.source == "vnpay")).one()
+    assert row.outcome == "flagged"
