@@ -26,6 +26,7 @@ from carriers.base import (
 )
 from core import audit, jobs
 from core.clock import utcnow
+from core.money import format_vnd
 from postal.models import CarrierCursor, Shipment
 from postal.shipments import (
     _flag,
@@ -71,13 +72,14 @@ def create_at_carrier(shipment_id: int) -> None:
                 raise jobs.RetryableJobError("no carrier could quote")
             best = min(rates, key=lambda r: r["fee"])
             carrier_name, chosen_service = best["carrier"], best["service"]
-            choice = f"{carrier_name}/{best['service']}: rẻ nhất trong {len(rates)} báo giá ({best['fee']:,} đ)"
+            choice = f"{carrier_name}/{best['service']}: rẻ nhất trong {len(rates)} báo giá ({format_vnd(best['fee'])})"
         else:
             own = [r for r in rates if r["carrier"] == carrier_name]
             cheapest = min(rates, key=lambda r: r["fee"]) if rates else None
             choice = f"{carrier_name}: theo yêu cầu"
             if own and cheapest:
-                choice += f" ({min(r['fee'] for r in own):,} đ; rẻ nhất {cheapest['carrier']} {cheapest['fee']:,} đ)"
+                choice += (f" ({format_vnd(min(r['fee'] for r in own))}; "
+                           f"rẻ nhất {cheapest['carrier']} {format_vnd(cheapest['fee'])})")
     carrier = get_carrier(carrier_name, settings)
     if chosen_service and not request.service:
         from dataclasses import replace

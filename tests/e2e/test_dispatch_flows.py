@@ -136,3 +136,25 @@ def test_a_carrier_that_is_down_delays_creation_and_never_loses_it(live_server, 
     assert parcels_at_carrier(live_server, "vnpost", shipment.code) == 1
     with db.session() as s:
         poll_tracking(s)
+
+
+def test_auto_picks_the_cheapest_quote_and_records_why(live_server, session):
+    with _api(live_server, session) as http:
+        sid = http.post(f"{live_server}/api/v1/shipments", json=shipment_body(carrier="auto"), timeout=30).json()["id"]
+        shipment = _get(http, f"/api/v1/shipments/{sid}").json()
+    cheapest = min(shipment["rates"], key=lambda r: r["fee"])
+    assert {r["carrier"] for r in shipment["rates"]} == {"vnpost", "viettelpost", "ghn"}
+    assert (shipment["carrier"], shipment["service"]) == (cheapest["carrier"], cheapest["service"])
+    assert "rẻ nhất" in shipment["choice"] and shipment["tracking_code"]
+
+
+def test_a_dossier_pickup_goes_from_the_citizen_to_the_centre(live_server, app, session):
+    from carriers.sandbox import store_for
+
+    with _api(live_server, session) as http:
+        sid = http.post(f"{live_server}/api/v1/shipments", json=shipment_body(direction="inbound", carrier="ghn"),
+                        timeout=30).json()["id"]
+    shipment = session.get(Shipment, sid)
+    parcel = store_for(app.extensions["hcc"].settings).by_order("ghn", shipment.code)
+    assert parcel.payload["from_name"] == "Trần Thị Bình" and parcel.payload["to_name"].startswith("Trung tâm")
+    assert parcel.payload["cod_amount"] == 0 and shipment.payment_id is None
