@@ -61,3 +61,30 @@ def _receipts_frozen(session: Session) -> None:
 
 
 register_freeze_check(_receipts_frozen)
+
+
+@register_section
+def dispatch_section(session: Session, centre_id: int, start: date, end: date) -> tuple[str, dict]:
+    from core.clock import local_day
+    from postal.models import Shipment
+
+    lo, _ = day_bounds_utc(start)
+    _, hi = day_bounds_utc(end)
+    mine = (Shipment.centre_id == centre_id, Shipment.direction == "outbound")
+
+    def count(*where) -> int:
+        return session.scalar(select(func.count()).select_from(Shipment).where(*mine, *where)) or 0
+
+    delivered = session.execute(select(Shipment.delivered_at, Shipment.promised_date).where(
+        *mine, Shipment.status == "delivered", Shipment.delivered_at >= lo, Shipment.delivered_at < hi)).all()
+    on_time = sum(1 for at, promised in delivered if promised is None or local_day(at) <= promised)
+    return "Bưu chính", {
+        "sent": count(Shipment.created_at >= lo, Shipment.created_at < hi, Shipment.status.not_in(("cancelled",))),
+        "delivered": len(delivered),
+        "on_time": on_time,
+        "late": len(delivered) - on_time,
+        "returned": count(Shipment.status.in_(("return_to_sender", "returned")), Shipment.last_event_at >= lo,
+                          Shipment.last_event_at < hi),
+        "overdue_now": count(Shipment.promised_date < local_day(),
+                             Shipment.status.not_in(("delivered", "returned", "cancelled"))),
+    }
