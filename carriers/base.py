@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -151,6 +154,10 @@ class Carrier:
         self.config = config
         self.http = http or requests.Session()
 
+    def _send(self, method: str, url: str, **kwargs) -> requests.Response:
+        return send(self.http, method, url, timeout=self.config.timeout,
+                    breaker_key=f"{self.name} {self.config.base_url}", **kwargs)
+
     def quote(self, request: ShipmentRequest) -> list[Rate]:
         raise NotSupported(f"{self.name}: quote")
 
@@ -223,16 +230,58 @@ def sandbox_base(settings: Settings, carrier: str) -> str:
     return f"{settings.public_url}/sandbox/{carrier}"
 
 
-def send(http: requests.Session, method: str, url: str, *, timeout: float, **kwargs) -> requests.Response:
-    """One HTTP call, with transport failures sorted into our error classes."""
+class CircuitOpen(RetryableCarrierError):
+    """Raised without calling when a carrier failed several times in a row: give it time to recover."""
+
+
+class CircuitBreaker:
+    """After `failures` failures in a row, calls to that carrier fail at once for `cooldown` seconds;
+    then one call is let through, and its outcome closes or reopens the circuit."""
+
+    def __init__(self, failures: int = 5, cooldown: float = 30.0):
+        self.failures, self.cooldown = failures, cooldown
+        self._state: dict[str, tuple[int, float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, key: str) -> None:
+        with self._lock:
+            count, until = self._state.get(key, (0, 0.0))
+            if count >= self.failures and until > time.monotonic():
+                raise CircuitOpen(f"{key}: {count} failures in a row; waiting before calling again")
+
+    def record(self, key: str, ok: bool) -> None:
+        with self._lock:
+            if ok:
+                self._state.pop(key, None)
+                return
+            count = self._state.get(key, (0, 0.0))[0] + 1
+            self._state[key] = (count, time.monotonic() + self.cooldown if count >= self.failures else 0.0)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._state.clear()
+
+
+breaker = CircuitBreaker()
+
+
+def send(http: requests.Session, method: str, url: str, *, timeout: float, breaker_key: str | None = None,
+         **kwargs) -> requests.Response:
+    """One HTTP call, with transport failures sorted into our error classes and a circuit breaker."""
+    key = breaker_key or urlsplit(url).netloc
+    breaker.check(key)
     try:
         resp = http.request(method, url, timeout=timeout, **kwargs)
     except requests.Timeout as e:
+        breaker.record(key, ok=False)
         raise CarrierTimeout(f"timeout calling {url}") from e
     except requests.RequestException as e:
+        breaker.record(key, ok=False)
         raise RetryableCarrierError(f"cannot reach {url}: {type(e).__name__}") from e
     if resp.status_code in (429,) or resp.status_code >= 500:
+        breaker.record(key, ok=False)
         raise RetryableCarrierError(f"{url} answered {resp.status_code}")
+    breaker.record(key, ok=True)
     return resp
 
 

@@ -44,8 +44,8 @@ class GhnCarrier(Carrier):
     has_webhooks = True
 
     def _post(self, path: str, payload: dict) -> dict:
-        resp = base.send(self.http, "POST", f"{self.config.base_url}{API}{path}", timeout=self.config.timeout,
-                         json=payload, headers={"Token": self.config.password, "ShopId": self.config.extra["shop_id"]})
+        resp = self._send("POST", f"{self.config.base_url}{API}{path}", json=payload,
+                          headers={"Token": self.config.password, "ShopId": self.config.extra["shop_id"]})
         try:
             body = resp.json()
         except ValueError as e:
@@ -86,8 +86,8 @@ class GhnCarrier(Carrier):
         body = self._post("/v2/a5/gen-token", {"order_codes": [tracking_code]})
         if not payloads.ok(body):
             raise PermanentCarrierError(f"ghn label token: {body.get('message')}")
-        resp = base.send(self.http, "GET", f"{self.config.base_url}/a5/public-api/printA5",
-                         timeout=self.config.timeout, params={"token": body["data"]["token"]})
+        resp = self._send("GET", f"{self.config.base_url}/a5/public-api/printA5",
+                          params={"token": body["data"]["token"]})
         if resp.status_code != 200 or not resp.content.startswith(b"%PDF"):
             raise PermanentCarrierError(f"ghn label: {resp.status_code}")
         return resp.content

@@ -54,8 +54,8 @@ class ViettelpostCarrier(Carrier):
             cached = _tokens.get(key)
             if cached and not refresh and cached[1] > time.monotonic():
                 return cached[0]
-        resp = base.send(self.http, "POST", f"{self.config.base_url}/v2/user/Login", timeout=self.config.timeout,
-                         json=payloads.login_request(self.config.username, self.config.password))
+        resp = self._send("POST", f"{self.config.base_url}/v2/user/Login",
+                          json=payloads.login_request(self.config.username, self.config.password))
         body = resp.json() if resp.status_code == 200 else {}
         if not payloads.ok(body):
             raise PermanentCarrierError(f"viettelpost login refused: {body.get('message', resp.status_code)}")
@@ -66,8 +66,8 @@ class ViettelpostCarrier(Carrier):
 
     def _post(self, path: str, payload: dict):
         for attempt in (1, 2):
-            resp = base.send(self.http, "POST", f"{self.config.base_url}{path}", timeout=self.config.timeout,
-                             json=payload, headers={"Token": self._token(refresh=attempt == 2)})
+            resp = self._send("POST", f"{self.config.base_url}{path}", json=payload,
+                              headers={"Token": self._token(refresh=attempt == 2)})
             if resp.status_code == 401:
                 continue
             try:
@@ -99,8 +99,8 @@ class ViettelpostCarrier(Carrier):
         body = self._post("/v2/order/printing-code", payloads.printing_request(tracking_code, expiry))
         if not payloads.ok(body):
             raise PermanentCarrierError(f"viettelpost printing token: {body.get('message')}")
-        resp = base.send(self.http, "GET", f"{self.config.extra['print_url']}/DigitalizePrint/report.do",
-                         timeout=self.config.timeout, params={"type": 1, "bill": body["message"], "showPostage": 1})
+        resp = self._send("GET", f"{self.config.extra['print_url']}/DigitalizePrint/report.do",
+                          params={"type": 1, "bill": body["message"], "showPostage": 1})
         if resp.status_code != 200 or not resp.content.startswith(b"%PDF"):
             raise PermanentCarrierError(f"viettelpost label: {resp.status_code}")
         return resp.content

@@ -57,8 +57,8 @@ class VnpostCarrier(Carrier):
             cached = _tokens.get(key)
             if cached and not refresh and cached[1] > time.monotonic():
                 return cached[0]
-        resp = base.send(self.http, "POST", f"{self.config.base_url}/oauth/token", timeout=self.config.timeout,
-                         data=payloads.token_request(self.config.username, self.config.password))
+        resp = self._send("POST", f"{self.config.base_url}/oauth/token",
+                          data=payloads.token_request(self.config.username, self.config.password))
         if resp.status_code != 200:
             raise PermanentCarrierError(f"vnpost token refused ({resp.status_code})")
         token, expires_in = payloads.parse_token(resp.json())
@@ -70,8 +70,7 @@ class VnpostCarrier(Carrier):
     def _call(self, method: str, path: str, **kwargs):
         for attempt in (1, 2):
             headers = {"Authorization": f"Bearer {self._token(refresh=attempt == 2)}"}
-            resp = base.send(self.http, method, f"{self.config.base_url}{path}", timeout=self.config.timeout,
-                             headers=headers, **kwargs)
+            resp = self._send(method, f"{self.config.base_url}{path}", headers=headers, **kwargs)
             if resp.status_code != 401:
                 return resp
         raise PermanentCarrierError("vnpost refused our token twice")

@@ -70,3 +70,12 @@ def adapter(request, carrier_settings):
     carrier = get_carrier(request.param, carrier_settings)
     yield carrier
     carrier.http.close()
+
+
+@pytest.fixture(autouse=True)
+def _closed_circuits():
+    from carriers.base import breaker
+
+    breaker.reset()
+    yield
+    breaker.reset()

@@ -156,3 +156,17 @@ def test_wrong_credentials_are_permanent(adapter, wire):
     adapter.config.username = adapter.config.username or "someone"
     with pytest.raises(PermanentCarrierError):
         adapter.create(request_for())
+
+
+def test_a_carrier_failing_again_and_again_is_left_alone_for_a_while(adapter):
+    from carriers.base import CircuitOpen, breaker
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add(responses.POST, re.compile(re.escape(WIRE) + r"/.*"), body=requests.ConnectionError("refused"))
+        for _ in range(breaker.failures):
+            with pytest.raises(RetryableCarrierError):
+                adapter.create(request_for())
+        calls = len(mock.calls)
+        with pytest.raises(CircuitOpen):
+            adapter.create(request_for())
+        assert len(mock.calls) == calls  # not even tried
