@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from core.settings import Settings
 from receipts.models import Receipt
-from receipts.signing import load_signer
+from receipts.signing import load_signer, run_async
 from receipts.xmldata import XML_FILENAME, XmlReceiptError, read_fields, verify_xml
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def verify_pdf(session: Session, settings: Settings, data: bytes) -> Verificatio
     from cryptography.x509 import load_der_x509_certificate
     from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation import async_validate_pdf_signature
     from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko.sign.validation.settings import KeyUsageConstraints
     from pyhanko_certvalidator import ValidationContext
@@ -93,7 +93,8 @@ def verify_pdf(session: Session, settings: Settings, data: bytes) -> Verificatio
     signer = load_signer(settings)
     vc = ValidationContext(trust_roots=signer.trust_roots, allow_fetching=False, revocation_mode="soft-fail")
     try:
-        status = validate_pdf_signature(sig, vc, key_usage_settings=KeyUsageConstraints(), skip_diff=True)
+        status = run_async(async_validate_pdf_signature(sig, vc, key_usage_settings=KeyUsageConstraints(),
+                                                         skip_diff=True))
     except (SignatureValidationError, PdfError, ValueError, KeyError) as e:
         out.fail("document-modified", type(e).__name__)
         return out

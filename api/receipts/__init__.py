@@ -1,5 +1,9 @@
 """HTTP side of `receipts`: the receipts API, the public lookup page, finance pages and `hcc receipts`."""
 
+# The domain modules that register HCC_* settings, so `hcc settings` and the README list them.
+import receipts.signing  # noqa: F401
+import receipts.storage  # noqa: F401
+
 
 def init_app(app, api) -> None:
     """Register this feature's blueprints, navigation entries, messages and CLI."""
