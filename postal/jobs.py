@@ -120,6 +120,17 @@ def create_at_carrier(shipment_id: int) -> None:
                 _flag(s, "create_failed")
                 audit.record(session, _actor(carrier_name), "shipment.create_failed", entity_type="shipment",
                              entity_id=s.id, centre_id=s.centre_id, detail=error)
+        elif not s.tracking_code and s.status == "cancelled":
+            # Cancelled by staff while the carrier was creating it: undo it there as well.
+            s.tracking_code = created.tracking_code
+            try:
+                carrier.cancel(created.tracking_code)
+                detail = "huỷ tại đơn vị vận chuyển sau khi tạo"
+            except CarrierError as e:
+                _flag(s, "cancel_at_carrier_failed")
+                detail = f"không huỷ được tại đơn vị vận chuyển: {e}"
+            audit.record(session, _actor(carrier_name), "shipment.created_after_cancel", entity_type="shipment",
+                         entity_id=s.id, centre_id=s.centre_id, detail=detail)
         elif not s.tracking_code:
             s.tracking_code = created.tracking_code
             s.fee = created.fee if created.fee is not None else s.fee
@@ -147,6 +158,10 @@ def fetch_label(shipment_id: int) -> None:
         raise jobs.RetryableJobError(str(e)) from e
     except (PermanentCarrierError, NotSupported) as e:
         log.warning("label not available", extra={"shipment_id": shipment_id, "error": str(e)})
+        with jobs.session_scope() as session:
+            s = session.get(Shipment, shipment_id)
+            _flag(s, "label_unavailable")
+            s.label_fetched_at = utcnow()  # asked for good; staff print the carrier's own label
         return
     with jobs.session_scope() as session:
         s = session.get(Shipment, shipment_id)
@@ -191,6 +206,10 @@ def poll_tracking(session: Session) -> int:
             applied += _poll_feed(session, carrier)
         elif not carrier.has_webhooks:
             applied += _poll_each(session, carrier)
+        else:
+            # Webhooks get lost too: ask about parcels we have heard nothing of for a while.
+            quiet = timedelta(hours=settings.get_int("HCC_POSTAL_QUIET_HOURS", 6))
+            applied += _poll_each(session, carrier, quiet_since=utcnow() - quiet)
     return applied
 
 
@@ -218,17 +237,23 @@ def _poll_feed(session: Session, carrier) -> int:
     return applied
 
 
-def _poll_each(session: Session, carrier) -> int:
+def _poll_each(session: Session, carrier, quiet_since=None) -> int:
     applied = 0
-    rows = session.scalars(select(Shipment).where(Shipment.carrier == carrier.name, Shipment.tracking_code.is_not(None),
-                                                  Shipment.status.not_in(FINAL_STATUSES)).limit(200)).all()
-    for s in rows:
+    stmt = select(Shipment).where(Shipment.carrier == carrier.name, Shipment.tracking_code.is_not(None),
+                                  Shipment.status.not_in(FINAL_STATUSES))
+    if quiet_since is not None:
+        stmt = stmt.where(Shipment.updated_at < quiet_since)
+    for s in session.scalars(stmt.order_by(Shipment.updated_at).limit(200)).all():
         try:
             events = carrier.track(s.tracking_code, s.code)
+        except NotSupported:
+            break
         except CarrierError:
             continue
         for ev in sorted(events, key=lambda e: e.occurred_at):
             applied += apply_event(session, s, ev, source="poll", actor=_actor(carrier.name)) == "applied"
+        if quiet_since is not None:
+            s.updated_at = utcnow()  # asked now: the next question waits for another quiet spell
     return applied
 
 

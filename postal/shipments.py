@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 register_settings(
     Setting("HCC_POSTAL_CARRIERS", "vnpost,viettelpost,ghn", "Carriers a centre may use (comma list); `HCC_POSTAL_CARRIERS_<CENTRE CODE>` overrides it for one centre."),
     Setting("HCC_POSTAL_DEFAULT_CARRIER", "vnpost", "Carrier used when a request names none; `auto` picks the cheapest quote."),
+    Setting("HCC_POSTAL_QUIET_HOURS", "6", "Hours without a webhook after which a parcel of a webhook carrier is also asked about."),
     Setting("HCC_POSTAL_PROMISE_DAYS", "3", "Days (Vietnamese calendar) from dispatch to the promised delivery date, when none is given."),
 )
 

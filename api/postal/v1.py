@@ -99,7 +99,7 @@ class ShipmentOut(Schema):
         return f"{settings().public_url}/t/{s.code}"
 
     def _has_label(self, s):
-        return s.label_fetched_at is not None
+        return s.label_fetched_at is not None and "label_unavailable" not in (s.flags or [])
 
 
 class ShipmentQuery(PageArgs):

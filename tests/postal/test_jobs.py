@@ -1,0 +1,102 @@
+"""Postal jobs against a fake carrier: failures, a cancel during creation, polling quiet webhook parcels."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from carriers import base
+from carriers.base import Carrier, CarrierConfig, CreatedShipment, PermanentCarrierError
+from core.clock import utcnow
+from postal.jobs import create_at_carrier, poll_tracking, redrive_creation
+from postal.models import Shipment
+from postal.shipments import staff_action
+from tests.postal.factories import STAFF, carrier_event, make_shipment
+
+
+class FakeCarrier(Carrier):
+    """A carrier in memory: records calls; `on_create` lets a test act while the carrier is 'working'."""
+
+    has_webhooks = True
+    calls: list[tuple[str, str]] = []
+    on_create = None
+    refuse = False
+    tracked: list = []
+
+    def quote(self, request):
+        return [base.Rate(carrier="fake", service="STD", fee=20_000)]
+
+    def create(self, request):
+        FakeCarrier.calls.append(("create", request.order_number))
+        if FakeCarrier.refuse:
+            raise PermanentCarrierError("address refused")
+        if FakeCarrier.on_create:
+            FakeCarrier.on_create()
+        return CreatedShipment(tracking_code="FAKE0001", fee=20_000)
+
+    def cancel(self, tracking_code):
+        FakeCarrier.calls.append(("cancel", tracking_code))
+
+    def track(self, tracking_code, order_number=None):
+        FakeCarrier.calls.append(("track", tracking_code))
+        return FakeCarrier.tracked
+
+
+@pytest.fixture
+def fake(app):
+    base.register("fake", lambda settings: CarrierConfig(base_url="memory://fake"))(FakeCarrier)
+    app.extensions["hcc"].settings.extra["HCC_POSTAL_CARRIERS"] = "fake"
+    FakeCarrier.calls, FakeCarrier.on_create, FakeCarrier.refuse, FakeCarrier.tracked = [], None, False, []
+    yield app.extensions["hcc"].settings
+    base._REGISTRY.pop("fake", None)
+
+
+def _new(session, settings):
+    s = make_shipment(session, settings, carrier="fake", tracking_code=None)
+    session.expire_all()
+    return session.get(Shipment, s.id)
+
+
+def test_a_refused_order_is_flagged_for_staff_and_not_retried(fake, db, session):
+    FakeCarrier.refuse = True
+    s = _new(session, fake)
+    assert "create_failed" in s.flags and "address refused" in s.last_error
+    with db.session() as other:
+        assert redrive_creation(other, min_age=timedelta(0)) == 0
+    assert FakeCarrier.calls == [("create", s.code)]
+
+
+def test_a_shipment_cancelled_while_the_carrier_creates_it_is_cancelled_there_too(fake, db, session):
+    FakeCarrier.refuse = True  # first: leave it pending without a carrier order
+    s = _new(session, fake)
+    FakeCarrier.refuse = False
+    s.flags = []
+    session.commit()
+
+    def staff_cancels_meanwhile():
+        with db.session() as other:
+            staff_action(other, other.get(Shipment, s.id), "cancel", actor=STAFF, settings=fake)
+
+    FakeCarrier.on_create = staff_cancels_meanwhile
+    create_at_carrier(s.id)
+    session.expire_all()
+    s = session.get(Shipment, s.id)
+    assert s.status == "cancelled" and s.tracking_code == "FAKE0001"
+    assert ("cancel", "FAKE0001") in FakeCarrier.calls
+
+
+def test_a_webhook_parcel_we_heard_nothing_of_is_asked_about(fake, db, session):
+    s = _new(session, fake)
+    assert s.tracking_code == "FAKE0001"
+    FakeCarrier.tracked = [carrier_event("picked_up", hours=1, tracking_code="FAKE0001")]
+    with db.session() as other:
+        poll_tracking(other)
+    assert ("track", "FAKE0001") not in FakeCarrier.calls  # heard from recently: left alone
+
+    s.updated_at = utcnow() - timedelta(hours=7)
+    session.commit()
+    with db.session() as other:
+        assert poll_tracking(other) == 1
+    session.expire_all()
+    assert session.get(Shipment, s.id).status == "picked_up"
