@@ -15,6 +15,10 @@ def init_app(app, api) -> None:
     app.register_blueprint(pages.public)
     app.register_blueprint(pages.staff)
     pages.register_navigation()
+    if app.extensions["hcc"].settings.sandbox:
+        from api.receipts import sandbox
+
+        app.register_blueprint(sandbox.bp)
     # Verifying a receipt is open to anyone, like the public lookup page that offers the same check.
     auth.PUBLIC_API_PATHS.add("/api/v1/receipts/verify")
     app.cli.add_command(cli.receipts_group)

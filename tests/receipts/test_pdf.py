@@ -123,3 +123,4 @@ def test_content_appended_after_signing_is_reported(session, settings, issued):
     data = path.read_bytes() + b"\n% appended\n1 0 obj\n<<>>\nendobj\n"
     result = verify_pdf(session, settings, data)
     assert not result.valid
+
