@@ -10,7 +10,7 @@ from api.context import hcc
 from carriers.base import NotSupported, PermanentCarrierError, WebhookRejected, get_carrier
 from core import audit
 from core.callbacks import RawCallback, seen_before, settle, store
-from postal.shipments import apply_event, find_for_event
+from postal.shipments import apply_event, find_for_event, lock_shipment
 
 log = logging.getLogger(__name__)
 bp = Blueprint("postal_callbacks", __name__, url_prefix="/callbacks")
@@ -53,6 +53,7 @@ def webhook(carrier: str):
                 outcome, detail = "rejected", "unknown order"
                 continue
             entity = s.id
+            s = lock_shipment(session, s.id)  # concurrent webhooks for one parcel queue here
             result = apply_event(session, s, ev, source="webhook", actor=actor)
             if result == "duplicate":
                 outcome, detail = "duplicate", "event already recorded"
