@@ -25,6 +25,7 @@ protect_forms(bp)
 register_messages({
     "nav.finance": {"vi": "Kế toán, đối soát", "en": "Finance"},
     "finance.title": {"vi": "Kế toán và đối soát", "en": "Finance and reconciliation"},
+    "finance.register": {"vi": "Sổ biên lai (tra cứu, xuất CSV)", "en": "Receipt register (search, CSV)"},
     "finance.today": {"vi": "Hôm nay", "en": "Today"},
     "finance.payments": {"vi": "Số khoản thu", "en": "Payments"},
     "finance.collected": {"vi": "Đã thu", "en": "Collected"},
