@@ -160,3 +160,32 @@ def test_camt053_statement(session, centre):
     assert (result.matched, result.discrepancies) == (1, 0)
 
 
+
+
+def test_a_closed_days_receipt_cannot_be_edited_but_can_be_cancelled_today(session, centre):
+    from sqlalchemy import update
+
+    from receipts.issuance import cancel_receipt, receipt_id_for_payment
+    from receipts.models import Receipt
+    from tests.receipts.factories import paid_payment as paid_with_receipt
+
+    p = paid_with_receipt(session)
+    receipt = session.get(Receipt, receipt_id_for_payment(session, p.id))
+    yesterday = local_day() - timedelta(days=1)
+    from core.clock import day_bounds_utc
+
+    noon = day_bounds_utc(yesterday)[0] + timedelta(hours=5)
+    session.execute(update(Receipt).where(Receipt.id == receipt.id).values(issued_at=noon, collected_at=noon))
+    session.commit()
+    close_day(session, centre.id, yesterday, OFFICER)
+    session.commit()
+    session.refresh(receipt)
+
+    receipt.amount = receipt.amount + 1000
+    with pytest.raises(DayClosedError, match="Biên lai số"):
+        session.flush()
+    session.rollback()
+    # A cancellation is a correction made today, referring back: allowed.
+    cancel_receipt(session, receipt.id, reason="Thu nhầm hồ sơ, hoàn trả người nộp", actor=OFFICER)
+    session.commit()
+    assert session.get(Receipt, receipt.id).status == "cancelled"
