@@ -315,12 +315,14 @@ def render_label(carrier_title: str, tracking_code: str, *, order_number: str, r
     c.drawString(6 * mm, 112 * mm, tracking_code)
     c.setFont(regular, 9)
     y = 102 * mm
-    for line in (f"Mã đơn: {order_number}", f"Người nhận: {receiver}", f"Điện thoại: {phone}",
-                 f"Địa chỉ: {address[:60]}", address[60:120], f"Khối lượng: {weight_grams} g",
-                 f"Thu hộ (COD): {cod_amount:,} đ".replace(",", ".")):
-        if line:
-            c.drawString(6 * mm, y, line)
-            y -= 6 * mm
+    from reportlab.lib.utils import simpleSplit
+
+    lines = [f"Mã đơn: {order_number}", f"Người nhận: {receiver}", f"Điện thoại: {phone}",
+             *simpleSplit(f"Địa chỉ: {address}", regular, 9, 88 * mm)[:4], f"Khối lượng: {weight_grams} g",
+             f"Thu hộ (COD): {cod_amount:,} đ".replace(",", ".")]
+    for line in lines:
+        c.drawString(6 * mm, y, line)
+        y -= 6 * mm
     c.showPage()
     c.save()
     return buf.getvalue()

@@ -79,11 +79,12 @@ def handover_pdf(batch: DispatchBatch, centre: Centre, carrier_title: str) -> by
     total = 0
     for i, s in enumerate(batch.shipments, start=1):
         total += s.cod_amount
-        rows.append([str(i), s.tracking_code or "", s.code, s.dossier_code, Paragraph(s.recipient_name, st["small"]),
+        rows.append([str(i), s.tracking_code or "", s.code, Paragraph(s.dossier_code, st["small"]),
+                     Paragraph(s.recipient_name, st["small"]),
                      Paragraph(s.address, st["small"]), str(s.weight_grams), format_vnd(s.cod_amount)])
     rows.append(["", "", "", "", "", Paragraph(f"Tổng cộng: {len(batch.shipments)} bưu gửi", st["small"]), "",
                  format_vnd(total)])
-    table = Table(rows, colWidths=[10 * mm, 32 * mm, 30 * mm, 30 * mm, 40 * mm, 88 * mm, 16 * mm, 27 * mm],
+    table = Table(rows, colWidths=[10 * mm, 32 * mm, 30 * mm, 38 * mm, 36 * mm, 84 * mm, 14 * mm, 27 * mm],
                   repeatRows=1)
     table.setStyle(TableStyle([
         ("FONT", (0, 0), (-1, -1), regular, 8.5),

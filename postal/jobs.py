@@ -22,6 +22,7 @@ from carriers.base import (
     NotSupported,
     PermanentCarrierError,
     RetryableCarrierError,
+    carrier_names,
     get_carrier,
 )
 from core import audit, jobs
@@ -296,3 +297,7 @@ def refresh_from_sandbox(carrier_name: str) -> None:
                 importlib.import_module(module).deliver_webhooks(store_for(settings), settings)
     except Exception:
         log.warning("sandbox refresh failed", exc_info=True, extra={"carrier": carrier_name})
+
+
+# The adapters register themselves (and their settings) on import; workers need them without the web app.
+carrier_names()
