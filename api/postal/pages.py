@@ -73,6 +73,7 @@ register_messages({
     "dispatch.none_selected": {"vi": "Chưa chọn bưu gửi nào.", "en": "No shipment selected."},
     "dispatch.overdue": {"vi": "Quá hạn trả kết quả", "en": "Overdue results"},
     "dispatch.apology": {"vi": "Thư xin lỗi (PDF)", "en": "Apology letter (PDF)"},
+    "dispatch.link": {"vi": "Trang tra cứu cho người dân", "en": "Citizen's tracking page"},
     "dispatch.events": {"vi": "Hành trình", "en": "Tracking events"},
     "dispatch.actions": {"vi": "Xử lý", "en": "Actions"},
     "dispatch.action.cancel": {"vi": "Huỷ bưu gửi", "en": "Cancel"},
