@@ -17,7 +17,15 @@ from core.models import Centre
 from postal import documents
 from postal.jobs import refresh_from_sandbox
 from postal.models import DIRECTIONS, DispatchBatch, Shipment
-from postal.shipments import CARRIER_TITLES, Recipient, create_batch, create_shipment, get_shipment, staff_action
+from postal.shipments import (
+    CARRIER_TITLES,
+    Recipient,
+    create_batch,
+    create_shipment,
+    get_shipment,
+    overdue,
+    staff_action,
+)
 
 blp = Blueprint("shipments", __name__, url_prefix="/api/v1", description="Postal dispatch: shipments and batches")
 
@@ -102,6 +110,11 @@ class ShipmentOut(Schema):
         return s.label_fetched_at is not None and "label_unavailable" not in (s.flags or [])
 
 
+class ShipmentSummaryOut(ShipmentOut):
+    class Meta:
+        exclude = ("events",)
+
+
 class ShipmentQuery(PageArgs):
     status = fields.String(load_default=None)
     dossier_code = fields.String(load_default=None)
@@ -174,6 +187,26 @@ class Shipments(MethodView):
             if args.get(name):
                 stmt = stmt.where(getattr(Shipment, name) == args[name])
         return paginate(db_session(), stmt, args["page"], args["per_page"])
+
+
+@blp.route("/shipments/overdue")
+class OverdueShipments(MethodView):
+    @require_roles("dispatcher")
+    @blp.response(200, ShipmentSummaryOut(many=True))
+    def get(self):
+        """Results not delivered by their promised date (oldest promise first), for the late-results report."""
+        return overdue(db_session(), current_principal().centre_id)
+
+
+@blp.route("/shipments/<int:shipment_id>/apology.pdf")
+class ShipmentApology(MethodView):
+    @require_roles("dispatcher")
+    @blp.response(200, {"format": "binary", "type": "string"}, content_type="application/pdf")
+    def get(self, shipment_id: int):
+        """The letter of apology (thư xin lỗi) for a result returned after its promised date."""
+        session = db_session()
+        s = get_shipment(session, shipment_id, current_principal().centre_id)
+        return _pdf(documents.apology_pdf(s, session.get(Centre, s.centre_id)), f"thu-xin-loi-{s.dossier_code}.pdf")
 
 
 @blp.route("/shipments/<int:shipment_id>")

@@ -81,3 +81,17 @@ def test_a_batch_gives_its_handover_list_and_labels(client, session):
     assert handover.mimetype == "application/pdf" and handover.data.startswith(b"%PDF")
     labels = client.get(resp.get_json()["labels_url"], headers=bearer(key))
     assert labels.mimetype == "application/pdf"
+
+
+def test_overdue_results_are_listed_with_their_letter_of_apology(app, client, session):
+    from datetime import date
+
+    from tests.postal.factories import make_shipment
+
+    late = make_shipment(session, app.extensions["hcc"].settings, promised_date=date(2026, 1, 5))
+    make_shipment(session, app.extensions["hcc"].settings, promised_date=date(2099, 1, 1))
+    key = make_api_key(session)
+    listed = client.get("/api/v1/shipments/overdue", headers=bearer(key)).get_json()
+    assert [s["id"] for s in listed] == [late.id] and "events" not in listed[0]
+    letter = client.get(f"/api/v1/shipments/{late.id}/apology.pdf", headers=bearer(key))
+    assert letter.mimetype == "application/pdf" and letter.data.startswith(b"%PDF")
