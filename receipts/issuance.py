@@ -71,8 +71,9 @@ def receipt_id_for_payment(session: Session, payment_id: int) -> int | None:
 def _lock_counter(session: Session, centre_id: int, template: str, symbol: str, year: int) -> ReceiptCounter:
     """The series' counter row, created if missing, locked for the rest of the transaction.
 
-    PostgreSQL: SELECT ... FOR UPDATE, so concurrent workers queue on the row. SQLite: the no-op
-    UPDATE takes the database write lock, which serialises writers the same way.
+    PostgreSQL: SELECT ... FOR UPDATE, so concurrent workers queue on the row. SQLite: the INSERT OR
+    IGNORE, even when it inserts nothing, takes the database write lock, which serialises writers
+    the same way.
     """
     values = {"centre_id": centre_id, "template": template, "symbol": symbol, "year": year, "last_number": 0}
     dialect = session.get_bind().dialect.name
@@ -84,7 +85,6 @@ def _lock_counter(session: Session, centre_id: int, template: str, symbol: str, 
         stmt = select(ReceiptCounter).where(*cond).with_for_update()
     else:
         session.execute(sqlite_insert(ReceiptCounter).values(**values).on_conflict_do_nothing())
-        session.execute(update(ReceiptCounter).where(*cond).values(last_number=ReceiptCounter.last_number))
         stmt = select(ReceiptCounter).where(*cond)
     return session.scalars(stmt.execution_options(populate_existing=True)).one()
 
