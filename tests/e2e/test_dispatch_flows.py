@@ -158,3 +158,23 @@ def test_a_dossier_pickup_goes_from_the_citizen_to_the_centre(live_server, app, 
     parcel = store_for(app.extensions["hcc"].settings).by_order("ghn", shipment.code)
     assert parcel.payload["from_name"] == "Trần Thị Bình" and parcel.payload["to_name"].startswith("Trung tâm")
     assert parcel.payload["cod_amount"] == 0 and shipment.payment_id is None
+
+
+def test_two_workers_creating_the_same_shipment_make_one_parcel(live_server, session):
+    import threading
+
+    set_faults(live_server, "ghn", down=2)  # the first attempt fails: the shipment waits, uncreated
+    with _api(live_server, session) as http:
+        sid = http.post(f"{live_server}/api/v1/shipments", json=shipment_body(carrier="ghn"), timeout=30).json()["id"]
+    assert session.get(Shipment, sid).tracking_code is None
+    set_faults(live_server, "ghn", down=0, slow_create=0.3)  # slow enough for the two to overlap
+
+    workers = [threading.Thread(target=create_at_carrier, args=(sid,)) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=60)
+    session.expire_all()
+    shipment = session.get(Shipment, sid)
+    assert shipment.tracking_code
+    assert parcels_at_carrier(live_server, "ghn", shipment.code) == 1
