@@ -44,6 +44,10 @@ NOTIFY_AT = {
     "delivered": "Kết quả hồ sơ {dossier} đã được phát thành công. Cảm ơn quý ông/bà.",
     "delivery_failed": "Bưu tá chưa phát được kết quả hồ sơ {dossier}. Vui lòng liên hệ trung tâm hoặc theo dõi: {link}",
 }
+NOTIFY_INBOUND = {
+    "picked_up": "Bưu tá đã nhận hồ sơ {dossier} của quý ông/bà để chuyển đến trung tâm ({carrier}, mã vận đơn {tracking}).",
+    "delivered": "Hồ sơ {dossier} của quý ông/bà đã đến trung tâm. Trung tâm sẽ thông báo khi có kết quả.",
+}
 CARRIER_TITLES = {"vnpost": "VNPost", "viettelpost": "Viettel Post", "ghn": "GHN"}
 
 
@@ -220,8 +224,8 @@ def tracking_link(s: Shipment) -> str:
 
 
 def _notify(session: Session, s: Shipment, status: str) -> None:
-    text = NOTIFY_AT.get(status)
-    if text is None or s.direction != "outbound" or not s.recipient_phone:
+    text = (NOTIFY_AT if s.direction == "outbound" else NOTIFY_INBOUND).get(status)
+    if text is None or not s.recipient_phone:
         return
     # A second delivery attempt is news too; the purpose carries the attempt so it is not deduplicated away.
     from sqlalchemy import func

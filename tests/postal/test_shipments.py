@@ -151,3 +151,12 @@ def test_a_batch_has_one_carrier_and_a_handover_list_with_every_parcel(session, 
     text = _text(documents.handover_pdf(batch, a.centre, "GHN"), tmp_path)
     assert "BẢNG KÊ BÀN GIAO BƯU GỬI" in text and "G000000011" in text and "G000000012" in text
     assert "50.000" in text and "BƯU TÁ" in text
+
+
+def test_a_citizen_whose_dossier_is_picked_up_is_told_twice(session, hcc_settings):
+    s = make_shipment(session, hcc_settings, direction="inbound")
+    apply_event(session, s, carrier_event("picked_up", hours=1), source="webhook", actor=CARRIER)
+    apply_event(session, s, carrier_event("delivered", hours=20), source="webhook", actor=CARRIER)
+    session.commit()
+    texts = [m.body for m in session.scalars(select(OutboundMessage).order_by(OutboundMessage.id))]
+    assert len(texts) == 2 and "đã nhận hồ sơ" in texts[0] and "đã đến trung tâm" in texts[1]
