@@ -32,10 +32,20 @@ def _fonts() -> tuple[str, str]:
     from reportlab.pdfbase.ttfonts import TTFont
 
     if "PostalSans" not in pdfmetrics.getRegisteredFontNames():
-        folder = _OWN_FONTS if (_OWN_FONTS / "DejaVuSans.ttf").exists() else _SYSTEM_FONTS
-        pdfmetrics.registerFont(TTFont("PostalSans", str(folder / "DejaVuSans.ttf")))
-        pdfmetrics.registerFont(TTFont("PostalSans-Bold", str(folder / "DejaVuSans-Bold.ttf")))
+        regular = _font_file("DejaVuSans.ttf")
+        if regular is None:
+            raise RuntimeError("DejaVu Sans is missing: run scripts/setup.sh (fonts-dejavu-core)")
+        bold = _font_file("DejaVuSans-Bold.ttf") or regular
+        pdfmetrics.registerFont(TTFont("PostalSans", str(regular)))
+        pdfmetrics.registerFont(TTFont("PostalSans-Bold", str(bold)))
     return "PostalSans", "PostalSans-Bold"
+
+
+def _font_file(name: str) -> Path | None:
+    for folder in (_OWN_FONTS, _SYSTEM_FONTS):
+        if (folder / name).is_file():
+            return folder / name
+    return None
 
 
 def _styles():
