@@ -138,6 +138,7 @@ class ReceiptSigner:
     kind: str  # "pkcs12" or "pkcs11"
     tsa_url: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _chain_pems: list[bytes] | None = field(default=None, repr=False)
 
     @property
     def bytes_reserved(self) -> int:
@@ -159,6 +160,11 @@ class ReceiptSigner:
 
     def chain_pems(self) -> list[bytes]:
         """Signing certificate first, then the other certificates we hold (for XML KeyInfo)."""
+        if self._chain_pems is None:
+            self._chain_pems = self._build_chain_pems()
+        return self._chain_pems
+
+    def _build_chain_pems(self) -> list[bytes]:
         out = [self.cert_pem()]
         for c in self.signer.cert_registry:
             if c.sha256 != self.signing_cert.sha256:
