@@ -40,9 +40,9 @@ def run_async(coro):
     task's repr, which for pyHanko's coroutines serialises their ASN.1 arguments, costing more than
     the signature itself.
     """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+    # _get_running_loop returns None rather than raising, so no exception context leaks into
+    # whatever pyHanko logs while the coroutine runs.
+    if asyncio._get_running_loop() is None:
         loop = asyncio.new_event_loop()
         try:
             return loop.run_until_complete(coro)

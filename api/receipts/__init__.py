@@ -7,6 +7,11 @@ import receipts.storage  # noqa: F401
 
 def init_app(app, api) -> None:
     """Register this feature's blueprints, navigation entries, messages and CLI."""
+    import logging
+
+    # Anyone may upload a forged or foreign receipt to verify; pyHanko logs each untrusted path as a
+    # warning with a traceback. The answer already says why, so only its errors reach the log.
+    logging.getLogger("pyhanko.sign.validation").setLevel(logging.ERROR)
     from api import auth
     from api.cli import main
     from api.receipts import cli, pages, v1

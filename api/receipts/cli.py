@@ -25,8 +25,12 @@ def verify_cmd(file: Path, as_json: bool):
     """Verify FILE.pdf: our signature, unchanged since signing, embedded XML, our record, not cancelled.
 
     Exit status 0 when valid, 1 when not."""
+    from flask import current_app
+
+    from api.cli import prepare_embedded
     from receipts.verify import verify_pdf
 
+    prepare_embedded(current_app._get_current_object())
     ctx = hcc()
     with ctx.db.session() as session:
         result = verify_pdf(session, ctx.settings, file.read_bytes())
