@@ -32,6 +32,21 @@ class Verdict:
     dedup_key: str | None = None
 
 
+def whole_dong(value) -> int:
+    """A gateway's amount as whole đồng: an int, or a string of digits; anything else is refused.
+
+    int() alone would turn 200000.9 into 200000 and accept "20_000", so a float or a stray format
+    from a gateway would change money silently.
+    """
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not an amount")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    raise ValueError(f"not a whole number of đồng: {value!r}")
+
+
 def _settled_outcome(result: str) -> str:
     return {"paid": "accepted", "failed_recorded": "accepted", "flagged": "flagged", "paid_twice": "flagged",
             "already": "duplicate"}.get(result, "rejected")
@@ -45,16 +60,17 @@ def vnpay_ipn(session: Session, settings: Settings, params: dict[str, str]) -> V
     if params.get("vnp_TmnCode") != gw.tmn_code:
         return Verdict("rejected", "01", "not our merchant code")
     try:
-        amount_x100 = int(params["vnp_Amount"])
+        amount_x100 = whole_dong(params["vnp_Amount"])
         code = params["vnp_TxnRef"]
     except (KeyError, ValueError):
         return Verdict("rejected", "99", "malformed amount or order")
-    if amount_x100 % 100:
-        return Verdict("rejected", "04", "amount is not whole đồng")
+    # Not whole đồng cannot match any request; -1 (amounts are never negative) lets the order be
+    # looked up first, so the answer keeps VNPAY's order: unknown order 01 before wrong amount 04.
+    amount = amount_x100 // 100 if amount_x100 % 100 == 0 else -1
     success = params.get("vnp_ResponseCode") == "00" and params.get("vnp_TransactionStatus", "00") == "00"
     txn = params.get("vnp_TransactionNo")
     actor = audit.Actor(type="gateway", id="vnpay", name="VNPAY IPN")
-    settled = settle_gateway_payment(session, channel="vnpay", order_code=code, amount=amount_x100 // 100,
+    settled = settle_gateway_payment(session, channel="vnpay", order_code=code, amount=amount,
                                      success=success, transaction_ref=txn, actor=actor,
                                      extra={"vnpay_pay_date": params.get("vnp_PayDate"),
                                             "vnpay_bank_code": params.get("vnp_BankCode")} if success else None)
@@ -80,7 +96,9 @@ def momo_ipn(session: Session, settings: Settings, body: str) -> Verdict:
     if data.get("partnerCode") != gw.partner_code:
         return Verdict("rejected", "unknown-partner", "not our partner code")
     try:
-        amount, result_code = int(data["amount"]), int(data["resultCode"])
+        amount, result_code = whole_dong(data["amount"]), data["resultCode"]
+        if not isinstance(result_code, int) or isinstance(result_code, bool):
+            raise TypeError("resultCode must be an integer")
     except (KeyError, ValueError, TypeError):
         return Verdict("rejected", "malformed", "malformed amount or resultCode")
     if result_code in momo_wire.PENDING_CODES:
@@ -110,8 +128,10 @@ def bank_credit(session: Session, settings: Settings, *, body: str, timestamp: s
         return Verdict("rejected", "bad-signature", "bad signature")
     try:
         data = json.loads(body)
+        if not isinstance(data["reference"], str | int) or isinstance(data["reference"], bool):
+            raise TypeError("the bank reference must be a string")
         reference = str(data["reference"]).strip()
-        amount = int(data["amount"])
+        amount = whole_dong(data["amount"])
         account = str(data.get("account") or "")
         description = str(data.get("description") or "")
     except (ValueError, KeyError, TypeError):

@@ -52,3 +52,26 @@ def test_a_forged_notification_changes_nothing(client, session):
     resp = credit(client, payment, 200_000, "FT3", secret="wrong")
     assert resp.status_code == 401
     assert reload(session, payment).status == "pending"
+
+
+def signed_post(client, body):
+    ts = str(int(time.time()))
+    return client.post("/callbacks/vietqr/bank", data=body, content_type="application/json",
+                       headers={"X-Bank-Timestamp": ts, "X-Bank-Signature": sign_notification(SECRET, ts, body)})
+
+
+def test_an_amount_that_is_not_whole_dong_is_refused_not_rounded(client, session):
+    payment = make_payment(session, amount=200_000)
+    for amount in (200_000.9, "200000.5", True):
+        body = json.dumps({"reference": f"FT-{amount}", "amount": amount, "description": f"HCC {payment.code}"})
+        resp = signed_post(client, body)
+        assert resp.status_code == 400 and resp.get_json()["code"] == "malformed"
+    p = reload(session, payment)
+    assert p.status == "pending" and not (p.extra or {}).get("bank_received")
+
+
+def test_a_notification_without_a_bank_reference_is_refused(client, session):
+    payment = make_payment(session, amount=200_000)
+    body = json.dumps({"reference": None, "amount": 200_000, "description": f"HCC {payment.code}"})
+    assert signed_post(client, body).get_json()["code"] == "malformed"
+    assert reload(session, payment).status == "pending"

@@ -69,3 +69,39 @@ def test_a_duplicate_order_and_a_down_gateway_are_told_apart(gateway, session):
     responses.replace(responses.POST, "https://test-payment.momo.vn/v2/gateway/api/create", status=503)
     with pytest.raises(RetryableGatewayError):
         gateway.checkout(payment, return_url="https://hcc.example/r")
+
+
+SANDBOX = {"partner": "MOMOHCCSBX", "access": "SANDBOXMOMOACCESS", "secret": "SANDBOXMOMOSECRETKEYHCC"}
+
+
+def sandbox_ipn(payment, **over):
+    ipn = {"partnerCode": SANDBOX["partner"], "orderId": payment.code, "requestId": "R1", "amount": payment.amount,
+           "orderInfo": "Phí", "orderType": "momo_wallet", "transId": 4088878653, "resultCode": 0,
+           "message": "Thành công.", "payType": "qr", "responseTime": 1721720663942, "extraData": "", **over}
+    ipn["signature"] = momo.sign(ipn, momo.IPN_FIELDS, SANDBOX["access"], SANDBOX["secret"])
+    return ipn
+
+
+def test_a_signed_ipn_pays_and_its_replay_is_a_duplicate(client, session):
+    from core.models import InboundCallback
+
+    payment = make_payment(session)
+    ipn = sandbox_ipn(payment)
+    assert client.post("/callbacks/momo/ipn", json=ipn).status_code == 204
+    assert client.post("/callbacks/momo/ipn", json=ipn).status_code == 204
+    session.refresh(payment)
+    assert (payment.status, payment.channel, payment.channel_ref) == ("paid", "momo", "4088878653")
+    outcomes = session.query(InboundCallback.outcome).filter_by(source="momo").order_by(InboundCallback.id).all()
+    assert [o for (o,) in outcomes] == ["accepted", "duplicate"]
+
+
+@pytest.mark.parametrize("over", [{"amount": 200000.9}, {"amount": "200000.0"}, {"resultCode": 0.5}])
+def test_an_ipn_with_a_number_that_is_not_whole_changes_nothing(client, session, over):
+    from core.models import InboundCallback
+
+    payment = make_payment(session)
+    client.post("/callbacks/momo/ipn", json=sandbox_ipn(payment, **over))
+    session.refresh(payment)
+    assert payment.status == "pending"
+    row = session.query(InboundCallback).filter_by(source="momo").one()
+    assert row.outcome == "rejected" and "malformed" in row.detail

@@ -180,3 +180,13 @@ def test_a_second_payment_for_a_paid_request_is_flagged_not_lost(client, session
     assert payment.channel == "counter" and "paid_twice" in payment.flags
     row = session.scalars(select(InboundCallback).where(InboundCallback.source == "vnpay")).one()
     assert row.outcome == "flagged"
+
+
+def test_an_amount_that_is_not_whole_dong_keeps_vnpays_check_order(client, session):
+    payment = make_payment(session)
+    # Unknown order first (01), even when the amount is also wrong; a known order then gets 04.
+    assert send_ipn(client, ipn_params(payment, vnp_Amount="20000050", vnp_TxnRef="ZZZZZZZZZZ"))["RspCode"] == "01"
+    assert send_ipn(client, ipn_params(payment, vnp_Amount="20000050"))["RspCode"] == "04"
+    assert send_ipn(client, ipn_params(payment, vnp_Amount="20_000_000"))["RspCode"] == "99"
+    session.refresh(payment)
+    assert payment.status == "pending"
