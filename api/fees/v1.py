@@ -50,7 +50,8 @@ class PaymentPayerIn(Schema):
 
 class PaymentItemIn(Schema):
     fee_code = fields.String(required=True, validate=validate.Length(min=1, max=32))
-    quantity = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1000))
+    # strict: 1.5 must be refused, not read as 1 (a fee line silently changed).
+    quantity = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1, max=1000))
 
 
 class PaymentIn(Schema):
@@ -58,7 +59,7 @@ class PaymentIn(Schema):
     payer = fields.Nested(PaymentPayerIn, required=True)
     items = fields.List(fields.Nested(PaymentItemIn), required=True, validate=validate.Length(min=1, max=50))
     channels = fields.List(fields.String(validate=validate.OneOf(["vnpay", "momo", "vietqr", "counter", "cod"])),
-                           load_default=None)
+                           load_default=None, validate=validate.Length(min=1))
 
 
 class PaymentItemOut(Schema):
