@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core import audit, events, jobs
 from core.clock import local_day, utcnow
@@ -173,9 +174,12 @@ def finish_receipt(session: Session, receipt_id: int, *, settings: Settings | No
     values = dict(status="issued", issued_at=utcnow(), storage_key=key, sha256=signed.sha256, size=len(signed.data),
                   signer_subject=signed.signer_subject[:500], attempts=receipt.attempts + 1, last_error=None)
     if session.info.get(FRESH, {}).get(receipt.id) is session.get_transaction():
-        # Allocated in this very transaction (the counter desk): nobody else can see it yet.
+        # Allocated in this very transaction (the counter desk): nobody else can see it yet, so no
+        # condition is needed; the row is written now and the object told so without a reload.
+        session.execute(update(Receipt).where(Receipt.id == receipt.id).values(**values)
+                        .execution_options(synchronize_session=False))
         for k, v in values.items():
-            setattr(receipt, k, v)
+            set_committed_value(receipt, k, v)
     else:
         result = session.execute(
             update(Receipt).where(Receipt.id == receipt.id, Receipt.status == "pending").values(**values)
