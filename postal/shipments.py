@@ -177,7 +177,8 @@ def create_shipment(session: Session, centre: Centre, settings: Settings, *, dos
 
 
 def get_shipment(session: Session, shipment_id: int, centre_id: int | None = None) -> Shipment:
-    s = session.get(Shipment, shipment_id)
+    # A path id beyond any row id (and beyond what the database's integer holds) is simply not found.
+    s = session.get(Shipment, shipment_id) if 0 < shipment_id < 2**63 else None
     if s is None or (centre_id is not None and s.centre_id != centre_id):
         raise NotFound("shipment not found")
     return s
@@ -352,6 +353,8 @@ def staff_action(session: Session, s: Shipment, action: str, *, actor: audit.Act
 
 def create_batch(session: Session, centre: Centre, shipment_ids: list[int], *, actor: audit.Actor) -> DispatchBatch:
     """Put parcels of one carrier, created there and not yet handed over, into a handover batch."""
+    if any(not 0 < i < 2**63 for i in shipment_ids):
+        raise InvalidInput("unknown shipments", errors={"shipment_ids": ["Có bưu gửi không tồn tại."]})
     shipments = list(session.scalars(select(Shipment).where(Shipment.id.in_(shipment_ids),
                                                             Shipment.centre_id == centre.id)))
     if not shipments or len(shipments) != len(set(shipment_ids)):

@@ -236,7 +236,7 @@ def batch_create():
 
 
 def _batch(batch_id: int) -> DispatchBatch:
-    batch = db_session().get(DispatchBatch, batch_id)
+    batch = db_session().get(DispatchBatch, batch_id) if 0 < batch_id < 2**63 else None
     if batch is None or batch.centre_id != current_user.centre_id:
         abort(404)
     return batch

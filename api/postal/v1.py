@@ -290,7 +290,7 @@ class Batches(MethodView):
 
 
 def _batch(batch_id: int) -> DispatchBatch:
-    batch = db_session().get(DispatchBatch, batch_id)
+    batch = db_session().get(DispatchBatch, batch_id) if 0 < batch_id < 2**63 else None
     if batch is None or batch.centre_id != current_principal().centre_id:
         raise NotFound("batch not found")
     return batch

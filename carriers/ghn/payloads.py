@@ -127,17 +127,41 @@ def parse_webhook(body: dict, query_token: str, expected_token: str) -> list[Tra
         raise WebhookRejected("bad token")
     if not isinstance(body, dict) or "OrderCode" not in body or "Type" not in body:
         raise WebhookRejected("not a GHN webhook")
+    order_code, client_code = _text(body["OrderCode"]), _text(body.get("ClientOrderCode"))
+    if not order_code:
+        raise WebhookRejected("bad OrderCode")
     kind = str(body["Type"]).lower()
-    status = str(body.get("Status") or "")
+    status = _text(body.get("Status")) or ""
     try:
         at = _time(body["Time"])
     except (KeyError, ValueError, AttributeError) as e:
         raise WebhookRejected("bad Time") from e
     # Only create and switch_status report a status; the others adjust weight, COD or fee.
     unified = STATUS_MAP.get(status, "unknown") if kind in ("create", "switch_status") else "unknown"
-    cod = body.get("CODAmount")
-    return [TrackingEvent(tracking_code=body["OrderCode"], order_number=body.get("ClientOrderCode"), status=unified,
+    cod = _amount(body.get("CODAmount"))
+    return [TrackingEvent(tracking_code=order_code, order_number=client_code, status=unified,
                           carrier_status=f"{kind}:{status}" if kind != "switch_status" else status, occurred_at=at,
-                          description=body.get("Description") or body.get("Reason") or "",
-                          cod_collected=int(cod) if cod is not None and status == "delivered" else None,
-                          event_id=f"{body['OrderCode']}:{kind}:{status}:{body['Time']}", raw=body)]
+                          description=str(body.get("Description") or body.get("Reason") or "")[:255],
+                          cod_collected=cod if cod is not None and status == "delivered" else None,
+                          event_id=f"{order_code}:{kind}:{status}:{body['Time']}", raw=body)]
+
+
+def _text(value) -> str | None:
+    """A code from a webhook: text or a number, anything else is a forged or broken body."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise WebhookRejected("a code is not text")
+    return str(value)[:64]
+
+
+def _amount(value) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        amount = int(value)
+    except (TypeError, ValueError) as e:
+        raise WebhookRejected("CODAmount is not a number") from e
+    if amount < 0:
+        raise WebhookRejected("CODAmount is negative")
+    return amount

@@ -125,18 +125,33 @@ def format_time(value: datetime) -> str:
 def parse_webhook(body: dict, expected_token: str) -> list[TrackingEvent]:
     if not isinstance(body, dict) or "DATA" not in body:
         raise WebhookRejected("not a Viettel Post webhook")
-    token = str(body.get("TOKEN") or "")
+    token = body.get("TOKEN")
+    token = token if isinstance(token, str) else ""
     if not expected_token or not hmac.compare_digest(token.encode(), expected_token.encode()):
         raise WebhookRejected("bad token")
     data = body["DATA"]
+    if not isinstance(data, dict):
+        raise WebhookRejected("malformed DATA")
     try:
         code = int(data["ORDER_STATUS"])
         at = parse_time(data["ORDER_STATUSDATE"])
+        cod = data.get("MONEY_COLLECTION")
+        cod = int(cod) if cod not in (None, "") else None
     except (KeyError, ValueError, TypeError) as e:
         raise WebhookRejected("malformed DATA") from e
-    cod = data.get("MONEY_COLLECTION")
-    return [TrackingEvent(tracking_code=str(data.get("ORDER_NUMBER") or "") or None,
-                          order_number=data.get("ORDER_REFERENCE"), status=STATUS_MAP.get(code, "unknown"),
-                          carrier_status=str(code), occurred_at=at, description=data.get("STATUS_NAME") or "",
-                          cod_collected=int(cod) if cod is not None and code == 501 else None,
-                          event_id=f"{data.get('ORDER_NUMBER')}:{code}:{data['ORDER_STATUSDATE']}", raw=data)]
+    tracking, reference = _text(data.get("ORDER_NUMBER")), _text(data.get("ORDER_REFERENCE"))
+    if not tracking and not reference:
+        raise WebhookRejected("no order in DATA")
+    return [TrackingEvent(tracking_code=tracking, order_number=reference, status=STATUS_MAP.get(code, "unknown"),
+                          carrier_status=str(code), occurred_at=at, description=str(data.get("STATUS_NAME") or "")[:255],
+                          cod_collected=cod if code == 501 else None,
+                          event_id=f"{tracking}:{code}:{data['ORDER_STATUSDATE']}", raw=data)]
+
+
+def _text(value) -> str | None:
+    """An order code from a webhook: text or a number, anything else is a forged or broken body."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise WebhookRejected("an order code is not text")
+    return str(value)[:64]

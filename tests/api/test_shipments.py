@@ -95,3 +95,13 @@ def test_overdue_results_are_listed_with_their_letter_of_apology(app, client, se
     assert [s["id"] for s in listed] == [late.id] and "events" not in listed[0]
     letter = client.get(f"/api/v1/shipments/{late.id}/apology.pdf", headers=bearer(key))
     assert letter.mimetype == "application/pdf" and letter.data.startswith(b"%PDF")
+
+
+def test_ids_beyond_any_row_are_not_found_not_a_server_error(client, session):
+    key = make_api_key(session)
+    huge = 10**20
+    for url in (f"/api/v1/shipments/{huge}", f"/api/v1/shipments/{huge}/label",
+                f"/api/v1/shipments/batches/{huge}/handover.pdf"):
+        assert client.get(url, headers=bearer(key)).status_code == 404, url
+    resp = client.post("/api/v1/shipments/batches", json={"shipment_ids": [huge]}, headers=bearer(key))
+    assert resp.status_code == 422

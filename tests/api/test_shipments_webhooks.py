@@ -68,3 +68,28 @@ def test_a_webhook_for_an_order_we_do_not_know_is_answered_and_recorded(client, 
             "Time": T0.isoformat()}
     assert client.post(f"/callbacks/ghn?token={GHN_SECRET}", json=body).status_code == 200
     assert session.scalar(select(InboundCallback.detail)) == "unknown order"
+
+
+def test_malformed_webhook_bodies_are_refused_not_a_server_error(app, client, session):
+    s = make_shipment(session, app.extensions["hcc"].settings)
+    at = T0.isoformat()
+    broken = [
+        ("ghn", {"Type": "switch_status", "OrderCode": {"a": 1}, "Status": "delivered", "Time": at}),
+        ("ghn", {"Type": "switch_status", "OrderCode": s.tracking_code, "Status": "delivered", "Time": at,
+                 "CODAmount": "abc"}),
+        ("ghn", {"Type": "switch_status", "OrderCode": s.tracking_code, "ClientOrderCode": [s.code],
+                 "Status": "delivered", "Time": at}),
+        ("viettelpost", {"DATA": {"ORDER_NUMBER": s.tracking_code, "ORDER_STATUS": 501, "MONEY_COLLECTION": "x",
+                                  "ORDER_STATUSDATE": "20/11/2026 08:00:00"}, "TOKEN": VTP_SECRET}),
+        ("viettelpost", {"DATA": {"ORDER_NUMBER": {"a": 1}, "ORDER_REFERENCE": [1], "ORDER_STATUS": 501,
+                                  "ORDER_STATUSDATE": "20/11/2026 08:00:00"}, "TOKEN": VTP_SECRET}),
+        ("viettelpost", {"DATA": "x", "TOKEN": VTP_SECRET}),
+        ("viettelpost", {"DATA": {}, "TOKEN": [VTP_SECRET]}),
+    ]
+    for carrier, body in broken:
+        resp = client.post(f"/callbacks/{carrier}?token={GHN_SECRET}", json=body)
+        assert resp.status_code == 401, (body, resp.get_data(as_text=True))
+    session.expire_all()
+    assert session.get(Shipment, s.id).status == "pending"
+    outcomes = set(session.scalars(select(InboundCallback.outcome)))
+    assert outcomes == {"rejected"}
