@@ -163,6 +163,14 @@ def verify_pipe_response(body: dict, fields: list[str], secret: str) -> bool:
     return bool(given) and hmac.compare_digest(given, expected)
 
 
+def transaction_date(payment) -> str:
+    """querydr's and refund's vnp_TransactionDate: the vnp_CreateDate of the pay request (not vnp_PayDate).
+
+    VNPAY finds the original transaction by vnp_TxnRef and this date; the checkout keeps it in `extra`.
+    """
+    return (payment.extra or {}).get("vnpay_create_date") or vn_time(payment.created_at)
+
+
 class VnpayGateway(PaymentGateway):
     name = "vnpay"
 
@@ -211,8 +219,7 @@ class VnpayGateway(PaymentGateway):
             raise RetryableGatewayError("VNPAY API answered something that is not JSON") from e
 
     def query(self, payment) -> QueryResult:
-        created = (payment.extra or {}).get("vnpay_create_date") or vn_time(payment.created_at)
-        body = build_querydr(tmn_code=self.tmn_code, txn_ref=payment.code, transaction_date=created,
+        body = build_querydr(tmn_code=self.tmn_code, txn_ref=payment.code, transaction_date=transaction_date(payment),
                              ip_addr="127.0.0.1", secret=self.secret)
         answer = self._post(body)
         if not verify_pipe_response(answer, QUERYDR_RESPONSE_FIELDS, self.secret):
@@ -228,10 +235,9 @@ class VnpayGateway(PaymentGateway):
                            transaction_ref=answer.get("vnp_TransactionNo"), raw_status=status)
 
     def refund(self, payment, refund) -> RefundResult:
-        created = (payment.extra or {}).get("vnpay_pay_date") or vn_time(payment.paid_at or payment.created_at)
         body = build_refund(tmn_code=self.tmn_code, txn_ref=payment.code, amount=refund.amount,
                             full=refund.amount == payment.paid_amount and payment.refunded_amount == 0,
-                            transaction_no=payment.channel_ref or "", transaction_date=created,
+                            transaction_no=payment.channel_ref or "", transaction_date=transaction_date(payment),
                             create_by=(refund.approved_by or refund.requested_by)[:64], ip_addr="127.0.0.1",
                             secret=self.secret, request_id=refund.reference)
         answer = self._post(body)

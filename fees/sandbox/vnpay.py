@@ -61,6 +61,14 @@ def _answer(fields: list[str], body: dict[str, str], secret: str) -> dict[str, s
     return body
 
 
+def _original(body: dict) -> ledger.SandboxTxn | None:
+    """VNPAY finds the original payment by vnp_TxnRef and vnp_TransactionDate (the pay's vnp_CreateDate)."""
+    txn = ledger.get("vnpay", body.get("vnp_TxnRef", ""))
+    if txn is None or body.get("vnp_TransactionDate") != txn.data.get("create_date"):
+        return None
+    return txn
+
+
 def api(body: dict, secret: str, tmn_code: str) -> dict[str, str]:
     """The merchant_webapi endpoint: querydr and refund, with their '|'-joined checksums."""
     command = body.get("vnp_Command")
@@ -70,11 +78,11 @@ def api(body: dict, secret: str, tmn_code: str) -> dict[str, str]:
             return _answer(wire.QUERYDR_RESPONSE_FIELDS, {"vnp_ResponseId": response_id, "vnp_Command": command,
                                                           "vnp_ResponseCode": "97", "vnp_Message": "Invalid checksum",
                                                           "vnp_TmnCode": body.get("vnp_TmnCode", "")}, secret)
-        txn = ledger.get("vnpay", body.get("vnp_TxnRef", ""))
+        txn = _original(body)
         if txn is None:
             return _answer(wire.QUERYDR_RESPONSE_FIELDS, {"vnp_ResponseId": response_id, "vnp_Command": command,
                                                           "vnp_ResponseCode": "91", "vnp_Message": "Not found",
-                                                          "vnp_TmnCode": tmn_code, "vnp_TxnRef": body["vnp_TxnRef"]},
+                                                          "vnp_TmnCode": tmn_code, "vnp_TxnRef": body.get("vnp_TxnRef", "")},
                            secret)
         status = {"paid": "00", "pending": "01"}.get(txn.status, "02")
         if txn.status == "paid" and txn.refunded:
@@ -93,7 +101,7 @@ def api(body: dict, secret: str, tmn_code: str) -> dict[str, str]:
         if not wire.verify_pipe_response(body, wire.REFUND_REQUEST_FIELDS, secret):
             return _answer(wire.REFUND_RESPONSE_FIELDS, {**base, "vnp_ResponseCode": "97",
                                                          "vnp_Message": "Invalid checksum"}, secret)
-        txn = ledger.get("vnpay", body.get("vnp_TxnRef", ""))
+        txn = _original(body)
         if txn is None or txn.status != "paid":
             return _answer(wire.REFUND_RESPONSE_FIELDS, {**base, "vnp_ResponseCode": "91",
                                                          "vnp_Message": "Transaction not found"}, secret)
@@ -101,6 +109,11 @@ def api(body: dict, secret: str, tmn_code: str) -> dict[str, str]:
             return _answer(wire.REFUND_RESPONSE_FIELDS, {**base, "vnp_ResponseCode": "94",
                                                          "vnp_Message": "Duplicate request"}, secret)
         amount = int(body["vnp_Amount"]) // 100
+        full = body.get("vnp_TransactionType") == "02"
+        if body.get("vnp_TransactionType") not in ("02", "03") or (full and (amount != txn.amount or txn.refunded)):
+            # 02 is the whole original amount, once; anything less is 03 (partial).
+            return _answer(wire.REFUND_RESPONSE_FIELDS, {**base, "vnp_ResponseCode": "03",
+                                                         "vnp_Message": "Invalid refund type or amount"}, secret)
         if amount > txn.amount - txn.refunded:
             return _answer(wire.REFUND_RESPONSE_FIELDS, {**base, "vnp_ResponseCode": "03",
                                                          "vnp_Message": "Refund amount exceeds"}, secret)

@@ -190,3 +190,56 @@ def test_an_amount_that_is_not_whole_dong_keeps_vnpays_check_order(client, sessi
     assert send_ipn(client, ipn_params(payment, vnp_Amount="20_000_000"))["RspCode"] == "99"
     session.refresh(payment)
     assert payment.status == "pending"
+
+
+def test_refund_and_querydr_name_the_original_by_the_pay_requests_create_date(session):
+    import json
+    from types import SimpleNamespace
+
+    import responses
+
+    from core.settings import Settings
+
+    api = "https://sandbox.vnpayment.vn/merchant_webapi/api/transaction"
+    gw = vnpay.VnpayGateway(Settings.from_env(environ={"HCC_VNPAY_API_URL": api, "HCC_VNPAY_TMN_CODE": TMN,
+                                                       "HCC_VNPAY_HASH_SECRET": SECRET}))
+    payment = make_payment(session)
+    payment.extra = {"vnpay_create_date": "20260101100000", "vnpay_pay_date": "20260101100731"}
+    payment.paid_amount, payment.channel_ref = payment.amount, "14226112"
+    answer = {"vnp_ResponseId": "r", "vnp_Command": "refund", "vnp_ResponseCode": "00", "vnp_Message": "ok",
+              "vnp_TmnCode": TMN, "vnp_TxnRef": payment.code, "vnp_Amount": "5000000", "vnp_BankCode": "NCB",
+              "vnp_PayDate": "20260102090000", "vnp_TransactionNo": "14226112", "vnp_TransactionType": "03",
+              "vnp_TransactionStatus": "05", "vnp_OrderInfo": "x"}
+    answer["vnp_SecureHash"] = vnpay.sign_pipe([answer[k] for k in vnpay.REFUND_RESPONSE_FIELDS], SECRET)
+    with responses.RequestsMock() as wire:
+        wire.post(api, json=answer)
+        gw.refund(payment, SimpleNamespace(amount=50_000, reference="RF1", requested_by="user:1", approved_by=None))
+        sent = json.loads(wire.calls[0].request.body)
+    assert sent["vnp_TransactionDate"] == "20260101100000"  # the pay's vnp_CreateDate, not vnp_PayDate
+    assert sent["vnp_TransactionType"] == "03" and sent["vnp_Amount"] == "5000000"
+    assert vnpay.verify_pipe_response(sent, vnpay.REFUND_REQUEST_FIELDS, SECRET)
+    query = vnpay.build_querydr(tmn_code=TMN, txn_ref=payment.code, transaction_date=vnpay.transaction_date(payment),
+                                ip_addr="127.0.0.1", secret=SECRET)
+    assert query["vnp_TransactionDate"] == "20260101100000"
+
+
+def test_the_sandbox_refuses_a_refund_that_names_the_wrong_original():
+    from fees.sandbox import ledger
+    from fees.sandbox import vnpay as sandbox
+
+    ledger.clear()
+    txn = ledger.put(ledger.SandboxTxn("vnpay", "ABCDEFGHJK", 200_000, status="paid", transaction_no="1",
+                                       pay_date="20260101100731", data={"create_date": "20260101100000"}))
+
+    def refund(transaction_date, amount=200_000, full=True, request_id="R1"):
+        body = vnpay.build_refund(tmn_code=TMN, txn_ref="ABCDEFGHJK", amount=amount, full=full, transaction_no="1",
+                                  transaction_date=transaction_date, create_by="k", ip_addr="127.0.0.1",
+                                  secret=SECRET, request_id=request_id)
+        return sandbox.api(body, SECRET, TMN)["vnp_ResponseCode"]
+
+    assert refund("20260101100731") == "91"  # vnp_PayDate is not how VNPAY finds the original
+    assert refund("20260101100000", amount=50_000, full=True) == "03"  # "02" (full) must be the whole amount
+    assert refund("20260101100000", amount=50_000, full=False) == "00"
+    assert refund("20260101100000", amount=150_000, full=True, request_id="R2") == "03"  # no full after a partial
+    assert txn.refunded == 50_000
+    ledger.clear()
