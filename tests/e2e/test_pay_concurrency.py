@@ -36,3 +36,34 @@ def test_fifty_concurrent_identical_ipns_pay_once(live_server, session):
         AuditLog.action == "payment.paid", AuditLog.entity_id == str(payment.id))) == 1
     assert session.scalar(select(func.count()).select_from(InboundCallback).where(
         InboundCallback.source == "vnpay")) == 50
+
+
+@pytest.mark.skipif(not PG_URL, reason="row locks are exercised on PostgreSQL (set HCC_TEST_DATABASE_URL)")
+@pytest.mark.parametrize("needs_approval", ["1", "0"])
+def test_concurrent_refunds_never_exceed_what_was_paid(live_server, session, app, needs_approval):
+    from core import audit
+    from fees.gateways.counter import record_counter_payment
+    from fees.models import Refund
+    from tests.factories import bearer, make_api_key
+
+    app.extensions["hcc"].settings.extra["HCC_REFUND_NEEDS_APPROVAL"] = needs_approval
+    finance = make_api_key(session, roles=("finance",), name="Kế toán")
+    payment = make_payment(session, amount=200_000)
+    record_counter_payment(session, payment.id, method="cash", actor=audit.SYSTEM)
+    session.commit()
+    url = f"{live_server}/api/v1/payments/{payment.id}/refunds"
+
+    def send(i):
+        return requests.post(url, json={"amount": 150_000, "reason": f"hoàn {i}"}, headers=bearer(finance),
+                             timeout=60).status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        codes = list(pool.map(send, range(20)))
+
+    assert codes.count(201) == 1 and codes.count(422) == 19, codes
+    session.expire_all()
+    refunds = session.scalars(select(Refund).where(Refund.payment_id == payment.id)).all()
+    assert sum(r.amount for r in refunds) == 150_000
+    p = session.get(Payment, payment.id)
+    assert p.refunded_amount == (150_000 if needs_approval == "0" else 0)
+    assert p.status == ("partially_refunded" if needs_approval == "0" else "paid")
