@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -48,6 +49,7 @@ NOTIFY_INBOUND = {
     "picked_up": "Bưu tá đã nhận hồ sơ {dossier} của quý ông/bà để chuyển đến trung tâm ({carrier}, mã vận đơn {tracking}).",
     "delivered": "Hồ sơ {dossier} của quý ông/bà đã đến trung tâm. Trung tâm sẽ thông báo khi có kết quả.",
 }
+_PHONE = re.compile(r"^\+?[0-9 .]{8,15}$")
 CARRIER_TITLES = {"vnpost": "VNPost", "viettelpost": "Viettel Post", "ghn": "GHN"}
 
 
@@ -118,6 +120,16 @@ def create_shipment(session: Session, centre: Centre, settings: Settings, *, dos
     allowed = configured_carriers(settings, centre)
     if carrier != "auto" and carrier not in allowed:
         errors["carrier"] = [f"Đơn vị vận chuyển '{carrier}' chưa được cấu hình cho trung tâm."]
+    # The staff form reaches here without the API's schema: the same limits, so PostgreSQL never
+    # sees a value longer than its column (a 500 there) and a blank name is never sent to a carrier.
+    for field_name, value, limit in (("dossier_code", dossier_code, 64), ("recipient.name", recipient.name, 255),
+                                     ("recipient.address.street", recipient.street, 255)):
+        if not (value or "").strip() or len(value) > limit:
+            errors[field_name] = [f"Bắt buộc, tối đa {limit} ký tự."]
+    if not _PHONE.match(recipient.phone or ""):
+        errors["recipient.phone"] = ["Số điện thoại không hợp lệ."]
+    if service is not None and len(service) > 32:
+        errors["service"] = ["Tối đa 32 ký tự."]
     if direction not in DIRECTIONS:
         errors["direction"] = ["Chỉ nhận 'outbound' (trả kết quả) hoặc 'inbound' (thu gom hồ sơ)."]
     if isinstance(weight_grams, bool) or not isinstance(weight_grams, int) or weight_grams <= 0:
@@ -129,7 +141,7 @@ def create_shipment(session: Session, centre: Centre, settings: Settings, *, dos
     try:
         address = resolve_address(session, recipient.street, recipient.ward, recipient.province)
     except AddressError as e:
-        errors[f"recipient.address.{e.field}"] = [str(e)]
+        errors.setdefault(f"recipient.address.{e.field}", [str(e)])
         address = None
     if errors:
         raise InvalidInput("the shipment is not valid", errors=errors)

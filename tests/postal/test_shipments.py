@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy import select
 
 from core import audit
+from core.accounts import ensure_demo_centre
 from core.errors import InvalidInput
 from core.models import OutboundMessage
 from fees.models import Payment
 from postal import documents
-from postal.models import ShipmentEvent
-from postal.shipments import apply_event, create_batch, overdue, staff_action
+from postal.models import Shipment, ShipmentEvent
+from postal.shipments import Recipient, apply_event, create_batch, create_shipment, overdue, staff_action
 from tests.postal.factories import STAFF, carrier_event, make_shipment
 
 CARRIER = audit.Actor(type="carrier", id="ghn", name="ghn")
@@ -160,3 +161,20 @@ def test_a_citizen_whose_dossier_is_picked_up_is_told_twice(session, hcc_setting
     session.commit()
     texts = [m.body for m in session.scalars(select(OutboundMessage).order_by(OutboundMessage.id))]
     assert len(texts) == 2 and "đã nhận hồ sơ" in texts[0] and "đã đến trung tâm" in texts[1]
+
+
+def test_the_staff_form_path_gets_the_api_limits(session, hcc_settings):
+    # Without these, PostgreSQL refuses the over-long value with a 500 and SQLite stores it.
+    for bad in ({"dossier_code": "H" * 65}, {"dossier_code": "  "}):
+        with pytest.raises(InvalidInput) as e:
+            make_shipment(session, hcc_settings, **bad)
+        assert "dossier_code" in e.value.errors
+        session.rollback()
+    centre = ensure_demo_centre(session)
+    with pytest.raises(InvalidInput) as e:
+        create_shipment(session, centre, hcc_settings, dossier_code="H-1", weight_grams=300, actor=STAFF,
+                        recipient=Recipient(name="", phone="abc", street="x" * 300, ward="Thanh Xuân",
+                                            province="Hà Nội"))
+    assert {"recipient.name", "recipient.phone", "recipient.address.street"} <= set(e.value.errors)
+    session.rollback()
+    assert session.query(Shipment).count() == 0
