@@ -29,9 +29,9 @@ def test_signature_is_hex_hmac_sha512_of_the_hash_data():
     assert len(expected) == 128
 
 
-def test_published_return_url_example_verifies_with_its_own_hash_construction():
-    # The return URL published in VNPAY's demo (secret not published): we check our hash data is the
-    # exact string VNPAY's own sample signs, field for field.
+def test_hash_data_of_vnpays_published_return_url_is_that_query_unchanged():
+    # VNPAY publishes this return URL but not the secret that signed it, so no hash can be checked:
+    # what we can check is that our hash data is the exact string VNPAY's own sample signs.
     query = ("vnp_Amount=1000000&vnp_BankCode=NCB&vnp_BankTranNo=VNP14226112&vnp_CardType=ATM"
              "&vnp_OrderInfo=Thanh+toan+don+hang+thoi+gian%3A+2023-12-07+17%3A00%3A44&vnp_PayDate=20231207170112"
              "&vnp_ResponseCode=00&vnp_TmnCode=CTTVNP01&vnp_TransactionNo=14226112&vnp_TransactionStatus=00"
