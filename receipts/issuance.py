@@ -199,9 +199,12 @@ def issue_receipt(session: Session, payment_id: int) -> Receipt:
 
     Usable in the caller's transaction (the counter desk); the caller commits.
     """
+    # Held for the whole call: the session's identity map is weak, and delivery needs the payment again.
+    payment = session.get(Payment, payment_id)
     receipt = allocate_receipt(session, payment_id)
     if receipt.status == "pending":
         receipt = finish_receipt(session, receipt.id)
+    del payment
     return receipt
 
 
