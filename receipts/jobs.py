@@ -35,6 +35,18 @@ def _on_payment_refunded(session: Session, payment_id: int, **_):
     jobs.enqueue_after_commit(session, cancel_for_refund_job, payment_id)
 
 
+@events.on("payment.partially_refunded")
+def _on_payment_partially_refunded(session: Session, payment_id: int, **_):
+    """A partial refund leaves the receipt valid for what was collected; the refund is noted against it."""
+    receipt = session.scalars(select(Receipt).where(Receipt.current_payment_id == payment_id)).first()
+    payment = session.get(Payment, payment_id)
+    if receipt is None or payment is None:
+        return
+    audit.record(session, audit.SYSTEM, "receipt.refund_noted", entity_type="receipt", entity_id=receipt.id,
+                 after={"refunded_amount": payment.refunded_amount, "receipt_amount": receipt.amount},
+                 detail="Hoàn trả một phần; biên lai giữ nguyên cho số tiền đã thu", centre_id=receipt.centre_id)
+
+
 @events.on("receipt.issued")
 def _on_receipt_issued(session: Session, receipt_id: int, **_):
     queue_delivery(session, receipt_id)

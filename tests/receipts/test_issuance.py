@@ -146,3 +146,17 @@ def test_a_full_refund_cancels_the_receipt(session):
     session.expire_all()
     r = session.get(Receipt, rid)
     assert r.status == "cancelled" and "Hoàn" in r.cancel_reason
+
+
+def test_a_partial_refund_keeps_the_receipt_and_notes_the_refund(session):
+    from core.models import AuditLog
+    from fees.payments import lock_payment, transition
+
+    p = paid_payment(session)
+    rid = receipt_id_for_payment(session, p.id)
+    p = lock_payment(session, payment_id=p.id)
+    transition(session, p, "partially_refunded", actor=FINANCE, refunded_amount=50_000)
+    session.commit()
+    assert session.get(Receipt, rid).status == "issued"
+    note = session.scalars(select(AuditLog).where(AuditLog.action == "receipt.refund_noted")).one()
+    assert note.entity_id == str(rid) and note.after["refunded_amount"] == 50_000
