@@ -6,7 +6,7 @@ import io
 import logging
 
 import segno
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import or_, select
@@ -60,6 +60,19 @@ def pay(code: str):
                            payable=payment.status in PAYABLE, sandbox=settings().sandbox)
 
 
+@citizen.get("/pay/<code>/vietqr.png")
+def vietqr_png(code: str):
+    """The QR as an image to save: on the phone that shows this page the citizen cannot scan the screen,
+    but every banking app can read a QR from a saved picture."""
+    payment = _payment_by_code(code)
+    if "vietqr" not in (payment.allowed_channels or []) or payment.status not in PAYABLE:
+        abort(404)
+    out = io.BytesIO()
+    segno.make(VietqrGateway(settings()).qr_payload(payment), error="m").save(out, kind="png", scale=8, border=4)
+    return Response(out.getvalue(), mimetype="image/png", headers={
+        "Content-Disposition": f'attachment; filename="VietQR-{payment.code}.png"', "Cache-Control": "no-store"})
+
+
 @citizen.post("/pay/<code>/<channel>")
 def start(code: str, channel: str):
     if channel not in ("vnpay", "momo"):
@@ -107,8 +120,12 @@ def result(code: str):
     """What happened, from our own state (the gateway's query string on this URL decides nothing)."""
     payment = _payment_by_code(code)
     receipt_id = receipt_id_of(db_session(), payment.id) if payment.status == "paid" else None
-    return render_template("fees/result.html", payment=payment, receipt_id=receipt_id,
-                           receipt_url=_citizen_receipt_url(payment, receipt_id))
+    receipt_url = _citizen_receipt_url(payment, receipt_id)
+    # The receipt is signed by a worker a few seconds after the IPN: refresh until its link can be shown.
+    awaiting_receipt = (payment.status == "paid" and receipt_url is None
+                        and "receipt_lookup.lookup" in current_app.view_functions)
+    return render_template("fees/result.html", payment=payment, receipt_id=receipt_id, receipt_url=receipt_url,
+                           awaiting_receipt=awaiting_receipt)
 
 
 def _citizen_receipt_url(payment: Payment, receipt_id: int | None) -> str | None:
