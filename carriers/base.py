@@ -107,6 +107,8 @@ class CreatedShipment:
     fee: int | None = None
     order_number: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    # For a pickup: when the carrier's postman is to come to the sender, as the carrier put it.
+    pickup_window: str = ""
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,8 @@ class Carrier:
     name: str = ""
     has_webhooks: bool = False
     has_feed: bool = False
+    # Whether `request_pickup` can send a postman to a citizen's address (a dossier pickup).
+    has_pickup: bool = False
 
     def __init__(self, config: CarrierConfig, http: requests.Session | None = None):
         self.config = config
@@ -180,6 +184,9 @@ class Carrier:
         raise NotSupported(f"{self.name}: tracking feed")
 
     def request_pickup(self, request: ShipmentRequest) -> CreatedShipment:
+        """Order a parcel collected at the sender's address (a citizen's dossier) and carried to the
+        receiver (the centre). Our order number goes to the carrier as for `create`, so the same
+        look-up and duplicate handling keep a pickup from being ordered twice."""
         raise NotSupported(f"{self.name}: pickup")
 
     def parse_webhook(self, headers: dict[str, str], query: dict[str, str], body: bytes) -> list[TrackingEvent]:
@@ -203,6 +210,12 @@ def register(name: str, config_from_settings: Callable[[Settings], CarrierConfig
 def carrier_names() -> list[str]:
     _load_adapters()
     return sorted(_REGISTRY)
+
+
+def supports_pickup(name: str) -> bool:
+    """Whether the carrier registered under `name` can collect a parcel at a citizen's address."""
+    _load_adapters()
+    return name in _REGISTRY and _REGISTRY[name][0].has_pickup
 
 
 def get_carrier(name: str, settings: Settings, http: requests.Session | None = None) -> Carrier:

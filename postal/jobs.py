@@ -24,6 +24,7 @@ from carriers.base import (
     RetryableCarrierError,
     carrier_names,
     get_carrier,
+    supports_pickup,
 )
 from core import audit, jobs
 from core.clock import utcnow
@@ -36,6 +37,7 @@ from postal.shipments import (
     configured_carriers,
     find_for_event,
     lock_shipment,
+    notify_pickup_requested,
 )
 
 log = logging.getLogger(__name__)
@@ -59,7 +61,11 @@ def create_at_carrier(shipment_id: int) -> None:
         s.create_started_at = utcnow()
         request = carrier_request(session, s)
         carrier_name, have_rates, centre = s.carrier, bool(s.rates), s.centre
+        inbound = s.direction == "inbound"
         candidates = configured_carriers(settings, centre)
+        if inbound:
+            # A dossier pickup can only go to a carrier that sends a postman to the citizen.
+            candidates = [c for c in candidates if supports_pickup(c)]
     # The carrier calls happen outside any transaction: a slow carrier must not hold database locks.
     rates, choice, chosen_service = [], None, None
     if not have_rates:
@@ -97,7 +103,7 @@ def create_at_carrier(shipment_id: int) -> None:
                 created = None
         if created is None:
             try:
-                created = carrier.create(request)
+                created = carrier.request_pickup(request) if inbound else carrier.create(request)
             except DuplicateOrderError as e:
                 created = CreatedShipment(tracking_code=e.tracking_code) if e.tracking_code else \
                     carrier.find_by_order_number(request.order_number)
@@ -136,9 +142,15 @@ def create_at_carrier(shipment_id: int) -> None:
             s.tracking_code = created.tracking_code
             s.fee = created.fee if created.fee is not None else s.fee
             s.last_error = None
-            audit.record(session, _actor(carrier_name), "shipment.created_at_carrier", entity_type="shipment",
-                         entity_id=s.id, centre_id=s.centre_id,
-                         after={"tracking_code": created.tracking_code, "fee": s.fee, "attempt": s.create_attempts})
+            if inbound:
+                s.pickup_window = (created.pickup_window or "")[:128] or None
+            audit.record(session, _actor(carrier_name),
+                         "shipment.pickup_requested" if inbound else "shipment.created_at_carrier",
+                         entity_type="shipment", entity_id=s.id, centre_id=s.centre_id,
+                         after={"tracking_code": created.tracking_code, "fee": s.fee, "attempt": s.create_attempts,
+                                "pickup_window": s.pickup_window})
+            if inbound:
+                notify_pickup_requested(session, s)
             jobs.enqueue_after_commit(session, fetch_label, s.id)
     if created is None and not permanent:
         raise jobs.RetryableJobError(error or "carrier unavailable")

@@ -87,6 +87,8 @@ class Shipment(Base):
     create_attempts: Mapped[int] = mapped_column(Integer, default=0)
     create_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # A dossier pickup: when the carrier said its postman will come to the citizen.
+    pickup_window: Mapped[str | None] = mapped_column(String(128))
     label_pdf: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
     label_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     flags: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -11,7 +11,16 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from carriers.base import FINAL_STATUSES, RANK, STATUSES, Party, ShipmentRequest, TrackingEvent, carrier_names
+from carriers.base import (
+    FINAL_STATUSES,
+    RANK,
+    STATUSES,
+    Party,
+    ShipmentRequest,
+    TrackingEvent,
+    carrier_names,
+    supports_pickup,
+)
 from core import audit, events, jobs
 from core.addresses import AddressError, resolve_address
 from core.clock import local_day, utcnow
@@ -116,6 +125,7 @@ def create_shipment(session: Session, centre: Centre, settings: Settings, *, dos
                     note: str | None = None, items: list[dict] | None = None) -> Shipment:
     """Record a shipment (and its COD payment) and schedule its creation at the carrier."""
     errors: dict[str, list[str]] = {}
+    requested_carrier = carrier
     carrier = carrier or settings.get("HCC_POSTAL_DEFAULT_CARRIER") or "vnpost"
     allowed = configured_carriers(settings, centre)
     if carrier != "auto" and carrier not in allowed:
@@ -138,6 +148,14 @@ def create_shipment(session: Session, centre: Centre, settings: Settings, *, dos
         errors["cod_amount"] = ["Số tiền thu hộ phải là số đồng không âm."]
     elif direction == "inbound" and (cod_amount or items):
         errors["cod_amount"] = ["Thu gom hồ sơ không thu hộ tiền."]
+    if direction == "inbound" and "carrier" not in errors:
+        pickup_carriers = [c for c in allowed if supports_pickup(c)]
+        if requested_carrier is None and pickup_carriers:
+            carrier = pickup_carriers[0]
+        elif carrier != "auto" and not supports_pickup(carrier):
+            errors["carrier"] = [f"Đơn vị vận chuyển '{carrier}' không nhận thu gom hồ sơ tại nhà người dân."]
+        elif not pickup_carriers:
+            errors["carrier"] = ["Chưa cấu hình đơn vị vận chuyển nào nhận thu gom hồ sơ."]
     try:
         address = resolve_address(session, recipient.street, recipient.ward, recipient.province)
     except AddressError as e:
@@ -249,6 +267,17 @@ def _notify(session: Session, s: Shipment, status: str) -> None:
                   body=text.format(dossier=s.dossier_code, carrier=CARRIER_TITLES.get(s.carrier, s.carrier),
                                    tracking=s.tracking_code or "", link=tracking_link(s)),
                   entity_type="shipment", entity_id=s.id, purpose=f"shipment-{status}-{max(attempt, 1)}")
+
+
+def notify_pickup_requested(session: Session, s: Shipment) -> None:
+    """Tell the citizen a postman is coming for the dossier, and when."""
+    if not s.recipient_phone:
+        return
+    when = f" ({s.pickup_window})" if s.pickup_window else ""
+    queue_message(session, channel="sms", recipient=s.recipient_phone, centre_id=s.centre_id,
+                  body=f"{CARRIER_TITLES.get(s.carrier, s.carrier)} sẽ đến nhận hồ sơ {s.dossier_code} tại địa chỉ "
+                       f"của quý ông/bà{when}. Theo dõi: {tracking_link(s)}",
+                  entity_type="shipment", entity_id=s.id, purpose="shipment-pickup-requested")
 
 
 def may_apply(current: str, new: str, occurred_at: datetime, last_event_at: datetime | None) -> bool:
@@ -382,6 +411,8 @@ def create_batch(session: Session, centre: Centre, shipment_ids: list[int], *, a
             errors.append(f"Bưu gửi {s.code} chưa có mã vận đơn.")
         if s.status != "pending":
             errors.append(f"Bưu gửi {s.code} không còn chờ bàn giao ({s.status}).")
+        if s.direction == "inbound":
+            errors.append(f"Bưu gửi {s.code} là thu gom hồ sơ: bưu tá lấy tại nhà người dân, không qua bảng kê.")
     if errors:
         raise InvalidInput("these shipments cannot form a batch", errors={"shipment_ids": errors})
     batch = DispatchBatch(centre_id=centre.id, carrier=carriers.pop(), created_at=utcnow(),

@@ -95,6 +95,7 @@ class ShipmentOut(Schema):
     promised_date = fields.Date(allow_none=True)
     rates = fields.List(fields.Dict())
     choice = fields.String(allow_none=True)
+    pickup_window = fields.String(allow_none=True, metadata={"description": "dossier pickup: when the postman comes"})
     flags = fields.List(fields.String())
     last_error = fields.String(allow_none=True)
     has_label = fields.Method("_has_label")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from carriers import base
 from carriers.base import (
@@ -42,6 +43,7 @@ def config_from(settings: Settings) -> CarrierConfig:
 @base.register("ghn", config_from)
 class GhnCarrier(Carrier):
     has_webhooks = True
+    has_pickup = True
 
     def _post(self, path: str, payload: dict) -> dict:
         resp = self._send("POST", f"{self.config.base_url}{API}{path}", json=payload,
@@ -53,6 +55,17 @@ class GhnCarrier(Carrier):
         if resp.status_code == 401:
             raise PermanentCarrierError("ghn refused our token")
         return body
+
+    def _get(self, path: str) -> dict:
+        resp = self._send("GET", f"{self.config.base_url}{API}{path}",
+                          headers={"Token": self.config.password, "ShopId": self.config.extra["shop_id"]})
+        if resp.status_code == 401:
+            raise PermanentCarrierError("ghn refused our token")
+        try:
+            body = resp.json()
+        except ValueError as e:
+            raise PermanentCarrierError(f"ghn {path}: not JSON ({resp.status_code})") from e
+        return body if isinstance(body, dict) else {}
 
     def quote(self, request: ShipmentRequest) -> list[Rate]:
         body = self._post("/v2/shipping-order/available-services",
@@ -67,7 +80,19 @@ class GhnCarrier(Carrier):
         return rates
 
     def create(self, request: ShipmentRequest) -> CreatedShipment:
-        body = self._post("/v2/shipping-order/create", payloads.create_request(request))
+        return self._create(payloads.create_request(request))
+
+    def request_pickup(self, request: ShipmentRequest) -> CreatedShipment:
+        # GHN collects every order at its sender; a pickup is an order with the shift the postman comes in.
+        shifts = self._get("/v2/shift/date")
+        if not payloads.ok(shifts) or not payloads.parse_shifts(shifts):
+            raise PermanentCarrierError(f"ghn pickup shifts: {shifts.get('message')}")
+        shift_id, title = payloads.parse_shifts(shifts)[0]
+        created = self._create(payloads.pickup_request(request, shift_id))
+        return replace(created, pickup_window=title)
+
+    def _create(self, payload: dict) -> CreatedShipment:
+        body = self._post("/v2/shipping-order/create", payload)
         if payloads.ok(body):
             return payloads.parse_create(body)
         if payloads.is_duplicate(body):

@@ -89,6 +89,20 @@ def create_request(req: ShipmentRequest) -> dict:
     }
 
 
+def parse_shifts(body: dict) -> list[tuple[int, str]]:
+    """GHN's pickup shifts (`/v2/shift/date`): id and title ("Ca lấy 25-11-2026 (12h00 - 18h00)"), soonest first."""
+    shifts = []
+    for x in (body.get("data") or []) if isinstance(body, dict) else []:
+        if isinstance(x, dict) and isinstance(x.get("id"), int):
+            shifts.append((x["id"], str(x.get("title") or "")))
+    return shifts
+
+
+def pickup_request(req: ShipmentRequest, shift_id: int) -> dict:
+    """An order whose postman collects at the sender (the citizen) in the given shift; nothing collected."""
+    return {**create_request(req), "cod_amount": 0, "pick_shift": [shift_id], "required_note": "CHOXEMHANGKHONGTHU"}
+
+
 def parse_create(body: dict) -> CreatedShipment:
     data = body["data"]
     return CreatedShipment(tracking_code=data["order_code"], fee=data.get("total_fee"), raw=data)

@@ -67,11 +67,20 @@ def handle(store: SandboxStore, settings: Settings, call: Call) -> Reply:
         fee = sandbox_fee(int(body.get("weight") or 0), int(body.get("cod_value") or 0))
         fee += 15_000 if int(body.get("service_type_id") or 2) == 5 else 0
         return _ok({"total": fee, "service_fee": fee, "insurance_fee": 0, "cod_fee": 0})
+    if path == "/v2/shift/date" and call.method == "GET":
+        return _ok(_shifts(store))
     if path == "/v2/shipping-order/create":
         missing = [f for f in ("client_order_code", "to_name", "to_phone", "to_address", "to_ward_code",
                                "to_district_id", "weight") if not body.get(f)]
         if missing:
             return _refuse(f"Thiếu {', '.join(missing)}", "INVALID_INPUT")
+        shift = body.get("pick_shift")
+        if shift is not None:
+            known = {x["id"] for x in _shifts(store)}
+            if not isinstance(shift, list) or len(shift) != 1 or shift[0] not in known:
+                return _refuse("Ca lấy hàng không hợp lệ", "INVALID_PICK_SHIFT")
+            if not all(body.get(f) for f in ("from_name", "from_phone", "from_address")):
+                return _refuse("Thiếu địa chỉ lấy hàng", "INVALID_INPUT")
         cod = int(body.get("cod_amount") or 0)
         fee = sandbox_fee(int(body["weight"]), cod)
         code = _new_code()
@@ -111,6 +120,24 @@ def handle(store: SandboxStore, settings: Settings, call: Call) -> Reply:
         store.set_fault(CARRIER, f"print:{token}", float(_number_of(codes[0])))
         return _ok({"token": token})
     return _refuse("Not found", "NOT_FOUND", 404)
+
+
+def _shifts(store: SandboxStore) -> list[dict]:
+    """GHN's pickup shifts from the sandbox's (accelerated) now: the rest of today's, then tomorrow's."""
+    from datetime import timedelta
+
+    from core.clock import VN_TZ
+
+    now = store.now().astimezone(VN_TZ)
+    shifts = []
+    for day in (0, 1):
+        d = (now + timedelta(days=day)).date()
+        for sid, start, end in ((2, 7, 12), (3, 12, 18)):
+            if day == 0 and now.hour >= end - 1:
+                continue
+            shifts.append({"id": sid + 10 * day, "title": f"Ca lấy {d:%d-%m-%Y} ({start}h00 - {end}h00)",
+                           "from_time": start * 3600, "to_time": end * 3600})
+    return shifts
 
 
 def _new_code() -> str:

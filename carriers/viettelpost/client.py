@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
+from datetime import UTC, datetime
 
 from carriers import base
 from carriers.base import (
@@ -47,6 +49,7 @@ def config_from(settings: Settings) -> CarrierConfig:
 @base.register("viettelpost", config_from)
 class ViettelpostCarrier(Carrier):
     has_webhooks = True
+    has_pickup = True
 
     def _token(self, refresh: bool = False) -> str:
         key = (self.config.base_url, self.config.username)
@@ -86,7 +89,17 @@ class ViettelpostCarrier(Carrier):
         return payloads.parse_prices(body)
 
     def create(self, request: ShipmentRequest) -> CreatedShipment:
-        body = self._post("/v2/order/createOrder", payloads.order_request(request))
+        return self._create(payloads.order_request(request))
+
+    def request_pickup(self, request: ShipmentRequest) -> CreatedShipment:
+        # Viettel Post has no separate pickup call: an order with the sender's own address and a
+        # DELIVERY_DATE sends a postman there from that time.
+        at = payloads.pickup_time(datetime.now(UTC))
+        created = self._create(payloads.pickup_request(request, at))
+        return replace(created, pickup_window=f"từ {payloads.format_time(at)[:-3]}")
+
+    def _create(self, payload: dict) -> CreatedShipment:
+        body = self._post("/v2/order/createOrder", payload)
         if payloads.ok(body):
             return payloads.parse_order(body)
         existing = payloads.duplicate_code(body)

@@ -8,7 +8,7 @@ token being the secret agreed with Viettel Post; times are `dd/MM/yyyy HH:mm:ss`
 from __future__ import annotations
 
 import hmac
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from carriers.base import CreatedShipment, Party, Rate, ShipmentRequest, TrackingEvent, WebhookRejected
 from core.clock import VN_TZ
@@ -91,6 +91,24 @@ def order_request(req: ShipmentRequest) -> dict:
         "ORDER_NOTE": req.note,
         "MONEY_COLLECTION": req.cod_amount,
     }
+
+
+def pickup_time(now: datetime) -> datetime:
+    """When to ask the postman to come: two hours from now in working hours (7:30-17:00, Vietnam time),
+    else 8:00 the next morning."""
+    local = now.astimezone(VN_TZ) + timedelta(hours=2)
+    if local.hour >= 17:
+        local = (local + timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
+    elif local.hour < 8:
+        local = local.replace(hour=8, minute=0, second=0, microsecond=0)
+    return local.replace(microsecond=0)
+
+
+def pickup_request(req: ShipmentRequest, at: datetime) -> dict:
+    """An order collected at the sender's own address (GROUPADDRESS_ID 0: not one of our registered
+    warehouses) from DELIVERY_DATE on; the centre pays and nothing is collected."""
+    return {**order_request(req), "GROUPADDRESS_ID": 0, "DELIVERY_DATE": format_time(at),
+            "ORDER_PAYMENT": 1, "MONEY_COLLECTION": 0}
 
 
 def parse_order(body: dict) -> CreatedShipment:

@@ -17,7 +17,7 @@ from carriers.sandbox import (
     render_label,
     sandbox_fee,
 )
-from carriers.viettelpost.payloads import STATUS_CODES, STATUS_NAMES, format_time
+from carriers.viettelpost.payloads import STATUS_CODES, STATUS_NAMES, format_time, parse_time
 from core.settings import Settings
 
 CARRIER = "viettelpost"
@@ -73,6 +73,17 @@ def handle(store: SandboxStore, settings: Settings, call: Call) -> Reply:
                                "RECEIVER_WARD", "RECEIVER_PROVINCE", "PRODUCT_WEIGHT") if not body.get(f)]
         if missing:
             return _refuse(f"Thiếu thông tin: {', '.join(missing)}")
+        if not body.get("GROUPADDRESS_ID"):
+            # Collected at the sender's own address: Viettel Post needs it in full, and a valid date.
+            lacking = [f for f in ("SENDER_FULLNAME", "SENDER_PHONE", "SENDER_ADDRESS", "SENDER_PROVINCE")
+                       if not body.get(f)]
+            if lacking:
+                return _refuse(f"Thiếu địa chỉ lấy hàng: {', '.join(lacking)}")
+            if body.get("DELIVERY_DATE"):
+                try:
+                    parse_time(str(body["DELIVERY_DATE"]))
+                except ValueError:
+                    return _refuse("DELIVERY_DATE không đúng định dạng dd/MM/yyyy HH:mm:ss")
         cod = int(body.get("MONEY_COLLECTION") or 0)
         fee = sandbox_fee(int(body["PRODUCT_WEIGHT"]), cod)
         try:

@@ -71,3 +71,15 @@ def test_the_tracking_page_shows_the_status_but_no_personal_data(app, client, se
     page = client.get(f"/t/{s.code.lower()}").get_data(as_text=True)
     assert "Chờ lấy hàng" in page and "Trần Thị Bình" not in page and "0912345678" not in page
     assert client.get("/t/NOSUCHCODE").status_code == 404
+
+
+def test_a_dispatcher_sees_a_dossier_pickup_requested_and_when(app, client, session):
+    s = make_shipment(session, app.extensions["hcc"].settings, direction="inbound")
+    s.pickup_window = "Ca lấy 25-11-2026 (7h00 - 12h00)"
+    session.commit()
+    _desk_user(client, session)
+    desk = client.get("/staff/dispatch/").get_data(as_text=True)
+    assert "Đã hẹn bưu tá đến lấy" in desk and "7h00 - 12h00" in desk
+    assert f'name="shipment_id" value="{s.id}"' not in desk  # a pickup never goes into a handover batch
+    page = client.get(f"/staff/dispatch/{s.id}").get_data(as_text=True)
+    assert "Người gửi (người dân)" in page and "Ca lấy 25-11-2026" in page

@@ -170,3 +170,32 @@ def test_a_carrier_failing_again_and_again_is_left_alone_for_a_while(adapter):
         with pytest.raises(CircuitOpen):
             adapter.create(request_for())
         assert len(mock.calls) == calls  # not even tried
+
+
+def pickup_request_for(order_number="HCCPICKUP001") -> ShipmentRequest:
+    # A dossier pickup: the citizen sends, the centre receives, nothing is collected.
+    return ShipmentRequest(order_number=order_number, sender=CITIZEN, receiver=CENTRE, weight_grams=200,
+                           content="Hồ sơ thủ tục hành chính")
+
+
+def test_a_pickup_is_ordered_at_the_citizens_address_or_refused_as_not_supported(adapter, wire, store):
+    if not adapter.has_pickup:
+        with pytest.raises(NotSupported):
+            adapter.request_pickup(pickup_request_for())
+        return
+    created = adapter.request_pickup(pickup_request_for())
+    assert created.tracking_code and created.pickup_window
+    parcel = store.by_order(adapter.name, "HCCPICKUP001")
+    assert parcel is not None and parcel.tracking_code == created.tracking_code and parcel.cod_amount == 0
+    [body] = sent_bodies(wire, CREATE_PATH[adapter.name])
+    if adapter.name == "ghn":
+        assert body["from_name"] == CITIZEN.name and body["from_phone"] == CITIZEN.phone
+        assert body["to_name"] == CENTRE.name and len(body["pick_shift"]) == 1 and body["cod_amount"] == 0
+        assert any("/v2/shift/date" in c.request.url and c.request.method == "GET" for c in wire.calls)
+    else:
+        assert body["SENDER_FULLNAME"] == CITIZEN.name and body["GROUPADDRESS_ID"] == 0
+        assert body["DELIVERY_DATE"] and body["ORDER_PAYMENT"] == 1 and body["MONEY_COLLECTION"] == 0
+    # Asked again under the same order number (a retry after a timeout), the carrier has one parcel.
+    with pytest.raises(DuplicateOrderError):
+        adapter.request_pickup(pickup_request_for())
+    assert store.count(adapter.name, "HCCPICKUP001") == 1

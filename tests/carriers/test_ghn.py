@@ -40,3 +40,16 @@ def test_a_webhook_without_the_secret_token_is_refused():
         payloads.parse_webhook(WEBHOOK, "", "secret")
     with pytest.raises(WebhookRejected):
         payloads.parse_webhook(WEBHOOK, "secreT", "secret")
+
+
+def test_the_first_offered_pickup_shift_is_asked_for():
+    from carriers.ghn.payloads import parse_shifts, pickup_request
+    from tests.carriers.test_contract import pickup_request_for
+
+    body = {"code": 200, "message": "Success", "data": [
+        {"id": 2, "title": "Ca lấy 25-11-2026 (12h00 - 18h00)", "from_time": 43200, "to_time": 64800},
+        {"id": 3, "title": "Ca lấy 26-11-2026 (7h00 - 12h00)", "from_time": 25200, "to_time": 43200}]}
+    assert parse_shifts(body)[0] == (2, "Ca lấy 25-11-2026 (12h00 - 18h00)")
+    assert parse_shifts({"code": 200, "data": None}) == []
+    payload = pickup_request(pickup_request_for(), 2)
+    assert payload["pick_shift"] == [2] and payload["client_order_code"] == "HCCPICKUP001"

@@ -48,3 +48,16 @@ def test_a_reused_order_number_is_recognised_with_the_existing_code():
     assert payloads.duplicate_code({"status": 204, "error": True, "message": "ORDER_NUMBER đã tồn tại",
                                     "data": {"ORDER_NUMBER": "1999"}}) == "1999"
     assert payloads.duplicate_code({"status": 204, "error": True, "message": "Thiếu thông tin"}) is None
+
+
+def test_the_postman_is_asked_for_in_working_hours_vietnam_time():
+    from datetime import UTC, datetime
+
+    from carriers.viettelpost.payloads import format_time, pickup_time
+
+    # 09:00 in Hà Nội: two hours later, the same day.
+    assert format_time(pickup_time(datetime(2026, 11, 24, 2, 0, tzinfo=UTC))) == "24/11/2026 11:00:00"
+    # 16:30 in Hà Nội: 18:30 is after hours, so 08:00 the next morning.
+    assert format_time(pickup_time(datetime(2026, 11, 24, 9, 30, tzinfo=UTC))) == "25/11/2026 08:00:00"
+    # 04:00 in Hà Nội: not before 08:00.
+    assert format_time(pickup_time(datetime(2026, 11, 23, 21, 0, tzinfo=UTC))) == "24/11/2026 08:00:00"

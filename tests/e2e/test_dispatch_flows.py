@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
 
 from core.jobs import sweep
@@ -148,16 +149,25 @@ def test_auto_picks_the_cheapest_quote_and_records_why(live_server, session):
     assert "rẻ nhất" in shipment["choice"] and shipment["tracking_code"]
 
 
-def test_a_dossier_pickup_goes_from_the_citizen_to_the_centre(live_server, app, session):
+@pytest.mark.parametrize("carrier", ["ghn", "viettelpost"])
+def test_a_dossier_pickup_is_requested_and_tracked_until_it_reaches_the_centre(live_server, app, session, carrier):
     from carriers.sandbox import store_for
 
     with _api(live_server, session) as http:
-        sid = http.post(f"{live_server}/api/v1/shipments", json=shipment_body(direction="inbound", carrier="ghn"),
+        sid = http.post(f"{live_server}/api/v1/shipments", json=shipment_body(direction="inbound", carrier=carrier),
                         timeout=30).json()["id"]
-    shipment = session.get(Shipment, sid)
-    parcel = store_for(app.extensions["hcc"].settings).by_order("ghn", shipment.code)
-    assert parcel.payload["from_name"] == "Trần Thị Bình" and parcel.payload["to_name"].startswith("Trung tâm")
-    assert parcel.payload["cod_amount"] == 0 and shipment.payment_id is None
+        shipment = _get(http, f"/api/v1/shipments/{sid}").json()
+        assert shipment["tracking_code"] and shipment["pickup_window"] and shipment["status"] == "pending"
+        parcel = store_for(app.extensions["hcc"].settings).by_order(carrier, shipment["code"])
+        sender, receiver, cod = {"ghn": ("from_name", "to_name", "cod_amount"),
+                                 "viettelpost": ("SENDER_FULLNAME", "RECEIVER_FULLNAME", "MONEY_COLLECTION")}[carrier]
+        assert parcel.payload[sender] == "Trần Thị Bình" and parcel.payload[receiver].startswith("Trung tâm")
+        assert parcel.payload[cod] == 0 and shipment["payment_id"] is None
+
+        advance(live_server, carrier, 30)
+        shipment = _get(http, f"/api/v1/shipments/{sid}").json()
+        assert shipment["status"] == "delivered"  # the dossier is at the centre
+        assert [e["status"] for e in shipment["events"] if e["applied"]][0] == "picked_up"
 
 
 def test_two_workers_creating_the_same_shipment_make_one_parcel(live_server, session):

@@ -19,6 +19,7 @@ class FakeCarrier(Carrier):
     """A carrier in memory: records calls; `on_create` lets a test act while the carrier is 'working'."""
 
     has_webhooks = True
+    has_pickup = True
     calls: list[tuple[str, str]] = []
     on_create = None
     refuse = False
@@ -34,6 +35,10 @@ class FakeCarrier(Carrier):
         if FakeCarrier.on_create:
             FakeCarrier.on_create()
         return CreatedShipment(tracking_code="FAKE0001", fee=20_000)
+
+    def request_pickup(self, request):
+        FakeCarrier.calls.append(("pickup", request.order_number))
+        return CreatedShipment(tracking_code="FAKE0002", fee=18_000, pickup_window="Ca lấy 25-11-2026 (7h00 - 12h00)")
 
     def cancel(self, tracking_code):
         FakeCarrier.calls.append(("cancel", tracking_code))
@@ -100,3 +105,30 @@ def test_a_webhook_parcel_we_heard_nothing_of_is_asked_about(fake, db, session):
         assert poll_tracking(other) == 1
     session.expire_all()
     assert session.get(Shipment, s.id).status == "picked_up"
+
+
+def test_a_dossier_pickup_is_requested_not_created_and_the_citizen_told_when(fake, session):
+    from sqlalchemy import select
+
+    from core.models import OutboundMessage
+
+    s = make_shipment(session, fake, carrier="fake", tracking_code=None, direction="inbound")
+    create_at_carrier(s.id)
+    session.expire_all()
+    s = session.get(Shipment, s.id)
+    assert FakeCarrier.calls == [("pickup", s.code)]
+    assert (s.tracking_code, s.pickup_window) == ("FAKE0002", "Ca lấy 25-11-2026 (7h00 - 12h00)")
+    sms = session.scalars(select(OutboundMessage.body).where(OutboundMessage.entity_id == s.id)).all()
+    assert any("sẽ đến nhận hồ sơ" in body and "7h00 - 12h00" in body for body in sms)
+
+
+def test_a_pickup_cannot_go_to_a_carrier_without_one(fake, session):
+    from core.errors import InvalidInput
+
+    FakeCarrier.has_pickup = False
+    try:
+        with pytest.raises(InvalidInput) as e:
+            make_shipment(session, fake, carrier="fake", tracking_code=None, direction="inbound")
+        assert "carrier" in e.value.errors
+    finally:
+        FakeCarrier.has_pickup = True

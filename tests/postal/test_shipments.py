@@ -178,3 +178,19 @@ def test_the_staff_form_path_gets_the_api_limits(session, hcc_settings):
     assert {"recipient.name", "recipient.phone", "recipient.address.street"} <= set(e.value.errors)
     session.rollback()
     assert session.query(Shipment).count() == 0
+
+
+def test_a_dossier_pickup_never_goes_into_a_handover_batch(session, hcc_settings):
+    s = make_shipment(session, hcc_settings, direction="inbound")
+    with pytest.raises(InvalidInput) as e:
+        create_batch(session, s.centre, [s.id], actor=STAFF)
+    assert "thu gom" in " ".join(e.value.errors["shipment_ids"])
+
+
+def test_a_pickup_with_no_carrier_named_goes_to_one_that_picks_up(session, hcc_settings):
+    # The default carrier (VNPost) has no pickup call in its API as we know it.
+    s = make_shipment(session, hcc_settings, direction="inbound", carrier=None)
+    assert s.carrier in ("ghn", "viettelpost")
+    with pytest.raises(InvalidInput) as e:
+        make_shipment(session, hcc_settings, direction="inbound", carrier="vnpost")
+    assert "carrier" in e.value.errors

@@ -3,10 +3,10 @@
 Revision ID: 0004
 Revises: 0003
 """
-from alembic import op
 import sqlalchemy as sa
-import core.db
+from alembic import op
 
+import core.db
 
 revision = '0004'
 down_revision = '0003'
@@ -57,6 +57,7 @@ def upgrade() -> None:
     sa.Column('create_attempts', sa.Integer(), nullable=False),
     sa.Column('create_started_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('pickup_window', sa.String(length=128), nullable=True),
     sa.Column('label_pdf', sa.LargeBinary(), nullable=True),
     sa.Column('label_fetched_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('flags', sa.JSON(), nullable=False),
