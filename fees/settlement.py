@@ -43,6 +43,11 @@ def flag_for_finance(session: Session, payment: Payment, flag: str, actor: audit
     log.warning("payment flagged for finance", extra={"payment_id": payment.id, "flag": flag})
 
 
+def _noted(payment: Payment, flag: str, transaction_ref: str | None) -> bool:
+    return any(n.get("flag") == flag and n.get("transaction_ref") == transaction_ref
+               for n in (payment.extra or {}).get("finance_notes", []))
+
+
 def settle_gateway_payment(session: Session, *, channel: str, order_code: str, amount: int, success: bool,
                            transaction_ref: str | None, actor: audit.Actor, extra: dict | None = None,
                            exact_amount: bool = True) -> Settled:
@@ -75,7 +80,10 @@ def settle_gateway_payment(session: Session, *, channel: str, order_code: str, a
     if extra:
         payment.extra = {**(payment.extra or {}), **extra}
     if payment.status == "cancelled":
-        # Money arrived for a request nobody expects to be paid: record it, do not lose it.
+        # Money arrived for a request nobody expects to be paid: record it, do not lose it (once per
+        # transaction, so the gateway's retries and replays add nothing).
+        if _noted(payment, "paid_after_cancel", transaction_ref):
+            return Settled("already", payment, "payment after cancellation already recorded")
         flag_for_finance(session, payment, "paid_after_cancel", actor, channel=channel, amount=amount,
                          transaction_ref=transaction_ref)
         return Settled("flagged", payment, "paid after cancellation")

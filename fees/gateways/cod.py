@@ -60,7 +60,10 @@ def record_cod_collection(session: Session, payment_id: int, collected_amount: i
         return payment
     changes = {"channel": "cod", "channel_ref": tracking_code, "paid_amount": collected_amount}
     if payment.status == "cancelled":
-        # Money was collected for a cancelled request: keep the fact, flag it, do not lose it.
+        # Money was collected for a cancelled request: keep the fact, flag it, do not lose it (once).
+        if (payment.extra or {}).get("cod", {}).get("tracking_code") == tracking_code \
+                and "paid_after_cancel" in (payment.flags or []):
+            return payment
         add_flag(payment, "paid_after_cancel")
         payment.extra = {**(payment.extra or {}), "cod": {"collected": collected_amount, "carrier": carrier,
                                                            "tracking_code": tracking_code}}

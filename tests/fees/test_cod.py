@@ -64,3 +64,17 @@ def test_an_unpaid_online_request_expires_after_the_configured_time(session, app
     session.refresh(payment)
     session.refresh(cod)
     assert (payment.status, cod.status) == ("expired", "pending")
+
+
+def test_a_repeated_delivery_for_a_cancelled_request_is_noted_once(session):
+    payment = make_payment(session, amount=150_000, channels=["cod"])
+    cancel_cod_payment(session, payment.id, "hủy hồ sơ", CARRIER)
+    session.commit()
+    for _ in range(2):
+        record_cod_collection(session, payment.id, 150_000, "vnpost", "EB9VN", CARRIER)
+        session.commit()
+    session.refresh(payment)
+    assert payment.status == "cancelled" and "paid_after_cancel" in payment.flags
+    flagged = session.scalar(select(func.count()).select_from(AuditLog).where(
+        AuditLog.action == "payment.flagged", AuditLog.entity_id == str(payment.id)))
+    assert flagged == 1

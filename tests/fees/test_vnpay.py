@@ -243,3 +243,20 @@ def test_the_sandbox_refuses_a_refund_that_names_the_wrong_original():
     assert refund("20260101100000", amount=150_000, full=True, request_id="R2") == "03"  # no full after a partial
     assert txn.refunded == 50_000
     ledger.clear()
+
+
+def test_a_replayed_ipn_for_a_cancelled_request_is_noted_once(client, session):
+    from core import audit
+    from fees.payments import transition
+
+    payment = make_payment(session)
+    transition(session, payment, "cancelled", actor=audit.SYSTEM)
+    session.commit()
+    params = ipn_params(payment)
+    assert send_ipn(client, params)["RspCode"] == "00"
+    assert send_ipn(client, params)["RspCode"] == "02"
+    session.refresh(payment)
+    assert len(payment.extra["finance_notes"]) == 1
+    flagged = session.scalar(select(func.count()).select_from(AuditLog).where(
+        AuditLog.action == "payment.flagged", AuditLog.entity_id == str(payment.id)))
+    assert flagged == 1
