@@ -101,7 +101,9 @@ def start(code: str, channel: str):
             extra.update(momo_attempts=attempt, momo_order_id=checkout.reference)
         else:
             checkout = gateway.checkout(payment, return_url=return_url, client_ip=request.remote_addr or "127.0.0.1")
+            # Every pay request's create date is kept: querydr and refund must name the one that was paid.
             extra["vnpay_create_date"] = checkout.extra.get("create_date")
+            extra["vnpay_create_dates"] = [*extra.get("vnpay_create_dates", []), extra["vnpay_create_date"]][-20:]
     except GatewayError:
         session.rollback()
         flash(t("pay.gateway_down"), "error")

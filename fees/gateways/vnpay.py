@@ -163,12 +163,22 @@ def verify_pipe_response(body: dict, fields: list[str], secret: str) -> bool:
     return bool(given) and hmac.compare_digest(given, expected)
 
 
-def transaction_date(payment) -> str:
-    """querydr's and refund's vnp_TransactionDate: the vnp_CreateDate of the pay request (not vnp_PayDate).
+def transaction_dates(payment) -> list[str]:
+    """querydr's and refund's vnp_TransactionDate candidates, newest first.
 
-    VNPAY finds the original transaction by vnp_TxnRef and this date; the checkout keeps it in `extra`.
+    VNPAY finds the original by vnp_TxnRef and the vnp_CreateDate of the pay request that was paid (not
+    vnp_PayDate). A citizen may open VNPAY twice and pay in the first tab, and the IPN does not say which
+    pay request it was, so the checkout keeps every create date and the calls try them in turn.
     """
-    return (payment.extra or {}).get("vnpay_create_date") or vn_time(payment.created_at)
+    extra = payment.extra or {}
+    dates = [d for d in extra.get("vnpay_create_dates") or [] if d]
+    if extra.get("vnpay_create_date") and extra["vnpay_create_date"] not in dates:
+        dates.append(extra["vnpay_create_date"])
+    return list(reversed(dates)) or [vn_time(payment.created_at)]
+
+
+def transaction_date(payment) -> str:
+    return transaction_dates(payment)[0]
 
 
 class VnpayGateway(PaymentGateway):
@@ -219,31 +229,39 @@ class VnpayGateway(PaymentGateway):
             raise RetryableGatewayError("VNPAY API answered something that is not JSON") from e
 
     def query(self, payment) -> QueryResult:
-        body = build_querydr(tmn_code=self.tmn_code, txn_ref=payment.code, transaction_date=transaction_date(payment),
-                             ip_addr="127.0.0.1", secret=self.secret)
-        answer = self._post(body)
-        if not verify_pipe_response(answer, QUERYDR_RESPONSE_FIELDS, self.secret):
-            raise RetryableGatewayError("VNPAY querydr answer has a bad checksum")
-        code = answer.get("vnp_ResponseCode")
-        if code == "91":
-            return QueryResult(found=False, raw_status=code)
-        if code != "00":
-            raise RetryableGatewayError(f"VNPAY querydr answered {code}")
-        status = answer.get("vnp_TransactionStatus")
-        return QueryResult(found=True, success=status == "00", pending=status == "01",
-                           amount=int(answer.get("vnp_Amount") or 0) // 100,
-                           transaction_ref=answer.get("vnp_TransactionNo"), raw_status=status)
+        for transaction_date in transaction_dates(payment):
+            body = build_querydr(tmn_code=self.tmn_code, txn_ref=payment.code, transaction_date=transaction_date,
+                                 ip_addr="127.0.0.1", secret=self.secret)
+            answer = self._post(body)
+            if not verify_pipe_response(answer, QUERYDR_RESPONSE_FIELDS, self.secret):
+                raise RetryableGatewayError("VNPAY querydr answer has a bad checksum")
+            code = answer.get("vnp_ResponseCode")
+            if code == "91":
+                continue  # not under this create date: try the pay request before it
+            if code != "00":
+                raise RetryableGatewayError(f"VNPAY querydr answered {code}")
+            status = answer.get("vnp_TransactionStatus")
+            amount_x100 = int(answer.get("vnp_Amount") or 0)
+            return QueryResult(found=True, success=status == "00", pending=status == "01",
+                               amount=amount_x100 // 100 if amount_x100 % 100 == 0 else -1,
+                               transaction_ref=answer.get("vnp_TransactionNo"), raw_status=status)
+        return QueryResult(found=False, raw_status="91")
 
     def refund(self, payment, refund) -> RefundResult:
-        body = build_refund(tmn_code=self.tmn_code, txn_ref=payment.code, amount=refund.amount,
-                            full=refund.amount == payment.paid_amount and payment.refunded_amount == 0,
-                            transaction_no=payment.channel_ref or "", transaction_date=transaction_date(payment),
-                            create_by=(refund.approved_by or refund.requested_by)[:64], ip_addr="127.0.0.1",
-                            secret=self.secret, request_id=refund.reference)
-        answer = self._post(body)
-        if not verify_pipe_response(answer, REFUND_RESPONSE_FIELDS, self.secret):
-            raise RetryableGatewayError("VNPAY refund answer has a bad checksum")
-        code = answer.get("vnp_ResponseCode")
+        code, answer = "91", {}
+        for i, transaction_date in enumerate(transaction_dates(payment)):
+            # vnp_RequestId must not repeat within the day: each candidate date is its own request.
+            body = build_refund(tmn_code=self.tmn_code, txn_ref=payment.code, amount=refund.amount,
+                                full=refund.amount == payment.paid_amount and payment.refunded_amount == 0,
+                                transaction_no=payment.channel_ref or "", transaction_date=transaction_date,
+                                create_by=(refund.approved_by or refund.requested_by)[:64], ip_addr="127.0.0.1",
+                                secret=self.secret, request_id=refund.reference if i == 0 else f"{refund.reference}-{i}")
+            answer = self._post(body)
+            if not verify_pipe_response(answer, REFUND_RESPONSE_FIELDS, self.secret):
+                raise RetryableGatewayError("VNPAY refund answer has a bad checksum")
+            code = answer.get("vnp_ResponseCode")
+            if code != "91":
+                break  # 91: no original under this date, no money moved; any other answer is the answer
         if code == "00":
             return RefundResult(success=True, reference=answer.get("vnp_TransactionNo"), raw_status=code,
                                 message=answer.get("vnp_Message"))

@@ -182,3 +182,27 @@ def test_a_request_stuck_in_pending_is_settled_by_querydr(live_server, api_key, 
     assert status_of(session, created["id"]) == "pending"
     resp = requests.post(f"{live_server}/api/v1/payments/{created['id']}/query", headers=bearer(api_key), timeout=20)
     assert resp.status_code == 200 and resp.json()["status"] == "paid", resp.text
+
+
+def test_paid_in_the_first_of_two_vnpay_tabs_querydr_and_refund_still_find_it(live_server, api_key, session, app):
+    # Two pay requests (two create dates) for one code; the citizen pays the first, the IPN is lost.
+    app.extensions["hcc"].settings.extra["HCC_VNPAY_SANDBOX_IPN_URL"] = f"{live_server}/nowhere"
+    app.extensions["hcc"].settings.extra["HCC_REFUND_NEEDS_APPROVAL"] = "0"
+    created = create_request(live_server, api_key)
+    http = requests.Session()
+    first = urlsplit(http.post(f"{live_server}/pay/{created['code']}/vnpay", allow_redirects=False,
+                               timeout=10).headers["Location"]).query
+    import time
+
+    time.sleep(1.1)  # vnp_CreateDate has one-second resolution
+    second = urlsplit(http.post(f"{live_server}/pay/{created['code']}/vnpay", allow_redirects=False,
+                                timeout=10).headers["Location"]).query
+    assert dict(parse_qsl(first))["vnp_CreateDate"] != dict(parse_qsl(second))["vnp_CreateDate"]
+    http.post(f"{live_server}/sandbox/vnpay/paymentv2/pay", data={"query": first, "action": "pay"}, timeout=20)
+    resp = requests.post(f"{live_server}/api/v1/payments/{created['id']}/query", headers=bearer(api_key), timeout=20)
+    assert resp.json()["status"] == "paid", resp.text
+    finance = make_api_key(session, roles=("finance",), name="Kế toán")
+    refund = requests.post(f"{live_server}/api/v1/payments/{created['id']}/refunds", headers=bearer(finance),
+                           json={"amount": 50_000, "reason": "thu thừa"}, timeout=20)
+    assert refund.json()["status"] == "succeeded" and refund.json()["payment_status"] == "partially_refunded", \
+        refund.text
