@@ -52,6 +52,7 @@ register_messages({
     "dispatch.pickup_requested": {"vi": "Đã hẹn bưu tá đến lấy", "en": "Pickup requested"},
     "dispatch.pickup_not_yet": {"vi": "Đang đặt lịch với đơn vị vận chuyển", "en": "Being booked with the carrier"},
     "dispatch.sender": {"vi": "Người gửi (người dân)", "en": "Sender (citizen)"},
+    "dispatch.retrying": {"vi": "Đơn vị vận chuyển chưa trả lời, đang thử lại", "en": "Carrier not answering; retrying"},
     "dispatch.create_failed": {"vi": "Đơn vị vận chuyển từ chối", "en": "Refused by the carrier"},
     "dispatch.auto": {"vi": "Tự chọn giá rẻ nhất", "en": "Cheapest quote"},
     "dispatch.recipient": {"vi": "Người nhận", "en": "Recipient"},
@@ -115,6 +116,11 @@ def _centre() -> Centre:
 @bp.get("/")
 @require_roles("dispatcher")
 def desk():
+    return _desk()
+
+
+def _desk(form=None, status: int = 200):
+    """The desk; after a refused form, the dispatcher's entries come back filled in (422), not lost."""
     session = db_session()
     group = request.args.get("status", "all")
     statuses = STATUS_GROUPS.get(group)
@@ -126,7 +132,8 @@ def desk():
                                    .order_by(DispatchBatch.id.desc()).limit(20)))
     return render_template("postal/desk.html", shipments=rows, batches=batches, group=group, groups=STATUS_GROUPS,
                            carriers=configured_carriers(settings(), _centre()), titles=CARRIER_TITLES,
-                           overdue_count=len(overdue(session, current_user.centre_id)), today=local_day())
+                           overdue_count=len(overdue(session, current_user.centre_id)), today=local_day(),
+                           form=form or {}), status
 
 
 @bp.post("/shipments")
@@ -139,7 +146,7 @@ def create():
         cod_amount = int((f.get("cod_amount") or "0").replace(".", "").replace(",", ""))
     except ValueError:
         flash(t("problem.validation"), "error")
-        return redirect(url_for("dispatch.desk"))
+        return _desk(f, 422)
     promised = None
     if f.get("promised_date"):
         from datetime import date
@@ -159,13 +166,13 @@ def create():
         if not s.dossier_code or not s.recipient_name or not s.recipient_phone:
             session.rollback()
             flash(t("problem.validation"), "error")
-            return redirect(url_for("dispatch.desk"))
+            return _desk(f, 422)
         session.commit()
     except DomainError as e:
         session.rollback()
         details = "; ".join(m for msgs in e.errors.values() for m in msgs) or e.message
         flash(details, "error")
-        return redirect(url_for("dispatch.desk"))
+        return _desk(f, 422)
     flash(t("dispatch.created", code=s.code), "success")
     return redirect(url_for("dispatch.desk"))
 

@@ -35,7 +35,11 @@ def test_an_address_the_desk_cannot_resolve_is_explained(client, session):
     resp = client.post("/staff/dispatch/shipments", data={
         "csrf_token": token, "dossier_code": "H26-0001", "carrier": "vnpost", "name": "A", "phone": "0912345678",
         "street": "1", "ward": "Phường Không Có", "province": "Hà Nội", "weight_grams": "250"}, follow_redirects=True)
-    assert "Không tìm thấy phường/xã" in resp.get_data(as_text=True)
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "Không tìm thấy phường/xã" in page
+    # What the dispatcher typed comes back, to correct one field rather than retype eleven.
+    assert 'value="H26-0001"' in page and 'value="Phường Không Có"' in page and 'value="250"' in page
+    assert '<option value="vnpost" selected>' in page
     assert session.query(Shipment).count() == 0
 
 

@@ -118,7 +118,8 @@ def test_a_dossier_pickup_is_requested_not_created_and_the_citizen_told_when(fak
     s = session.get(Shipment, s.id)
     assert FakeCarrier.calls == [("pickup", s.code)]
     assert (s.tracking_code, s.pickup_window) == ("FAKE0002", "Ca lấy 25-11-2026 (7h00 - 12h00)")
-    sms = session.scalars(select(OutboundMessage.body).where(OutboundMessage.entity_id == s.id)).all()
+    sms = session.scalars(select(OutboundMessage.body).where(OutboundMessage.entity_type == "shipment",
+                                                         OutboundMessage.entity_id == str(s.id))).all()
     assert any("sẽ đến nhận hồ sơ" in body and "7h00 - 12h00" in body for body in sms)
 
 
