@@ -150,16 +150,26 @@ class MomoGateway(PaymentGateway):
                         reference=order_id)
 
     def query(self, payment) -> QueryResult:
-        order_id = (payment.extra or {}).get("momo_order_id") or payment.code
-        answer = self._post("/v2/gateway/api/query", build_query(
-            partner_code=self.partner_code, access_key=self.access_key, secret_key=self.secret_key,
-            order_id=order_id))
-        code = int(answer.get("resultCode", -1))
-        if code == 42:
-            return QueryResult(found=False, raw_status=str(code))
-        return QueryResult(found=True, success=code == 0, pending=code in PENDING_CODES,
-                           amount=int(answer.get("amount") or 0), transaction_ref=str(answer.get("transId") or ""),
-                           raw_status=str(code))
+        """Each checkout attempt is its own MoMo order (CODE, CODE-2, ...): the citizen may have paid any
+        of them, so ask about each, newest first, and take the first that was paid."""
+        attempts = max(1, int((payment.extra or {}).get("momo_attempts") or 1))
+        results = []
+        for attempt in range(attempts, 0, -1):
+            answer = self._post("/v2/gateway/api/query", build_query(
+                partner_code=self.partner_code, access_key=self.access_key, secret_key=self.secret_key,
+                order_id=order_id_for(payment.code, attempt)))
+            code = int(answer.get("resultCode", -1))
+            if code == 42:
+                results.append(QueryResult(found=False, raw_status=str(code)))
+                continue
+            amount = answer.get("amount")
+            result = QueryResult(found=True, success=code == 0, pending=code in PENDING_CODES,
+                                 amount=amount if isinstance(amount, int) and not isinstance(amount, bool) else -1,
+                                 transaction_ref=str(answer.get("transId") or ""), raw_status=str(code))
+            if result.success:
+                return result
+            results.append(result)
+        return next((r for r in results if r.pending), next((r for r in results if r.found), results[0]))
 
     def refund(self, payment, refund) -> RefundResult:
         order_id = (payment.extra or {}).get("momo_order_id") or payment.code

@@ -105,3 +105,24 @@ def test_an_ipn_with_a_number_that_is_not_whole_changes_nothing(client, session,
     assert payment.status == "pending"
     row = session.query(InboundCallback).filter_by(source="momo").one()
     assert row.outcome == "rejected" and "malformed" in row.detail
+
+
+@responses.activate
+def test_query_finds_the_attempt_that_was_paid(gateway, session):
+    payment = make_payment(session)
+    payment.extra = {"momo_attempts": 3, "momo_order_id": f"{payment.code}-3"}
+    answers = {f"{payment.code}-3": {"resultCode": 1000}, f"{payment.code}-2": {"resultCode": 42},
+               payment.code: {"resultCode": 0, "amount": 200000, "transId": 4088878653}}
+    asked = []
+
+    def answer(request):
+        order_id = json.loads(request.body)["orderId"]
+        asked.append(order_id)
+        return 200, {}, json.dumps({"orderId": order_id, **answers[order_id]})
+
+    responses.add_callback(responses.POST, "https://test-payment.momo.vn/v2/gateway/api/query", callback=answer)
+    result = gateway.query(payment)
+    assert asked == [f"{payment.code}-3", f"{payment.code}-2", payment.code]
+    assert result.success and result.amount == 200000 and result.transaction_ref == "4088878653"
+    answers[payment.code] = {"resultCode": 1006}
+    assert gateway.query(payment).pending  # nothing paid yet; the newest attempt is still open
