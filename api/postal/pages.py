@@ -52,6 +52,8 @@ register_messages({
     "dispatch.pickup_requested": {"vi": "Đã hẹn bưu tá đến lấy", "en": "Pickup requested"},
     "dispatch.pickup_not_yet": {"vi": "Đang đặt lịch với đơn vị vận chuyển", "en": "Being booked with the carrier"},
     "dispatch.sender": {"vi": "Người gửi (người dân)", "en": "Sender (citizen)"},
+    "dispatch.carrier_code": {"vi": "Mã của ĐVVC", "en": "Carrier's code"},
+    "dispatch.not_applied": {"vi": "không đổi trạng thái", "en": "status unchanged"},
     "dispatch.retrying": {"vi": "Đơn vị vận chuyển chưa trả lời, đang thử lại", "en": "Carrier not answering; retrying"},
     "dispatch.create_failed": {"vi": "Đơn vị vận chuyển từ chối", "en": "Refused by the carrier"},
     "dispatch.auto": {"vi": "Tự chọn giá rẻ nhất", "en": "Cheapest quote"},

@@ -87,3 +87,15 @@ def test_a_dispatcher_sees_a_dossier_pickup_requested_and_when(app, client, sess
     assert f'name="shipment_id" value="{s.id}"' not in desk  # a pickup never goes into a handover batch
     page = client.get(f"/staff/dispatch/{s.id}").get_data(as_text=True)
     assert "Người gửi (người dân)" in page and "Ca lấy 25-11-2026" in page
+
+
+def test_a_batched_parcel_shows_its_batch_instead_of_a_checkbox(app, client, session):
+    from postal.shipments import create_batch
+    from tests.postal.factories import STAFF
+
+    s = make_shipment(session, app.extensions["hcc"].settings)
+    batch = create_batch(session, s.centre, [s.id], actor=STAFF)
+    session.commit()
+    _desk_user(client, session)
+    desk = client.get("/staff/dispatch/").get_data(as_text=True)
+    assert batch.code in desk and f'name="shipment_id" value="{s.id}"' not in desk
