@@ -18,9 +18,15 @@ def check_pay_request(params: dict[str, str], secret: str, tmn_code: str) -> str
     if params.get("vnp_Version") != wire.VERSION or params.get("vnp_Command") != "pay":
         return "03: Dữ liệu gửi sang không đúng định dạng"
     try:
+        created = wire.parse_vn_time(params["vnp_CreateDate"])
         expire = wire.parse_vn_time(params["vnp_ExpireDate"])
-        int(params["vnp_Amount"])
+        amount_x100 = int(params["vnp_Amount"])
+        missing = [k for k in ("vnp_TxnRef", "vnp_OrderInfo", "vnp_ReturnUrl", "vnp_IpAddr", "vnp_Locale")
+                   if not params.get(k)]
     except (KeyError, ValueError):
+        return "03: Dữ liệu gửi sang không đúng định dạng"
+    if missing or params.get("vnp_CurrCode") != "VND" or amount_x100 <= 0 or amount_x100 % 100 \
+            or expire <= created:
         return "03: Dữ liệu gửi sang không đúng định dạng"
     if expire < utcnow():
         return "11: Đã hết hạn chờ thanh toán"

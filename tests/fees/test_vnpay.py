@@ -260,3 +260,26 @@ def test_a_replayed_ipn_for_a_cancelled_request_is_noted_once(client, session):
     flagged = session.scalar(select(func.count()).select_from(AuditLog).where(
         AuditLog.action == "payment.flagged", AuditLog.entity_id == str(payment.id)))
     assert flagged == 1
+
+
+def test_the_sandbox_pay_page_checks_what_vnpay_checks():
+    from fees.sandbox import vnpay as sandbox
+
+    now = datetime.now(UTC)
+    from datetime import timedelta
+
+    def check(**over):
+        params = vnpay.build_pay_params(tmn_code=TMN, txn_ref="ABCDEFGHJK", amount=200_000, order_info="Phi LLTP",
+                                        return_url="https://hcc.example/r", ip_addr="1.2.3.4", create_date=now,
+                                        expire_date=now + timedelta(minutes=15))
+        params.update(over)
+        params = {k: v for k, v in params.items() if v is not None}
+        params["vnp_SecureHash"] = vnpay.sign_params(params, SECRET)
+        return sandbox.check_pay_request(params, SECRET, TMN)
+
+    assert check() is None
+    assert check(vnp_TmnCode="OTHER001").startswith("02")
+    for bad in ({"vnp_CreateDate": None}, {"vnp_CreateDate": "2026-01-01"}, {"vnp_CurrCode": "USD"},
+                {"vnp_Amount": "20000050"}, {"vnp_Amount": "0"}, {"vnp_ReturnUrl": None},
+                {"vnp_ExpireDate": vnpay.vn_time(now - timedelta(minutes=1))}):
+        assert check(**bad) is not None, bad
