@@ -21,8 +21,10 @@ STATUS_MAP = {
     200: "picked_up", 201: "cancelled", 202: "picked_up",
     300: "in_transit", 301: "in_transit", 302: "in_transit", 303: "in_transit", 400: "in_transit",
     401: "in_transit", 402: "in_transit", 403: "in_transit",
-    500: "out_for_delivery", 506: "on_hold", 507: "ready_for_pickup", 508: "out_for_delivery",
-    509: "in_transit", 550: "delivery_failed",
+    # 505-507 are Viettel Post's "Tồn" (held after an attempt): 506 is the postman finding nobody in,
+    # our failed delivery; 550 is the sender asking for another attempt, so the parcel waits for it.
+    500: "out_for_delivery", 506: "delivery_failed", 507: "ready_for_pickup", 508: "out_for_delivery",
+    509: "in_transit", 510: "on_hold", 550: "on_hold",
     501: "delivered",
     502: "return_to_sender", 505: "return_to_sender", 515: "return_to_sender",
     503: "cancelled",
@@ -30,10 +32,10 @@ STATUS_MAP = {
 }
 # What the sandbox reports for each of our statuses.
 STATUS_CODES = {"pending": 100, "picked_up": 105, "in_transit": 300, "out_for_delivery": 500,
-                "delivery_failed": 550, "on_hold": 506, "ready_for_pickup": 507, "delivered": 501,
+                "delivery_failed": 506, "on_hold": 550, "ready_for_pickup": 507, "delivered": 501,
                 "return_to_sender": 502, "returned": 504, "cancelled": 107}
 STATUS_NAMES = {100: "Tiếp nhận đơn hàng", 105: "Bưu tá đã nhận hàng", 300: "Đang vận chuyển",
-                500: "Giao bưu tá đi phát", 550: "Phát không thành công", 506: "Tạm giữ", 507: "Khách đến nhận tại bưu cục",
+                500: "Giao bưu tá đi phát", 506: "Tồn - Khách hàng nghỉ, không có nhà", 550: "Đơn vị yêu cầu phát tiếp", 507: "Khách đến nhận tại bưu cục",
                 501: "Phát thành công", 502: "Chuyển hoàn bưu cục gốc", 504: "Hoàn thành công - Chuyển trả người gửi",
                 107: "Đối tác yêu cầu huỷ qua API"}
 

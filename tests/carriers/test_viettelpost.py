@@ -24,7 +24,10 @@ def test_a_cod_order_collects_the_fees_and_carries_our_id():
 
 
 @pytest.mark.parametrize(("code", "status"), [(501, "delivered"), (504, "returned"), (502, "return_to_sender"),
-                                              (500, "out_for_delivery"), (503, "cancelled"), (999, "unknown")])
+                                              (500, "out_for_delivery"), (503, "cancelled"), (999, "unknown"),
+                                              # "Tồn - khách hàng nghỉ, không có nhà": the attempt failed;
+                                              # 550 is the sender asking for another attempt, not a failure.
+                                              (506, "delivery_failed"), (550, "on_hold"), (105, "picked_up")])
 def test_status_codes_map_to_our_vocabulary(code, status):
     assert payloads.STATUS_MAP.get(code, "unknown") == status
 
