@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -17,6 +18,7 @@ from core.models import Centre
 from fees.models import FEE_KINDS, FeeType
 
 DEFAULT_SCHEDULE = Path(__file__).parent / "data" / "default_fees.csv"
+_WHOLE_DONG = re.compile(r"[0-9]+|[0-9]{1,3}(\.[0-9]{3})+")
 COLUMNS = ["code", "name", "procedure_code", "kind", "amount", "legal_basis", "effective_from", "effective_to"]
 KIND_ALIASES = {"phi": "phi", "phí": "phi", "le_phi": "le_phi", "lệ phí": "le_phi", "le phi": "le_phi",
                 "lệ_phí": "le_phi"}
@@ -75,8 +77,10 @@ def parse_schedule(text: str) -> list[FeeRow]:
         kind = KIND_ALIASES.get(get("kind").lower())
         if kind not in FEE_KINDS:
             errors.append(f"kind: '{get('kind')}' phải là 'phi' (phí) hoặc 'le_phi' (lệ phí)")
-        amount_text = get("amount").replace(".", "").replace(" ", "")
-        amount = int(amount_text) if amount_text.isdigit() else None
+        # Whole đồng, dots (or spaces) only as thousands separators: "200.000" is 200000, while
+        # "200000.50" or "1.5" is refused rather than read as 20000050 or 15.
+        amount_text = get("amount").replace(" ", "")
+        amount = int(amount_text.replace(".", "")) if _WHOLE_DONG.fullmatch(amount_text) else None
         if amount is None:
             errors.append(f"amount: '{get('amount')}' phải là số nguyên đồng, không âm")
         start = _date(get("effective_from"), "effective_from", errors)

@@ -55,3 +55,16 @@ def test_a_later_schedule_applies_from_its_date_and_old_days_keep_the_old_fee(se
     session.commit()
     assert fee_in_force(session, centre.id, "X", on=date(2025, 6, 1)).amount == 100_000
     assert fee_in_force(session, centre.id, "X", on=date(2026, 6, 1)).amount == 150_000
+
+
+def test_dots_are_thousands_separators_only_and_a_decimal_amount_is_refused():
+    import pytest
+
+    from core.errors import InvalidInput
+
+    rows = parse_schedule(HEADER + "A,Phí A,,phi,200.000,,2024-01-01,\nB,Phí B,,phi,1 500 000,,2024-01-01,\n")
+    assert [r.amount for r in rows] == [200_000, 1_500_000]
+    for amount in ("200000.50", "1.5", "2.00.000", "²", "1e6"):
+        with pytest.raises(InvalidInput) as bad:
+            parse_schedule(HEADER + f"A,Phí A,,phi,{amount},,2024-01-01,\n")
+        assert any("amount" in m for msgs in bad.value.errors.values() for m in msgs), amount
