@@ -91,7 +91,7 @@ def _lock_counter(session: Session, centre_id: int, template: str, symbol: str, 
 
 
 def allocate_receipt(session: Session, payment_id: int, *, replaces: Receipt | None = None,
-                     actor: audit.Actor = audit.SYSTEM) -> Receipt:
+                     actor: audit.Actor = audit.SYSTEM, audited: bool = True) -> Receipt:
     """Take the next number and insert the pending receipt row (idempotent per payment).
 
     The caller commits; until then the counter row stays locked.
@@ -134,6 +134,8 @@ def allocate_receipt(session: Session, payment_id: int, *, replaces: Receipt | N
     session.add(receipt)
     session.flush()
     session.info.setdefault(FRESH, {})[receipt.id] = session.get_transaction()
+    if not audited:  # the caller signs in this transaction; its "receipt.issued" row says it all
+        return receipt
     audit.record(session, actor, "receipt.allocated", entity_type="receipt", entity_id=receipt.id,
                  after={"number": receipt.number_text, "symbol": symbol, "template": template,
                         "payment_id": payment.id}, centre_id=centre.id)
@@ -201,7 +203,7 @@ def issue_receipt(session: Session, payment_id: int) -> Receipt:
     """
     # Held for the whole call: the session's identity map is weak, and delivery needs the payment again.
     payment = session.get(Payment, payment_id)
-    receipt = allocate_receipt(session, payment_id)
+    receipt = allocate_receipt(session, payment_id, audited=False)
     if receipt.status == "pending":
         receipt = finish_receipt(session, receipt.id)
     del payment
