@@ -348,6 +348,10 @@ def find_for_event(session: Session, carrier: str, ev: TrackingEvent) -> Shipmen
     if ev.order_number:
         s = session.scalar(select(Shipment).where(Shipment.code == ev.order_number, Shipment.carrier == carrier))
         if s is not None:
+            # Our order number on another parcel (one the carrier made and we never adopted) is not
+            # news about ours: its cancellation must not cancel the parcel we are tracking.
+            if s.tracking_code and ev.tracking_code and ev.tracking_code != s.tracking_code:
+                return None
             return s
     if ev.tracking_code:
         return session.scalar(select(Shipment).where(Shipment.tracking_code == ev.tracking_code,

@@ -93,3 +93,12 @@ def test_malformed_webhook_bodies_are_refused_not_a_server_error(app, client, se
     assert session.get(Shipment, s.id).status == "pending"
     outcomes = set(session.scalars(select(InboundCallback.outcome)))
     assert outcomes == {"rejected"}
+
+
+def test_an_event_for_another_parcel_under_our_order_number_changes_nothing(app, client, session):
+    s = make_shipment(session, app.extensions["hcc"].settings)
+    body = dict(ghn(s, "cancel", 3), OrderCode="G999999999")
+    assert client.post(f"/callbacks/ghn?token={GHN_SECRET}", json=body).status_code == 200
+    session.expire_all()
+    assert session.get(Shipment, s.id).status == "pending"
+    assert session.scalar(select(InboundCallback.detail)) == "unknown order"
