@@ -19,6 +19,17 @@ from fees.models import FEE_KINDS, FeeType
 
 DEFAULT_SCHEDULE = Path(__file__).parent / "data" / "default_fees.csv"
 _WHOLE_DONG = re.compile(r"[0-9]+|[0-9]{1,3}(\.[0-9]{3})+")
+
+
+def parse_whole_dong(text: str) -> int | None:
+    """An amount typed by a person: whole đồng, dots or spaces only as thousands separators.
+
+    "200.000" and "1 500 000" are read; "200000.50" or "1.5" give None rather than 20000050 or 15.
+    """
+    compact = (text or "").strip().replace(" ", "")
+    return int(compact.replace(".", "")) if _WHOLE_DONG.fullmatch(compact) else None
+
+
 COLUMNS = ["code", "name", "procedure_code", "kind", "amount", "legal_basis", "effective_from", "effective_to"]
 KIND_ALIASES = {"phi": "phi", "phí": "phi", "le_phi": "le_phi", "lệ phí": "le_phi", "le phi": "le_phi",
                 "lệ_phí": "le_phi"}
@@ -77,10 +88,7 @@ def parse_schedule(text: str) -> list[FeeRow]:
         kind = KIND_ALIASES.get(get("kind").lower())
         if kind not in FEE_KINDS:
             errors.append(f"kind: '{get('kind')}' phải là 'phi' (phí) hoặc 'le_phi' (lệ phí)")
-        # Whole đồng, dots (or spaces) only as thousands separators: "200.000" is 200000, while
-        # "200000.50" or "1.5" is refused rather than read as 20000050 or 15.
-        amount_text = get("amount").replace(" ", "")
-        amount = int(amount_text.replace(".", "")) if _WHOLE_DONG.fullmatch(amount_text) else None
+        amount = parse_whole_dong(get("amount"))
         if amount is None:
             errors.append(f"amount: '{get('amount')}' phải là số nguyên đồng, không âm")
         start = _date(get("effective_from"), "effective_from", errors)

@@ -22,6 +22,7 @@ from fees.gateways.counter import record_counter_payment
 from fees.gateways.vietqr import VietqrGateway
 from fees.models import Payment
 from fees.payments import lock_payment
+from fees.schedule import parse_whole_dong
 
 log = logging.getLogger(__name__)
 
@@ -213,10 +214,8 @@ def refund_request():
     from fees.refunds import request_refund
 
     session = db_session()
-    try:
-        amount = int((request.form.get("amount") or "").replace(".", "").strip())
-    except ValueError:
-        amount = 0
+    # "15.000,50" or "15000.5" must not become 1500050 đồng: None (refused below) unless whole đồng.
+    amount = parse_whole_dong(request.form.get("amount") or "") or 0
     try:
         request_refund(session, request.form.get("payment_id", type=int) or 0, amount=amount,
                        reason=request.form.get("reason", ""), actor=_staff_actor(),
