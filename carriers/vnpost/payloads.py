@@ -46,7 +46,9 @@ def parse_token(body: dict) -> tuple[str, int]:
 
 
 def _party(p: Party) -> dict:
-    return {"fullName": p.name, "phone": p.phone, "address": p.street,
+    # The address line is what the postman reads and the label prints: street, ward and province in
+    # words, as GHN and Viettel Post get it; the codes beside it are for routing.
+    return {"fullName": p.name, "phone": p.phone, "address": p.full_address,
             "wardCode": WARD_CODES.get(p.ward_code, p.ward_code),
             "provinceCode": PROVINCE_CODES.get(p.province_code, p.province_code)}
 

@@ -48,3 +48,12 @@ def test_an_expired_token_is_renewed_once(carrier_settings):
         assert carrier.feed("7").cursor == "7"
         assert len([c for c in mock.calls if c.request.url.endswith("/oauth/token")]) == 2
     carrier.http.close()
+
+
+def test_the_address_line_names_the_ward_and_province_the_postman_reads():
+    from carriers.vnpost.payloads import order_request
+    from tests.carriers.test_contract import request_for
+
+    receiver = order_request("HCC01", request_for())["receiver"]
+    assert receiver["address"] == "Số 12 Nguyễn Trãi, Phường Thanh Xuân, Thành phố Hà Nội"
+    assert (receiver["wardCode"], receiver["provinceCode"]) == ("00367", "01")
