@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import logging
-import threading
 
 from asn1crypto import cms
 from pyhanko.pdf_utils import embed, generic
@@ -65,10 +64,6 @@ class CmsTemplate:
         return bytes(out)
 
 
-_templates: dict[int, CmsTemplate | None] = {}
-_templates_lock = threading.Lock()
-
-
 def embed_xml(writer: IncrementalPdfFileWriter, xml: bytes) -> None:
     data = embed.EmbeddedFileObject.from_file_data(writer, xml, mime_type="application/xml")
     spec = embed.FileSpec(file_spec_string=XML_FILENAME, file_name=XML_FILENAME, embedded_data=data,
@@ -93,7 +88,8 @@ def sign_receipt_pdf(pdf: bytes, xml: bytes, signer: ReceiptSigner, *, reason: s
         field_name=SIGNATURE_FIELD, md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES,
         reason=reason, location=location,
     )
-    template = None if signer.tsa_url else _templates.get(id(signer))
+    # The template lives on the signer object, so it can never be used with another key.
+    template = None if signer.tsa_url else signer.cms_template
     with signer._lock:  # the PKCS#11 session is shared; see ReceiptSigner.sign_raw
         pdf_signer = signers.PdfSigner(meta, signer=signer.signer, timestamper=signer.timestamper())
         out = io.BytesIO()
@@ -104,12 +100,12 @@ def sign_receipt_pdf(pdf: bytes, xml: bytes, signer: ReceiptSigner, *, reason: s
                 writer, bytes_reserved=signer.bytes_reserved, output=out))
             prepared.fill_with_cms(out, template.fill(prepared.document_digest, signer.signer_sign_raw))
     data = out.getvalue()
-    if template is None and not signer.tsa_url and id(signer) not in _templates:
-        with _templates_lock:
+    if template is None and not signer.tsa_url and not signer.cms_template_tried:
+        with signer._lock:
+            signer.cms_template_tried = True
             try:
-                _templates[id(signer)] = CmsTemplate(_signature_cms(data))
+                signer.cms_template = CmsTemplate(_signature_cms(data))
             except (ValueError, KeyError, StopIteration) as e:
                 log.info("CMS template not usable; every receipt takes pyHanko's full path",
                          extra={"error": str(e)})
-                _templates[id(signer)] = None
     return data

@@ -139,6 +139,9 @@ class ReceiptSigner:
     tsa_url: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _chain_pems: list[bytes] | None = field(default=None, repr=False)
+    # Set by receipts.pdf after the first PAdES signature (see CmsTemplate there).
+    cms_template: object | None = field(default=None, repr=False)
+    cms_template_tried: bool = field(default=False, repr=False)
 
     @property
     def bytes_reserved(self) -> int:

@@ -124,3 +124,15 @@ def test_content_appended_after_signing_is_reported(session, settings, issued):
     result = verify_pdf(session, settings, data)
     assert not result.valid
 
+
+
+def test_containers_built_from_the_template_validate_like_pyhankos_own(session, settings):
+    """The first signature goes through pyHanko in full; later ones reuse its container as a template."""
+    clear_cache()
+    first = paid_payment(session)
+    signer = load_signer(settings)
+    assert signer.cms_template is not None
+    second = paid_payment(session)
+    for p in (first, second):
+        r = session.get(Receipt, receipt_id_for_payment(session, p.id))
+        assert verify_pdf(session, settings, read_pdf(settings, r)).valid
