@@ -96,6 +96,7 @@ register_messages({
     "dispatch.group.failed": {"vi": "Phát không thành công", "en": "Failed"},
     "dispatch.group.done": {"vi": "Đã xong", "en": "Finished"},
     "tracking.title": {"vi": "Tra cứu bưu gửi kết quả", "en": "Track your result"},
+    "tracking.title_inbound": {"vi": "Tra cứu thu gom hồ sơ", "en": "Track your dossier pickup"},
     "tracking.promised": {"vi": "Ngày hẹn trả", "en": "Promised date"},
     "tracking.carrier": {"vi": "Đơn vị vận chuyển", "en": "Carrier"},
     **{f"shipment.status.{k}": {"vi": v, "en": k.replace("_", " ").capitalize()}

@@ -99,3 +99,12 @@ def test_a_batched_parcel_shows_its_batch_instead_of_a_checkbox(app, client, ses
     _desk_user(client, session)
     desk = client.get("/staff/dispatch/").get_data(as_text=True)
     assert batch.code in desk and f'name="shipment_id" value="{s.id}"' not in desk
+
+
+def test_the_tracking_page_of_a_pickup_says_when_the_postman_comes_and_nothing_personal(app, client, session):
+    s = make_shipment(session, app.extensions["hcc"].settings, direction="inbound")
+    s.pickup_window = "Ca lấy 25-11-2026 (7h00 - 12h00)"
+    session.commit()
+    page = client.get(f"/t/{s.code}").get_data(as_text=True)
+    assert "Tra cứu thu gom hồ sơ" in page and "7h00 - 12h00" in page
+    assert "Trần Thị Bình" not in page and "0912345678" not in page and "Nguyễn Trãi" not in page
