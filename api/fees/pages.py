@@ -43,8 +43,10 @@ def _payment_by_code(code: str) -> Payment:
 
 def qr_svg(payload: str) -> Markup:
     out = io.BytesIO()
-    segno.make(payload, error="m").save(out, kind="svg", scale=5, border=2, xmldecl=False, svgns=True,
-                                        title="VietQR")
+    # omitsize: a viewBox instead of a fixed 185px, so the CSS width scales the modules, not just the box
+    # (the fixed size left the code off-centre over a blank band on a phone); 4 modules of quiet zone.
+    segno.make(payload, error="m").save(out, kind="svg", scale=5, border=4, xmldecl=False, svgns=True,
+                                        title="VietQR", omitsize=True)
     # segno's own SVG of QR modules (no caller text inside), safe to inline.
     return Markup(out.getvalue().decode())  # noqa: S704
 

@@ -45,3 +45,12 @@ def test_the_paid_page_refreshes_until_the_receipt_link_can_be_shown(client, ses
     assert real(session, payment.id) is not None  # jobs run at once in tests: the receipt is there
     done = client.get(f"/pay/{payment.code}/result").get_data(as_text=True)
     assert 'http-equiv="refresh"' not in done and 'id="receipt-link"' in done
+
+
+def test_the_qr_on_the_page_scales_with_the_screen(client, session):
+    import re
+
+    payment = make_payment(session)
+    page = client.get(f"/pay/{payment.code}").get_data(as_text=True)
+    svg = re.search(r"<svg[^>]*>", page.split('id="vietqr"', 1)[1]).group(0)
+    assert "viewBox" in svg and "width=" not in svg
