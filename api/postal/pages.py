@@ -104,6 +104,25 @@ register_messages({
 })
 
 
+# A dossier pickup runs the other way: what a carrier calls "delivered" is the dossier at the centre.
+INBOUND_WORDS = {"pending": "inbound.pending", "out_for_delivery": "inbound.out_for_delivery",
+                 "delivered": "inbound.delivered"}
+register_messages({
+    "inbound.pending": {"vi": "Chờ bưu tá đến lấy", "en": "Awaiting the postman"},
+    "inbound.out_for_delivery": {"vi": "Đang chuyển đến trung tâm", "en": "On its way to the centre"},
+    "inbound.delivered": {"vi": "Hồ sơ đã đến trung tâm", "en": "Dossier at the centre"},
+})
+
+
+@bp.app_template_global()
+def shipment_status(s: Shipment, status: str | None = None) -> str:
+    """The words for a shipment's (or one of its events') status, in the direction it travels."""
+    status = status or s.status
+    if s.direction == "inbound" and status in INBOUND_WORDS:
+        return t(INBOUND_WORDS[status])
+    return t(f"shipment.status.{status}")
+
+
 def register_navigation() -> None:
     from api.pages import NAV
 

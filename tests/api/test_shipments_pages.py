@@ -108,3 +108,14 @@ def test_the_tracking_page_of_a_pickup_says_when_the_postman_comes_and_nothing_p
     page = client.get(f"/t/{s.code}").get_data(as_text=True)
     assert "Tra cứu thu gom hồ sơ" in page and "7h00 - 12h00" in page
     assert "Trần Thị Bình" not in page and "0912345678" not in page and "Nguyễn Trãi" not in page
+
+
+def test_a_pickup_that_reached_the_centre_says_so_not_delivered(app, client, session):
+    s = make_shipment(session, app.extensions["hcc"].settings, direction="inbound")
+    for status, hours in (("picked_up", 2), ("delivered", 20)):
+        apply_event(session, s, carrier_event(status, hours=hours), source="webhook", actor=audit.SYSTEM)
+    session.commit()
+    page = client.get(f"/t/{s.code}").get_data(as_text=True)
+    assert "Hồ sơ đã đến trung tâm" in page and "Đã phát thành công" not in page
+    _desk_user(client, session)
+    assert "Hồ sơ đã đến trung tâm" in client.get("/staff/dispatch/").get_data(as_text=True)
