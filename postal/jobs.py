@@ -87,6 +87,13 @@ def create_at_carrier(shipment_id: int) -> None:
             if own and cheapest:
                 choice += (f" ({format_vnd(min(r['fee'] for r in own))}; "
                            f"rẻ nhất {cheapest['carrier']} {format_vnd(cheapest['fee'])})")
+    if chosen_service:
+        # Record the carrier before calling it: a worker that dies mid-call must leave the retry
+        # asking the same carrier for the order, not quoting again and choosing another one.
+        with jobs.session_scope() as session:
+            s = lock_shipment(session, shipment_id)
+            if s.carrier == "auto":
+                s.carrier, s.service, s.rates, s.choice = carrier_name, s.service or chosen_service, rates, choice
     carrier = get_carrier(carrier_name, settings)
     if chosen_service and not request.service:
         from dataclasses import replace

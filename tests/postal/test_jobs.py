@@ -133,3 +133,15 @@ def test_a_pickup_cannot_go_to_a_carrier_without_one(fake, session):
         assert "carrier" in e.value.errors
     finally:
         FakeCarrier.has_pickup = True
+
+
+def test_a_worker_dying_mid_call_leaves_the_auto_choice_recorded_for_the_retry(fake, session):
+    def die():
+        raise RuntimeError("worker killed")  # anything unforeseen: the job is left to the sweep
+
+    FakeCarrier.on_create = die
+    s = make_shipment(session, fake, carrier="auto", tracking_code=None)  # its creation job runs at commit
+    session.expire_all()
+    s = session.get(Shipment, s.id)
+    assert ("create", s.code) in FakeCarrier.calls
+    assert (s.carrier, s.service) == ("fake", "STD") and s.tracking_code is None and s.rates
