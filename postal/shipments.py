@@ -142,10 +142,11 @@ def create_shipment(session: Session, centre: Centre, settings: Settings, *, dos
         errors["service"] = ["Tối đa 32 ký tự."]
     if direction not in DIRECTIONS:
         errors["direction"] = ["Chỉ nhận 'outbound' (trả kết quả) hoặc 'inbound' (thu gom hồ sơ)."]
-    if isinstance(weight_grams, bool) or not isinstance(weight_grams, int) or weight_grams <= 0:
-        errors["weight_grams"] = ["Khối lượng phải là số gam lớn hơn 0."]
-    if isinstance(cod_amount, bool) or not isinstance(cod_amount, int) or cod_amount < 0:
-        errors["cod_amount"] = ["Số tiền thu hộ phải là số đồng không âm."]
+    # The same bounds as the API (and the carriers' own limits), so no number overflows a column.
+    if isinstance(weight_grams, bool) or not isinstance(weight_grams, int) or not 0 < weight_grams <= 50_000:
+        errors["weight_grams"] = ["Khối lượng phải là số gam từ 1 đến 50.000."]
+    if isinstance(cod_amount, bool) or not isinstance(cod_amount, int) or not 0 <= cod_amount <= 1_000_000_000:
+        errors["cod_amount"] = ["Số tiền thu hộ phải là số đồng từ 0 đến 1.000.000.000."]
     elif direction == "inbound" and (cod_amount or items):
         errors["cod_amount"] = ["Thu gom hồ sơ không thu hộ tiền."]
     if direction == "inbound" and "carrier" not in errors:

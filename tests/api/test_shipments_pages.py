@@ -119,3 +119,15 @@ def test_a_pickup_that_reached_the_centre_says_so_not_delivered(app, client, ses
     assert "Hồ sơ đã đến trung tâm" in page and "Đã phát thành công" not in page
     _desk_user(client, session)
     assert "Hồ sơ đã đến trung tâm" in client.get("/staff/dispatch/").get_data(as_text=True)
+
+
+def test_numbers_too_big_for_a_parcel_are_refused_on_the_form_not_a_500(client, session):
+    _desk_user(client, session)
+    token = csrf_token(client, "/staff/dispatch/")
+    for weight, cod in (("99999999999999999999", "0"), ("250", "99999999999999999999")):
+        resp = client.post("/staff/dispatch/shipments", data={
+            "csrf_token": token, "dossier_code": "H26-0001", "carrier": "vnpost", "name": "Trần Thị Bình",
+            "phone": "0912345678", "street": "12 Nguyễn Trãi", "ward": "Thanh Xuân", "province": "Hà Nội",
+            "weight_grams": weight, "cod_amount": cod})
+        assert resp.status_code == 422, (weight, cod)
+    assert session.query(Shipment).count() == 0
