@@ -15,7 +15,15 @@ from core.models import OutboundMessage
 from fees.models import Payment
 from postal import documents
 from postal.models import Shipment, ShipmentEvent
-from postal.shipments import Recipient, apply_event, create_batch, create_shipment, overdue, staff_action
+from postal.shipments import (
+    Recipient,
+    ShipmentTransitionError,
+    apply_event,
+    create_batch,
+    create_shipment,
+    overdue,
+    staff_action,
+)
 from tests.postal.factories import STAFF, carrier_event, make_shipment
 
 CARRIER = audit.Actor(type="carrier", id="ghn", name="ghn")
@@ -126,7 +134,7 @@ def test_a_returned_parcel_cancels_its_cod_payment(session, hcc_settings):
 def test_staff_return_a_failed_delivery_and_cannot_cancel_a_moving_parcel(session, hcc_settings):
     s = make_shipment(session, hcc_settings)
     apply_event(session, s, carrier_event("delivery_failed", hours=22), source="webhook", actor=CARRIER)
-    with pytest.raises(Exception, match="cannot cancel"):
+    with pytest.raises(ShipmentTransitionError, match="cannot cancel"):
         staff_action(session, s, "cancel", actor=STAFF, settings=hcc_settings)
     staff_action(session, s, "return", actor=STAFF, settings=hcc_settings, note="Người nhận đi vắng dài ngày")
     session.commit()
