@@ -112,10 +112,15 @@ def create_at_carrier(shipment_id: int) -> None:
             try:
                 created = carrier.request_pickup(request) if inbound else carrier.create(request)
             except DuplicateOrderError as e:
-                created = CreatedShipment(tracking_code=e.tracking_code) if e.tracking_code else \
-                    carrier.find_by_order_number(request.order_number)
+                try:
+                    created = CreatedShipment(tracking_code=e.tracking_code) if e.tracking_code else \
+                        carrier.find_by_order_number(request.order_number)
+                except NotSupported:
+                    created = None
                 if created is None:
-                    raise PermanentCarrierError("carrier says duplicate but has no such order") from e
+                    # Staff must look the parcel up at the carrier: it exists, but we cannot learn its code.
+                    raise PermanentCarrierError("carrier has this order number already but gives no tracking "
+                                                "code; look it up at the carrier") from e
     except RetryableCarrierError as e:
         error = f"{type(e).__name__}: {e}"
     except (PermanentCarrierError, NotSupported) as e:

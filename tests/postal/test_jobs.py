@@ -145,3 +145,16 @@ def test_a_worker_dying_mid_call_leaves_the_auto_choice_recorded_for_the_retry(f
     s = session.get(Shipment, s.id)
     assert ("create", s.code) in FakeCarrier.calls
     assert (s.carrier, s.service) == ("fake", "STD") and s.tracking_code is None and s.rates
+
+
+def test_a_duplicate_with_no_code_and_no_look_up_is_left_for_staff_with_a_clear_reason(fake, session):
+    from carriers.base import DuplicateOrderError
+
+    def duplicate():
+        raise DuplicateOrderError("order number exists")
+
+    FakeCarrier.on_create = duplicate
+    s = make_shipment(session, fake, carrier="fake", tracking_code=None)
+    session.expire_all()
+    s = session.get(Shipment, s.id)
+    assert "create_failed" in s.flags and "look it up at the carrier" in s.last_error
