@@ -56,6 +56,10 @@ def serve(host: str, port: int, threads: int, no_worker: bool):
     app = current_app._get_current_object()
     prepare_embedded(app)
     settings = hcc().settings
+    if "HCC_PUBLIC_URL" not in settings.extra:
+        # Pay links, sandbox redirects and QR codes must point where this server actually listens.
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        settings.public_url = f"http://{shown}:{port}"
     hcc().db.dispose()
     worker = None if no_worker else jobs.InProcessWorker(workers=settings.queue_workers)
 

@@ -1,5 +1,6 @@
 """README command 1, in small: `hcc serve` on a fresh instance folder serves health and sign-in."""
 
+import json
 import os
 import socket
 import subprocess
@@ -37,6 +38,19 @@ def test_hcc_serve_on_a_fresh_instance(tmp_path):
             assert r.status == 200 and "Đăng nhập cán bộ" in r.read().decode()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as r:
             assert r.status == 200
+        # Links handed to citizens and gateways point at the port actually served.
+        key = subprocess.run([str(hcc), "api-keys", "create", "--name", "Một cửa"], env=env, capture_output=True,
+                             text=True, check=True).stdout.strip()
+        fee = json.load(urllib.request.urlopen(urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/fees", headers={"Authorization": f"Bearer {key}"}), timeout=5))
+        code = (fee["items"] if isinstance(fee, dict) else fee)[0]["code"]
+        body = json.dumps({"dossier_code": "HS-1", "payer": {"name": "Trần Văn Bình"},
+                           "items": [{"fee_code": code, "quantity": 1}]}).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/payments", data=body, method="POST",
+                                     headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert r.status == 201
+            assert json.load(r)["pay_url"].startswith(f"http://127.0.0.1:{port}/pay/")
         # First start generated what the embedded default needs, under the instance folder only.
         assert (tmp_path / "instance" / "signing" / "dev-signing.p12").exists()
         assert (tmp_path / "instance" / "secret_key").exists()
