@@ -49,6 +49,9 @@ def _sqlite_pragmas(dbapi_conn, _record):
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA journal_mode=WAL")
+    # SQLite's recommended pairing with WAL: commits stay atomic and consistent; only a power cut can
+    # lose the last commits. PostgreSQL is the production database.
+    cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
 
 

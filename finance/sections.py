@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from core.clock import day_bounds_utc
 from fees.models import Payment
-from finance.closing import DayClosedError, _closed_on, register_freeze_check
+from finance.closing import DayClosedError, _closed_on, _original, register_freeze_check
 from finance.reports import register_section
 from receipts.models import Receipt
 
@@ -55,7 +55,7 @@ def _receipts_frozen(session: Session) -> None:
             continue
         state = inspect(obj)
         changed = [f for f in FROZEN_RECEIPT_FIELDS if state.attrs[f].history.has_changes()]
-        if (changed or obj in session.deleted) and _closed_on(session, obj.centre_id, obj.issued_at):
+        if (changed or obj in session.deleted) and _closed_on(session, obj.centre_id, _original(state, "issued_at")):
             raise DayClosedError(f"Biên lai số {obj.number_text} thuộc ngày đã khoá sổ; không sửa được "
                                  f"({', '.join(changed) or 'xoá'}).")
 
