@@ -91,10 +91,12 @@ def _lock_counter(session: Session, centre_id: int, template: str, symbol: str, 
 
 
 def allocate_receipt(session: Session, payment_id: int, *, replaces: Receipt | None = None,
-                     actor: audit.Actor = audit.SYSTEM, audited: bool = True) -> Receipt:
+                     actor: audit.Actor = audit.SYSTEM, audited: bool = True, insert: bool = True) -> Receipt:
     """Take the next number and insert the pending receipt row (idempotent per payment).
 
-    The caller commits; until then the counter row stays locked.
+    The caller commits; until then the counter row stays locked. With `insert=False` (issue_receipt,
+    which signs in this same transaction) a new receipt is only added to the session, not yet
+    written: its row goes in once, already issued, instead of an INSERT and then an UPDATE.
     """
     payment = session.get(Payment, payment_id)
     if payment is None:
@@ -132,6 +134,8 @@ def allocate_receipt(session: Session, payment_id: int, *, replaces: Receipt | N
         replaces_id=replaces.id if replaces is not None else None, created_at=now, attempts=0,
     )
     session.add(receipt)
+    if not insert and not audited:
+        return receipt
     session.flush()
     session.info.setdefault(FRESH, {})[receipt.id] = session.get_transaction()
     if not audited:  # the caller signs in this transaction; its "receipt.issued" row says it all
@@ -169,12 +173,7 @@ def finish_receipt(session: Session, receipt_id: int, *, settings: Settings | No
         raise NotFound("receipt not found")
     if receipt.status != "pending":
         return receipt
-    signed = produce_pdf(settings, receipt.content)
-    # The key names the bytes, so a racing worker's file never overwrites the one that won.
-    key = f"{receipt.centre_id}/{receipt.year}/{receipt.symbol}-{receipt.number_text}-{signed.sha256[:16]}.pdf"
-    storage_for(settings).put(key, signed.data)
-    values = dict(status="issued", issued_at=utcnow(), storage_key=key, sha256=signed.sha256, size=len(signed.data),
-                  signer_subject=signed.signer_subject[:500], attempts=receipt.attempts + 1, last_error=None)
+    signed, values = _sign_and_store(settings, receipt)
     if session.info.get(FRESH, {}).get(receipt.id) is session.get_transaction():
         # Allocated in this very transaction (the counter desk): nobody else can see it yet, so no
         # condition is needed; the row is written now and the object told so without a reload.
@@ -189,11 +188,26 @@ def finish_receipt(session: Session, receipt_id: int, *, settings: Settings | No
         session.refresh(receipt)
         if result.rowcount != 1:
             return receipt  # another worker finished it first; its file is the receipt
+    _record_issued(session, receipt, signed)
+    return receipt
+
+
+def _sign_and_store(settings: Settings, receipt: Receipt) -> tuple[SignedReceipt, dict]:
+    """Produce and store the signed file; the column values that mark the receipt issued."""
+    signed = produce_pdf(settings, receipt.content)
+    # The key names the bytes, so a racing worker's file never overwrites the one that won.
+    key = f"{receipt.centre_id}/{receipt.year}/{receipt.symbol}-{receipt.number_text}-{signed.sha256[:16]}.pdf"
+    storage_for(settings).put(key, signed.data)
+    values = dict(status="issued", issued_at=utcnow(), storage_key=key, sha256=signed.sha256, size=len(signed.data),
+                  signer_subject=signed.signer_subject[:500], attempts=receipt.attempts + 1, last_error=None)
+    return signed, values
+
+
+def _record_issued(session: Session, receipt: Receipt, signed: SignedReceipt) -> None:
     audit.record(session, audit.SYSTEM, "receipt.issued", entity_type="receipt", entity_id=receipt.id,
                  after={"status": "issued", "sha256": signed.sha256, "number": receipt.number_text},
                  centre_id=receipt.centre_id)
     events.emit(session, "receipt.issued", receipt_id=receipt.id, payment_id=receipt.payment_id)
-    return receipt
 
 
 def issue_receipt(session: Session, payment_id: int) -> Receipt:
@@ -203,8 +217,15 @@ def issue_receipt(session: Session, payment_id: int) -> Receipt:
     """
     # Held for the whole call: the session's identity map is weak, and delivery needs the payment again.
     payment = session.get(Payment, payment_id)
-    receipt = allocate_receipt(session, payment_id, audited=False)
-    if receipt.status == "pending":
+    receipt = allocate_receipt(session, payment_id, audited=False, insert=False)
+    if receipt.id is None:
+        # New in this transaction and not written yet: sign and store, then insert the row issued.
+        signed, values = _sign_and_store(_settings(), receipt)
+        for k, v in values.items():
+            setattr(receipt, k, v)
+        session.flush()
+        _record_issued(session, receipt, signed)
+    elif receipt.status == "pending":
         receipt = finish_receipt(session, receipt.id)
     del payment
     return receipt

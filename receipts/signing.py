@@ -91,6 +91,7 @@ class LoadedKeySigner(signers.SimpleSigner):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._key = serialization.load_der_private_key(self.signing_key.dump(), password=None)
+        self._mechanisms: dict[str, str] = {}
 
     @classmethod
     def from_simple(cls, s: signers.SimpleSigner) -> LoadedKeySigner:
@@ -101,7 +102,11 @@ class LoadedKeySigner(signers.SimpleSigner):
         from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
         from pyhanko.sign.general import get_pyca_cryptography_hash
 
-        mechanism = self.get_signature_mechanism_for_digest(digest_algorithm).signature_algo
+        # The mechanism depends only on the key and the digest: worked out (asn1crypto objects) once.
+        mechanism = self._mechanisms.get(digest_algorithm)
+        if mechanism is None:
+            mechanism = self._mechanisms[digest_algorithm] = \
+                self.get_signature_mechanism_for_digest(digest_algorithm).signature_algo
         if mechanism == "rsassa_pkcs1v15" and isinstance(self._key, RSAPrivateKey):
             return self._key.sign(data, PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm))
         return super().sign_raw(data, digest_algorithm)  # other key types: pyHanko's own path
