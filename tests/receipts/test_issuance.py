@@ -41,6 +41,30 @@ def test_a_paid_payment_gets_exactly_one_signed_receipt(session, settings):
     assert session.scalar(select(Receipt.id).where(Receipt.payment_id == p.id)) == r.id
 
 
+@pytest.mark.parametrize("channel", ["vnpay", "momo", "vietqr", "counter", "cod"])
+def test_every_channel_yields_exactly_one_receipt_naming_it(session, channel):
+    """The paid transition, whatever the channel, issues one receipt (its job runs after the commit)."""
+    from core.accounts import ensure_demo_centre
+    from fees.payments import Payer, create_payment
+    from tests.receipts.factories import LINES
+
+    p = create_payment(session, ensure_demo_centre(session), dossier_code=f"KENH-{channel}",
+                       payer=Payer("Phạm Văn Kênh", address="Xã Tân Lập"), items=list(LINES),
+                       actor=audit.SYSTEM, channels=[channel])
+    pay(session, p, channel=channel, channel_ref=f"REF-{channel}")
+    session.commit()
+    session.expire_all()
+    receipts = session.scalars(select(Receipt).where(Receipt.payment_id == p.id)).all()
+    assert len(receipts) == 1
+    r = receipts[0]
+    assert r.status == "issued" and r.channel == channel and r.channel_ref == f"REF-{channel}"
+    assert r.content["channel_label"] and r.content["channel_label"] != channel
+    # A duplicate job or a second call changes nothing.
+    assert issue_receipt(session, p.id).id == r.id
+    session.commit()
+    assert len(session.scalars(select(Receipt).where(Receipt.payment_id == p.id)).all()) == 1
+
+
 def test_numbers_follow_each_other_in_the_series(session):
     numbers = [session.get(Receipt, receipt_id_for_payment(session, paid_payment(session).id)).number_text
                for _ in range(3)]

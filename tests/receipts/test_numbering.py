@@ -44,19 +44,19 @@ def _paid_payments(session, n: int) -> list[int]:
     return ids
 
 
-def _run_workers(db, settings, ids: list[int], workers: int, kill_after: int | None):
+def _run_workers(db, settings, shared: list[int], workers: int, own: list[int], kill_after: int):
+    """`workers` race over `shared`, each in its own order; meanwhile one more worker takes the batch
+    `own` (nobody else's) and is killed after taking its `kill_after`-th number, before signing it."""
     errors: list[BaseException] = []
 
-    def work(n: int):
-        order = list(ids)
-        random.Random(n).shuffle(order)  # every worker tries every payment, in its own order
+    def work(n: int, order: list[int], kill: int | None):
         done = 0
         try:
             for pid in order:
                 with db.session() as s:
                     rid = allocate_receipt(s, pid).id
                 done += 1
-                if kill_after is not None and n == 0 and done >= kill_after:
+                if kill is not None and done >= kill:
                     raise WorkerKilled
                 with db.session() as s:
                     finish_receipt(s, rid, settings=settings)
@@ -65,7 +65,9 @@ def _run_workers(db, settings, ids: list[int], workers: int, kill_after: int | N
         except BaseException as e:  # surfaced to the test below
             errors.append(e)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(workers)]
+    orders = [random.Random(n).sample(shared, len(shared)) for n in range(workers)]
+    threads = [threading.Thread(target=work, args=(n, orders[n], None)) for n in range(workers)]
+    threads.append(threading.Thread(target=work, args=(workers, list(own), kill_after)))
     for t in threads:
         t.start()
     for t in threads:
@@ -87,10 +89,18 @@ def _scenario(session, db, settings, monkeypatch, n: int, workers: int):
     monkeypatch.setitem(events._handlers, "payment.paid", [])  # the workers below do the issuing
     monkeypatch.setattr(issuance, "produce_pdf", _fast_pdf)
     ids = _paid_payments(session, n)
-    # One worker is killed part-way; the others carry on.
-    _run_workers(db, settings, ids, workers, kill_after=n // 10)
-    # Restart: the sweep finishes what the dead worker left pending.
-    jobs.sweep()
+    own, shared = ids[:n // 5], ids[n // 5:]
+    kill_after = len(own) // 2
+    # The racing workers finish their batch; the extra worker dies in the middle of its own.
+    _run_workers(db, settings, shared, workers, own, kill_after)
+    session.expire_all()
+    # What the dead worker left: the receipt it had numbered but not signed, and the rest of its batch.
+    pending = session.scalars(select(Receipt.payment_id).where(Receipt.status == "pending")).all()
+    assert pending == [own[kill_after - 1]]
+    unreceipted = set(ids) - set(session.scalars(select(Receipt.payment_id)).all())
+    assert unreceipted == set(own[kill_after:])
+    # Restart: the sweep finishes what the dead worker left pending and issues the rest.
+    assert jobs.sweep()["sweep_receipts"] == 1 + len(own) - kill_after
     session.expire_all()
     _check_series(session, ids)
     assert session.scalar(select(func.count()).select_from(Receipt)) == n

@@ -48,8 +48,19 @@ def test_pdfsig_says_valid_and_whole_document_signed(issued):
 @needs
 def test_pdftotext_recovers_every_legal_field_with_diacritics(issued):
     r, path = issued
-    text = " ".join(_run("pdftotext", "-layout", str(path), "-").split())
+    layout = _run("pdftotext", "-layout", str(path), "-")
+    text = " ".join(layout.split())
+    # In reading order (no -layout) the organisation's block is not interleaved with the series block.
+    reading = " ".join(_run("pdftotext", str(path), "-").split())
     c = r.content
+    for expected in (c["organisation"]["name"].upper(), f"Địa chỉ: {c['organisation']['address']}",
+                     f"Địa chỉ: {c['payer']['address']}"):
+        assert expected in reading, expected
+    # Each fee line on its own row: number, name, phí or lệ phí, amount with Vietnamese grouping.
+    rows = [" ".join(line.split()) for line in layout.splitlines()]
+    assert "1 Lệ phí cấp bản sao trích lục hộ tịch (x2) Lệ phí 16.000" in rows
+    assert "2 Phí thẩm định hồ sơ đăng ký kinh doanh Phí 184.000" in rows
+    assert "Tổng cộng 200.000" in rows
     for expected in ("BIÊN LAI THU PHÍ, LỆ PHÍ", f"Ký hiệu mẫu: {r.template}", f"Ký hiệu: {r.symbol}",
                      f"Số: {r.number_text}", "TRUNG TÂM PHỤC VỤ HÀNH CHÍNH CÔNG", f"Mã số thuế: {c['organisation']['tax_code']}",
                      "Họ và tên người nộp: Trần Thị Thu Hương", "phường Láng", "Lệ phí cấp bản sao trích lục hộ tịch",
@@ -123,6 +134,7 @@ def test_content_appended_after_signing_is_reported(session, settings, issued):
     data = path.read_bytes() + b"\n% appended\n1 0 obj\n<<>>\nendobj\n"
     result = verify_pdf(session, settings, data)
     assert not result.valid
+    assert "not-whole-document" in result.codes, result.reasons
 
 
 
