@@ -107,8 +107,9 @@ def render_pdf(content: dict, *, title_note: str | None = None, font: str | None
     payer = content["payer"]
     y = wrapped(left, y, f"Họ và tên người nộp: {payer['name']}", right - left, 9)
     y = wrapped(left, y, f"Địa chỉ: {payer['address'] or '—'}", right - left, 9)
-    y = wrapped(left, y, f"Mã hồ sơ: {content['dossier_code']}    Mã thanh toán: {content['payment_code']}",
-                right - left, 9)
+    # Two lines: wrapping joins words with single spaces, so one line read "X-0000 Mã thanh toán".
+    y = wrapped(left, y, f"Mã hồ sơ: {content['dossier_code']}", right - left, 9)
+    y = wrapped(left, y, f"Mã thanh toán: {content['payment_code']}", right - left, 9)
     y -= 3 * mm
 
     # Fee lines
