@@ -51,10 +51,13 @@ def import_cmd(file: str, centre: str | None):
 @with_appcontext
 def list_cmd(centre: str | None):
     """Print the centre's fee schedule."""
+    from flask import current_app
     from sqlalchemy import select
 
+    from api.cli import prepare_embedded
     from fees.models import FeeType
 
+    prepare_embedded(current_app._get_current_object())
     with hcc().db.session() as session:
         c = get_centre(session, centre)
         for fee in session.scalars(select(FeeType).where(FeeType.centre_id == c.id).order_by(FeeType.code)):
