@@ -148,3 +148,18 @@ def test_containers_built_from_the_template_validate_like_pyhankos_own(session, 
     for p in (first, second):
         r = session.get(Receipt, receipt_id_for_payment(session, p.id))
         assert verify_pdf(session, settings, read_pdf(settings, r)).valid
+
+
+@needs
+def test_a_name_outside_the_vietnamese_alphabet_still_renders(issued, tmp_path):
+    """The font subset is fixed (ASCII and Vietnamese); any other character extends it for that file."""
+    from receipts.render import render_pdf
+
+    r, _ = issued
+    for name in ("Ñúñez Øster Æbelø", "Đỗ Thị Quỳnh Như"):
+        content = {**r.content, "payer": {"name": name, "address": "Ấp Mỹ Phước, xã Tân Hưng"}}
+        path = tmp_path / "x.pdf"
+        path.write_bytes(render_pdf(content))
+        text = " ".join(_run("pdftotext", str(path), "-").split())
+        assert f"Họ và tên người nộp: {name}" in text
+        assert "Địa chỉ: Ấp Mỹ Phước, xã Tân Hưng" in text
