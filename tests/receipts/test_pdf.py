@@ -163,3 +163,39 @@ def test_a_name_outside_the_vietnamese_alphabet_still_renders(issued, tmp_path):
         text = " ".join(_run("pdftotext", str(path), "-").split())
         assert f"Họ và tên người nộp: {name}" in text
         assert "Địa chỉ: Ấp Mỹ Phước, xã Tân Hưng" in text
+
+
+def _forge(settings, content: dict, tmp_path) -> bytes:
+    """Our exact content, signed by a forger's own CA and key."""
+    ca_key, ca_cert = make_ca("Forged CA 2", development=False)
+    key, cert = make_signing_cert(ca_key, ca_cert, "Đơn vị giả mạo", "Ký giả", development=False)
+    p12 = tmp_path / "forged2.p12"
+    p12.write_bytes(pkcs12.serialize_key_and_certificates(b"x", key, cert, [ca_cert],
+                                                          serialization.BestAvailableEncryption(b"pw")))
+    forged = produce_pdf(type(settings).from_env(environ={}, instance_dir=tmp_path / "f2", signing_pkcs12=p12,
+                                                 signing_pkcs12_password="pw"), content).data
+    clear_cache()
+    return forged
+
+
+def test_a_changed_byte_and_another_key_are_refused_by_page_api_and_cli_with_the_reason(
+        client, runner, session, settings, issued, tmp_path):
+    """Acceptance: the lookup page, the API and the CLI each reject both forgeries and say why."""
+    from api.cli import main
+    from receipts.verify import MESSAGES
+
+    r, path = issued
+    changed = bytearray(path.read_bytes())
+    changed[changed.index(b"/Title") + 8] ^= 0x01  # inside the signed range; the file still parses
+    cases = {"document-modified": bytes(changed), "untrusted-signer": _forge(settings, r.content, tmp_path)}
+    for code, data in cases.items():
+        api = client.post("/api/v1/receipts/verify", data={"file": (io.BytesIO(data), "b.pdf")},
+                          content_type="multipart/form-data").get_json()
+        assert api["valid"] is False and any(x.startswith(code) for x in api["reasons"]), (code, api)
+        page = client.post(f"/r/{r.lookup_code}", data={"file": (io.BytesIO(data), "b.pdf")},
+                           content_type="multipart/form-data").get_data(as_text=True)
+        assert "KHÔNG hợp lệ" in page and MESSAGES[code].split(" (")[0] in page, code
+        f = tmp_path / f"{code}.pdf"
+        f.write_bytes(data)
+        res = runner.invoke(main, ["receipts", "verify", str(f)])
+        assert res.exit_code == 1 and code in res.output and "valid: NO" in res.output, res.output
