@@ -3,16 +3,17 @@
     python bench/receipts.py --n 50
 
 Ours, per receipt, end to end, as `issue_receipt` does it at the counter: take the number and
-insert the row, render (fonts registered once), build and XML-sign the data, embed it, PAdES-sign
-the PDF with the signer loaded once, store the file, commit (SQLite in a temporary folder). The naive pipeline, per receipt: a reportlab page with the same content (its
-TrueType font loaded for the document), then pyHanko `signers.sign_pdf` with a signer from
-`SimpleSigner.load_pkcs12` loaded for that document, defaults otherwise.
+insert the row, render (font registered and its fixed subset built once per process), build and
+XML-sign the data, embed it, PAdES-sign the PDF with the signer loaded once, store the file, commit
+(SQLite in a temporary folder). The naive pipeline, per receipt: a reportlab page with the same
+content (its TrueType font loaded for the document, reportlab's own per-document subset), then
+pyHanko `signers.sign_pdf` with a signer from `SimpleSigner.load_pkcs12` loaded for that document,
+defaults otherwise.
 
 The two run in alternating batches of ten (see --batch), so that a noisy machine slows both alike
 while each pipeline still runs with its own caches warm, as it would in production. The last
 line, `speedup: X.Yx`, is the median over the side-by-side batch pairs; the ratio of the totals
-and the spread are printed above it. The last line is
-`speedup: X.Yx`.
+and the spread are printed above it.
 """
 
 from __future__ import annotations
