@@ -25,6 +25,8 @@ JOB_MODULES = [
     "fees.jobs",
     "receipts.jobs",
     "postal.jobs",
+    "receipts.webhooks",
+    "postal.webhooks",
     "finance.closing",
     "finance.sections",
 ]

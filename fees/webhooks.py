@@ -25,8 +25,16 @@ from fees.models import Payment, WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger(__name__)
 
-EVENTS = ("payment.created", "payment.paid", "payment.failed", "payment.expired", "payment.cancelled",
-          "payment.refunded", "payment.partially_refunded")
+PAYMENT_EVENTS = ("payment.created", "payment.paid", "payment.failed", "payment.expired", "payment.cancelled",
+                  "payment.refunded", "payment.partially_refunded")
+# Packages built on fees announce their own events through `publish` (receipts, shipments); the names
+# are listed here so that endpoints can subscribe to them.
+EVENTS = PAYMENT_EVENTS + (
+    "receipt.issued", "receipt.cancelled", "receipt.replaced",
+    "shipment.picked_up", "shipment.in_transit", "shipment.out_for_delivery", "shipment.delivery_failed",
+    "shipment.on_hold", "shipment.ready_for_pickup", "shipment.delivered", "shipment.return_to_sender",
+    "shipment.returned", "shipment.cancelled",
+)
 MAX_ATTEMPTS = 12
 BACKOFF_SECONDS = 30
 
@@ -78,14 +86,23 @@ def _enqueue_event(session: Session, name: str, payment_id: int, **_ignored) -> 
     payment = session.get(Payment, payment_id)
     if payment is None:
         return
-    endpoints = session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.centre_id == payment.centre_id,
+    publish(session, payment.centre_id, name, {"payment": payment_payload(payment)})
+
+
+def publish(session: Session, centre_id: int, name: str, data: dict) -> None:
+    """Queue event `name` with `data` for every endpoint of the centre that wants it (sent after commit).
+
+    `data` goes to integrating systems as it is: ids, codes, statuses and amounts, never names,
+    phones or addresses.
+    """
+    endpoints = session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.centre_id == centre_id,
                                                               WebhookEndpoint.active.is_(True))).all()
     for endpoint in endpoints:
         if "*" not in endpoint.events and name not in endpoint.events:
             continue
         event_id = f"evt_{secrets.token_hex(12)}"
         body = json.dumps({"id": event_id, "type": name, "created_at": utcnow().isoformat(),
-                           "data": {"payment": payment_payload(payment)}}, ensure_ascii=False, sort_keys=True)
+                           "data": data}, ensure_ascii=False, sort_keys=True)
         delivery = WebhookDelivery(endpoint_id=endpoint.id, event_id=event_id, event=name, body=body,
                                    status="pending", attempts=0, next_attempt_at=utcnow(), created_at=utcnow())
         session.add(delivery)
@@ -99,7 +116,7 @@ def _subscribe(name: str) -> None:
     events.on(name)(lambda session, payment_id, _name=name, **data: _enqueue_event(session, _name, payment_id))
 
 
-for _event in EVENTS:
+for _event in PAYMENT_EVENTS:
     _subscribe(_event)
 
 
