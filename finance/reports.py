@@ -19,6 +19,13 @@ from finance.models import StatementLine
 CHANNEL_LABELS = {"vnpay": "VNPAY", "momo": "MoMo", "vietqr": "Chuyển khoản VietQR", "counter": "Tại quầy",
                   "cod": "Thu hộ khi phát (COD)"}
 KIND_LABELS = {"phi": "Phí", "le_phi": "Lệ phí"}
+# Labels of the figures that report sections (receipts, dispatch) return.
+FIGURE_LABELS = {
+    "issued": "Biên lai đã phát hành", "cancelled": "Biên lai đã huỷ", "by_channel": "Biên lai theo kênh",
+    "automatic_share": "Thu trực tuyến/COD có biên lai tự động, không cần cán bộ",
+    "sent": "Đã gửi", "delivered": "Đã phát thành công", "on_time": "Phát đúng hạn", "late": "Phát trễ hạn",
+    "returned": "Chuyển hoàn", "overdue_now": "Đang quá hạn",
+}
 
 
 @dataclass
@@ -101,10 +108,17 @@ def _rows(s: Summary) -> list[list]:
     rows.append(["COD bưu chính đã chuyển", "", s.cod_remitted])
     for name, data in s.sections.items():
         for key, value in data.items():
-            if isinstance(value, dict):
-                rows.append([f"{name}: {key}", value.get("count", ""), value.get("amount", "")])
+            label = f"{name}: {FIGURE_LABELS.get(key, key)}"
+            if key == "by_channel":
+                for channel, v in value.items():
+                    rows.append([f"{label}: {CHANNEL_LABELS.get(channel, channel)}", v["count"], v["amount"]])
+            elif key == "automatic_share":
+                share = "" if value["percent"] is None else f"{value['percent']}%"
+                rows.append([label, f"{value['count']}/{value['of']}", share])
+            elif isinstance(value, dict):
+                rows.append([label, value.get("count", ""), value.get("amount", "")])
             else:
-                rows.append([f"{name}: {key}", value, ""])
+                rows.append([label, value, ""])
     return rows
 
 

@@ -17,7 +17,7 @@ from core.errors import DomainError
 from finance.closing import close_day
 from finance.models import RESOLUTION_ACTIONS, SOURCES, ClosedDay, Discrepancy, StatementImport
 from finance.reconcile import import_statement, late_days_setting, resolve_discrepancy
-from finance.reports import CHANNEL_LABELS, summary, to_csv, to_xlsx
+from finance.reports import CHANNEL_LABELS, FIGURE_LABELS, summary, to_csv, to_xlsx
 
 bp = Blueprint("finance", __name__, url_prefix="/staff/finance")
 protect_forms(bp)
@@ -109,7 +109,7 @@ def dashboard():
     return render_template("finance/dashboard.html", today=today, today_summary=summary(session, centre_id, today, today),
                            discrepancies=session.scalars(open_q).all(), open_count=open_count, imports=imports,
                            closed=closed, report=report, month=month, top=top, sources=SOURCES,
-                           actions=RESOLUTION_ACTIONS, channel_labels=CHANNEL_LABELS,
+                           actions=RESOLUTION_ACTIONS, channel_labels=CHANNEL_LABELS, figure_labels=FIGURE_LABELS,
                            yesterday=today - timedelta(days=1))
 
 

@@ -72,3 +72,15 @@ def test_report_downloads_as_xlsx_with_the_same_totals(client, session):
     ws = load_workbook(io.BytesIO(r.data))["Tổng hợp"]
     totals = {row[0]: row[2] for row in ws.iter_rows(values_only=True)}
     assert totals["Tổng số khoản thu"] == 400_000
+
+
+def test_the_dashboard_shows_figures_in_words_not_raw_data(client, session):
+    from tests.factories import make_user, sign_in
+
+    make_user(session, roles=("finance",), username="ketoan2")
+    paid_payment(session, on=local_day(), amount=200_000)
+    session.commit()
+    sign_in(client, "ketoan2")
+    page = client.get("/staff/finance/").get_data(as_text=True)
+    assert "Biên lai đã phát hành" in page and "Đã phát thành công" in page
+    assert "{'count'" not in page and "automatic_share" not in page
