@@ -22,6 +22,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "dashboard.welcome": {"vi": "Xin chào", "en": "Hello"},
     "dashboard.centre": {"vi": "Đơn vị", "en": "Centre"},
     "dashboard.roles": {"vi": "Vai trò", "en": "Roles"},
+    "dashboard.go_to": {"vi": "Công việc của bạn", "en": "Your work"},
     "role.admin": {"vi": "Quản trị", "en": "Administrator"},
     "role.dispatcher": {"vi": "Bưu chính / trả kết quả", "en": "Dispatcher"},
     "role.cashier": {"vi": "Thu phí, lệ phí", "en": "Cashier"},
