@@ -9,6 +9,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+# No statement line is a quadrillion đồng; beyond it the number is garbage (and would overflow BIGINT sums).
+MAX_AMOUNT = 10**15
+
 
 class ImportFormatError(ValueError):
     """Raised when a file cannot be imported; names the line (1-based, header included) and the reason."""
@@ -31,7 +34,10 @@ class ParsedLine:
 
 
 def _text(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "utf-16"):
+    # UTF-16 only with its byte-order mark (Excel's "Unicode text"): without one, almost any even-length
+    # bytes decode as UTF-16, and a Windows-1258 export would be refused for a "missing header" instead.
+    encodings = ("utf-16",) if data.startswith((b"\xff\xfe", b"\xfe\xff")) else ("utf-8-sig",)
+    for encoding in encodings:
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
@@ -52,6 +58,8 @@ def _amount(value: str, line_no: int) -> int:
         v = re.sub(r"[.,]", "", v)
     if not v.isdigit():
         raise ImportFormatError(line_no, f"số tiền không hợp lệ '{value}'")
+    if len(v) > 16 or int(v) >= MAX_AMOUNT:
+        raise ImportFormatError(line_no, f"số tiền quá lớn '{value}'")
     return -int(v) if negative else int(v)
 
 
@@ -156,14 +164,14 @@ def parse_cod_csv(data: bytes) -> list[ParsedLine]:
 def parse_camt053(data: bytes) -> list[ParsedLine]:
     """ISO 20022 camt.053 bank-to-customer statement (parsed by pycamt); credit entries only."""
     from lxml import etree
-    from pycamt.parser import Camt053Parser
+    from pycamt.parser import Camt053ParseError, Camt053Parser
 
     try:
         parser = Camt053Parser(data)
         transactions = parser.get_transactions()
-    except (etree.XMLSyntaxError, ValueError, AttributeError) as e:
+    except (etree.XMLSyntaxError, Camt053ParseError, ValueError, AttributeError, TypeError, IndexError) as e:
         line = getattr(e, "lineno", None)
-        raise ImportFormatError(line, f"tệp camt.053 không hợp lệ: {e}") from e
+        raise ImportFormatError(line, f"tệp camt.053 không hợp lệ: {str(e) or 'không có sao kê (Stmt) nào'}") from e
     out = []
     for i, tx in enumerate(transactions, start=1):
         if tx.get("CreditDebitIndicator") != "CRDT" or tx.get("ReversalIndicator") == "true":

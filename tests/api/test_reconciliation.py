@@ -84,3 +84,32 @@ def test_the_dashboard_shows_figures_in_words_not_raw_data(client, session):
     page = client.get("/staff/finance/").get_data(as_text=True)
     assert "Biên lai đã phát hành" in page and "Đã phát thành công" in page
     assert "{'count'" not in page and "automatic_share" not in page
+
+
+def test_garbage_files_are_refused_with_a_reason_never_a_500(client, session):
+    key = make_api_key(session, roles=("finance",))
+    header = b"date,reference,amount,description\n"
+    for source, data, reason in [
+            ("bank-csv", header + b"2026-11-01,FT1,99999999999999999999999,x\n", "dòng 2: số tiền quá lớn"),
+            ("camt053", b"<Document><NotAStatement/></Document>", "camt.053 không hợp lệ"),
+            # A Windows-1258 export (even length: it must not pass for BOM-less UTF-16 either).
+            ("bank-csv", header + "2026-11-01,FT2,100000,Văn Ân nop phi.\n".encode("cp1258"), "UTF-8"),
+            ("bank-csv", b"", "thiếu cột")]:
+        r = client.post("/api/v1/reconciliation/imports", headers=bearer(key),
+                        data={"source": source, "file": (io.BytesIO(data), "rac.csv")})
+        assert r.status_code == 422 and r.mimetype == "application/problem+json", (source, data, r.data)
+        assert reason in r.json["errors"]["file"][0]
+    assert client.get("/api/v1/reconciliation/imports", headers=bearer(key)).json["items"] == []
+
+
+def test_an_id_beyond_any_row_is_a_404_not_a_database_overflow(client, session):
+    key = make_api_key(session, roles=("finance",))
+    r = client.post(f"/api/v1/reconciliation/discrepancies/{2**70}/resolve", headers=bearer(key),
+                    json={"action": "accept", "note": "x"})
+    assert r.status_code == 404 and r.mimetype == "application/problem+json"
+
+
+def test_a_report_from_the_first_day_of_the_calendar_is_empty_not_a_500(client, session):
+    key = make_api_key(session, roles=("finance",))
+    r = client.get("/api/v1/reports/summary?from=0001-01-01&to=0001-01-31", headers=bearer(key))
+    assert r.status_code == 200 and r.json["payments"] == 0
