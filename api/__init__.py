@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from flask import Flask
 from flask_smorest import Api
+from werkzeug.routing import IntegerConverter
 
 from api import auth, errors, idempotency
 from api.context import Hcc, close_session
@@ -17,6 +18,14 @@ from core.registry import import_jobs, import_models
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+class RowIdConverter(IntegerConverter):
+    """`<int:...>` in our routes is always a row id: one beyond a 32-bit key is a 404, not a database overflow."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 # Feature modules, each with `init_app(app, api)`; adding a feature is one line here.
 FEATURES: list[str] = [
@@ -42,6 +51,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     logging.basicConfig(level=settings.log_level)
 
     app = Flask(__name__, instance_path=str(settings.instance_dir), instance_relative_config=False)
+    app.url_map.converters["int"] = RowIdConverter
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,

@@ -31,7 +31,10 @@ def local_day(value: datetime | None = None) -> date:
 
 def day_bounds_utc(day: date) -> tuple[datetime, datetime]:
     """[start, end) of a Vietnamese calendar day, in UTC."""
-    start = datetime.combine(day, time.min, tzinfo=VN_TZ).astimezone(UTC)
+    local = datetime.combine(day, time.min, tzinfo=VN_TZ)
+    if day == date.min:  # 01/01/0001 00:00 in Vietnam is before the first instant Python can hold in UTC
+        return datetime.min.replace(tzinfo=UTC), (local + timedelta(days=1)).astimezone(UTC)
+    start = local.astimezone(UTC)
     return start, start + timedelta(days=1)
 
 
