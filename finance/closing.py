@@ -62,18 +62,22 @@ def close_day(session: Session, centre_id: int, day: date, actor: audit.Actor) -
 def _refuse_changes_to_closed_days(session: Session, _ctx, _instances) -> None:
     from fees.models import Payment, PaymentItem
 
-    for obj in list(session.dirty) + list(session.deleted):
-        if isinstance(obj, Payment) and obj.paid_at is not None:
+    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+        if isinstance(obj, Payment):
             state = inspect(obj)
             changed = [f for f in FROZEN_PAYMENT_FIELDS if state.attrs[f].history.has_changes()]
             deleted = obj in session.deleted
-            if (changed or deleted) and _closed_on(session, obj.centre_id, _original(state, "paid_at")):
+            # The day it was paid on and the day it would now be paid on: clearing paid_at, or moving a
+            # payment into a closed day, changes that day's books as much as editing its amount.
+            if (changed or deleted) and (_closed_on(session, obj.centre_id, _original(state, "paid_at"))
+                                         or _closed_on(session, obj.centre_id, obj.paid_at)):
                 raise DayClosedError(f"Khoản thu {obj.code} thuộc ngày đã khoá sổ; không sửa được "
                                      f"({', '.join(changed) or 'xoá'}).")
         elif isinstance(obj, PaymentItem) and obj.payment is not None and obj.payment.paid_at is not None:
             if _closed_on(session, obj.payment.centre_id, obj.payment.paid_at):
                 raise DayClosedError(f"Khoản thu {obj.payment.code} thuộc ngày đã khoá sổ; không sửa được.")
-        elif isinstance(obj, Discrepancy) and obj.status == "resolved" and inspect(obj).attrs["status"].history.has_changes():
+        elif isinstance(obj, Discrepancy) and obj not in session.new and (
+                obj in session.deleted or inspect(obj).attrs["status"].history.has_changes()):
             if _closed_on_day(session, obj.centre_id, obj.day):
                 raise DayClosedError(f"Ngày {obj.day:%d/%m/%Y} đã khoá sổ.")
     for check in _EXTRA_CHECKS:

@@ -130,6 +130,47 @@ def test_a_closed_day_refuses_changes_to_its_payments_and_discrepancies(session,
         close_day(session, centre.id, day, OFFICER)
 
 
+def test_a_closed_days_payment_cannot_be_unpaid_moved_or_given_another_fee_line(session, centre):
+    from datetime import datetime
+
+    from fees.models import PaymentItem
+
+    day = local_day() - timedelta(days=1)
+    p = paid_payment(session, on=day)
+    other = paid_payment(session)  # paid today, an open day
+    session.commit()
+    close_day(session, centre.id, day, OFFICER)
+    session.commit()
+
+    p.paid_at = None  # would drop it from the closed day's totals
+    with pytest.raises(DayClosedError):
+        session.flush()
+    session.rollback()
+    other.paid_at = datetime.combine(day, p.paid_at.time(), tzinfo=p.paid_at.tzinfo)  # would add it to them
+    with pytest.raises(DayClosedError):
+        session.flush()
+    session.rollback()
+    item = p.items[0]
+    session.add(PaymentItem(payment=p, fee_type_id=item.fee_type_id, fee_code=item.fee_code, name=item.name,
+                            kind=item.kind, unit_amount=1_000, quantity=1, amount=1_000))
+    with pytest.raises(DayClosedError):
+        session.flush()
+    session.rollback()
+
+
+def test_a_closed_days_resolved_discrepancy_cannot_be_reopened(session, centre):
+    day = local_day() - timedelta(days=1)
+    import_statement(session, centre.id, "bank-csv", "w.csv", bank_csv([(day, "FT3", 10_000, "la")]), OFFICER)
+    d = session.scalars(select(Discrepancy)).one()
+    resolve_discrepancy(session, d.id, centre.id, action="write_off", note="Tiền nhầm, đã trả lại", actor=OFFICER)
+    close_day(session, centre.id, day, OFFICER)
+    session.commit()
+    d.status, d.action = "open", None
+    with pytest.raises(DayClosedError):
+        session.flush()
+    session.rollback()
+
+
 def test_today_cannot_be_closed_before_it_is_over(session, centre):
     with pytest.raises(Conflict, match="đã kết thúc"):
         close_day(session, centre.id, local_day(), OFFICER)
