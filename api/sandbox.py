@@ -1,0 +1,46 @@
+"""The sandboxes' front page and the messages citizens would have received (embedded default only)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template
+from flask_login import login_required
+from sqlalchemy import select
+
+from api.context import db_session, settings
+from core.models import OutboundMessage
+
+bp = Blueprint("sandbox_home", __name__, url_prefix="/sandbox")
+
+# (what it stands for, where to look); the protocol endpoints themselves are called by the adapters.
+SANDBOXES = [
+    ("VNPAY", "/sandbox/vnpay/paymentv2/vpcpay.html", "cổng thanh toán (trang thanh toán, IPN, querydr, hoàn tiền)"),
+    ("MoMo", "/sandbox/momo/v2/gateway/api/create", "ví điện tử (tạo giao dịch, IPN, truy vấn, hoàn tiền)"),
+    ("Ngân hàng (VietQR)", "/sandbox/bank/transfer", "chuyển khoản và thông báo có tiền về"),
+    ("VNPost", "/sandbox/vnpost", "bưu chính công ích (đơn hàng, hành trình)"),
+    ("Viettel Post", "/sandbox/viettelpost", "đơn hàng, nhãn, webhook"),
+    ("GHN", "/sandbox/ghn", "đơn hàng, ca lấy hàng, nhãn, webhook"),
+    ("TSA (RFC 3161)", "/sandbox/tsa", "dấu thời gian cho chữ ký PAdES B-T"),
+    ("Tin nhắn, e-mail", "/sandbox/messages", "những gì người dân nhận được"),
+]
+
+
+@bp.before_request
+def _only_in_sandbox_mode():
+    if not settings().sandbox:
+        abort(404)
+
+
+@bp.get("/")
+def index():
+    return render_template("sandbox/index.html", sandboxes=SANDBOXES)
+
+
+@bp.get("/messages")
+@login_required
+def messages():
+    rows = db_session().scalars(select(OutboundMessage).order_by(OutboundMessage.id.desc()).limit(200)).all()
+    return render_template("sandbox/messages.html", rows=rows)
+
+
+def init_app(app, api) -> None:
+    app.register_blueprint(bp)
