@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -79,8 +80,7 @@ def import_statement(session: Session, centre_id: int, source: str, filename: st
     if source not in SOURCES:
         raise InvalidInput(f"unknown source {source!r}", errors={"source": [f"Chọn một trong: {', '.join(SOURCES)}"]})
     digest = hashlib.sha256(data).hexdigest()
-    existing = session.scalars(select(StatementImport).where(StatementImport.centre_id == centre_id,
-                                                             StatementImport.sha256 == digest)).first()
+    existing = _imported_before(session, centre_id, digest)
     if existing is not None:
         return ImportResult(existing, False, existing.matched_count, existing.discrepancy_count)
     try:
@@ -99,7 +99,18 @@ def import_statement(session: Session, centre_id: int, source: str, filename: st
                                 period_end=max(x.value_date for x in parsed), line_count=len(parsed),
                                 total_amount=sum(x.amount for x in parsed))
     session.add(statement)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:
+        # The same file, uploaded twice at once: the other upload stored it first; answer as for a re-import.
+        # The statement is the first row the import writes, so rolling back loses nothing of ours. (A savepoint
+        # would not do: on pysqlite a SAVEPOINT before any write is the outermost transaction, and releasing it
+        # commits the statement before its lines.)
+        session.rollback()
+        existing = _imported_before(session, centre_id, digest)
+        if existing is None:
+            raise
+        return ImportResult(existing, False, existing.matched_count, existing.discrepancy_count)
 
     matched = 0
     found: list[Discrepancy] = []
@@ -171,6 +182,11 @@ def import_statement(session: Session, centre_id: int, source: str, filename: st
                  after={"source": source, "filename": filename, "lines": len(parsed), "matched": matched,
                         "discrepancies": len(found)}, centre_id=centre_id)
     return ImportResult(statement, True, matched, len(found))
+
+
+def _imported_before(session: Session, centre_id: int, digest: str) -> StatementImport | None:
+    return session.scalars(select(StatementImport).where(StatementImport.centre_id == centre_id,
+                                                         StatementImport.sha256 == digest)).first()
 
 
 def _is_closed(session: Session, centre_id: int, day: date) -> bool:

@@ -113,3 +113,31 @@ def test_a_report_from_the_first_day_of_the_calendar_is_empty_not_a_500(client, 
     key = make_api_key(session, roles=("finance",))
     r = client.get("/api/v1/reports/summary?from=0001-01-01&to=0001-01-31", headers=bearer(key))
     assert r.status_code == 200 and r.json["payments"] == 0
+
+
+def test_the_same_file_uploaded_twice_at_once_is_stored_once(app, session):
+    # On PostgreSQL the second upload waits on the unique (centre, sha256) index, then must answer as a re-import.
+    import threading
+
+    from finance.models import StatementImport
+
+    key = make_api_key(session, roles=("finance",))
+    day = local_day() - timedelta(days=1)
+    data = statement([(day, f"FT{i}", 1_000 + i, "khong ro") for i in range(300)])
+    answers, start = [], threading.Barrier(2)
+
+    def upload():
+        c = app.test_client()
+        start.wait()
+        answers.append(c.post("/api/v1/reconciliation/imports", headers=bearer(key),
+                              data={"source": "bank-csv", "file": (io.BytesIO(data), "s.csv")}))
+
+    threads = [threading.Thread(target=upload) for _ in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(r.status_code for r in answers) == [200, 201], [r.data[:200] for r in answers]
+    assert len({r.json["statement"]["id"] for r in answers}) == 1
+    assert {(r.json["matched"], r.json["discrepancies"]) for r in answers} == {(0, 300)}
+    assert session.query(StatementImport).count() == 1
