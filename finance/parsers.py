@@ -109,8 +109,10 @@ def parse_bank_csv(data: bytes) -> list[ParsedLine]:
             raise ImportFormatError(n, f"ngày phải có dạng YYYY-MM-DD, không phải '{row['date']}'")
         if not row["reference"]:
             raise ImportFormatError(n, "thiếu số tham chiếu")
-        out.append(ParsedLine(n, _date(row["date"], n), row["reference"], _amount(row["amount"], n),
-                              row["description"], raw=row))
+        amount = _amount(row["amount"], n)
+        if amount < 0:
+            continue  # a debit (bank fee, transfer out, refund) is not a fee collection, as in the other statements
+        out.append(ParsedLine(n, _date(row["date"], n), row["reference"], amount, row["description"], raw=row))
     return out
 
 
@@ -208,4 +210,7 @@ def parse(source: str, data: bytes) -> list[ParsedLine]:
         parser = PARSERS[source]
     except KeyError:
         raise ImportFormatError(None, f"nguồn '{source}' không được hỗ trợ; chọn: {', '.join(PARSERS)}") from None
-    return parser(data)
+    lines = parser(data)
+    if not lines:  # only debits, failed transactions or empty rows: nothing to reconcile
+        raise ImportFormatError(None, "tệp không có giao dịch thu tiền nào")
+    return lines

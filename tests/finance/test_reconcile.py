@@ -65,6 +65,27 @@ def test_a_malformed_line_refuses_the_whole_file_naming_the_line(session, centre
     assert session.query(StatementImport).count() == 0 and session.query(StatementLine).count() == 0
 
 
+def test_a_debit_on_the_statement_is_not_money_collected(session, centre):
+    day = local_day() - timedelta(days=1)
+    p = paid_payment(session, on=day)
+    data = bank_csv([(day, "FT1", p.paid_amount, f"HCC {p.code}"),
+                     (day, "FT2", -p.paid_amount, f"Hoan tien HCC {p.code}"), (day, "FEE", "-11000", "Phi SMS")])
+    result = import_statement(session, centre.id, "bank-csv", "debit.csv", data, OFFICER)
+    assert (result.matched, result.discrepancies) == (1, 0)
+    assert (result.statement.line_count, result.statement.total_amount) == (1, p.paid_amount)
+
+
+def test_a_file_with_nothing_collected_is_refused_not_a_500(session, centre):
+    files = {"vcb-csv": "Ngày giao dịch,Số tham chiếu,Số tiền ghi nợ,Số tiền ghi có,Mô tả\n01/11/2026,X,5000,0,phi\n",
+             "vnpay-csv": "Mã GD VNPAY,Mã tham chiếu,Số tiền,Ngày thanh toán,Trạng thái\n1,X,100,01/11/2026,Thất bại\n",
+             "bank-csv": "date,reference,amount,description\n2026-11-01,FEE,-11000,Phi SMS\n"}
+    for source, text in files.items():
+        with pytest.raises(InvalidInput, match="không có giao dịch thu tiền"):
+            import_statement(session, centre.id, source, "rong.csv", text.encode(), OFFICER)
+        session.rollback()
+    assert session.query(StatementImport).count() == 0
+
+
 def test_a_gateway_settlement_matches_on_the_transaction_number(session, centre):
     day = local_day() - timedelta(days=1)
     p = paid_payment(session, channel="vnpay", channel_ref="14226112", on=day)
