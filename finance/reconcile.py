@@ -47,7 +47,8 @@ class ImportResult:
 
 def _find_payment(session: Session, centre_id: int, channel: str, line: ParsedLine) -> tuple[Payment | None, str | None]:
     base = select(Payment).where(Payment.centre_id == centre_id)
-    p = session.scalars(base.where(Payment.channel_ref == line.reference)).first()
+    # A transaction number is only unique within its channel (a bank's FT number may equal a VNPAY one).
+    p = session.scalars(base.where(Payment.channel == channel, Payment.channel_ref == line.reference)).first()
     if p is not None:
         return p, "reference"
     if line.order_ref:
@@ -144,6 +145,15 @@ def import_statement(session: Session, centre_id: int, source: str, filename: st
                                              f"khoản thu tương ứng.".replace(",", ".")))
             continue
         line.payment_id, line.match_rule = payment.id, rule
+        if payment.status in PAID_STATES and payment.channel and payment.channel != channel:
+            # The citizen paid through another channel too: this money is the second payment, not the first's
+            # settlement (which its own channel's file will match).
+            line.status = "duplicate"
+            found.append(_discrepancy(session, statement, type_="duplicate", day=book_day, channel=channel, line=line,
+                                      payment=payment, expected=payment.paid_amount, actual=p.amount,
+                                      detail=f"Dòng {p.line_no}: khoản thu {payment.code} đã thu qua kênh "
+                                             f"{payment.channel}; đây là tiền nộp lần hai qua kênh {channel}."))
+            continue
         if _payment_matched_before(session, payment.id, line.id):
             line.status = "duplicate"
             found.append(_discrepancy(session, statement, type_="duplicate", day=book_day, channel=channel, line=line,

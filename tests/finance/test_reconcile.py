@@ -95,6 +95,31 @@ def test_a_gateway_settlement_matches_on_the_transaction_number(session, centre)
     assert (result.matched, result.discrepancies) == (1, 0)
 
 
+def test_money_paid_twice_through_two_channels_is_a_duplicate_not_a_match(session, centre):
+    # Paid by VNPAY, then the citizen also transferred by VietQR with the code in the description.
+    day = local_day() - timedelta(days=1)
+    p = paid_payment(session, channel="vnpay", channel_ref="14226113", on=day)
+    bank = import_statement(session, centre.id, "bank-csv", "bank.csv",
+                            bank_csv([(day, "FT88", p.paid_amount, f"HCC {p.code}")]), OFFICER)
+    assert (bank.matched, bank.discrepancies) == (0, 1)
+    d = session.scalars(select(Discrepancy)).one()
+    assert (d.type, d.payment_id, d.actual_amount) == ("duplicate", p.id, p.paid_amount)
+    # VNPAY's own settlement still matches the payment it settled.
+    vnpay = import_statement(session, centre.id, "vnpay-csv", "vnpay.csv", (
+        "Mã GD VNPAY,Mã tham chiếu,Số tiền,Ngày thanh toán,Trạng thái\n"
+        f"14226113,{p.code},{p.paid_amount},{day:%d/%m/%Y} 10:01:02,Thành công\n").encode(), OFFICER)
+    assert (vnpay.matched, vnpay.discrepancies) == (1, 0)
+
+
+def test_a_bank_reference_equal_to_another_channels_transaction_number_is_not_a_match(session, centre):
+    day = local_day() - timedelta(days=1)
+    paid_payment(session, channel="vnpay", channel_ref="14226114", on=day, amount=100_000)
+    result = import_statement(session, centre.id, "bank-csv", "bank.csv",
+                              bank_csv([(day, "14226114", 100_000, "chuyen tien")]), OFFICER)
+    assert (result.matched, result.discrepancies) == (0, 1)
+    assert session.scalars(select(Discrepancy.type)).all() == ["missing_ours"]
+
+
 def test_cod_remittance_matches_on_the_tracking_code(session, centre):
     day = local_day() - timedelta(days=2)
     paid_payment(session, channel="cod", channel_ref="EB123456789VN", on=day, amount=75_000)
