@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from core.clock import VN_TZ
+
 # No statement line is a quadrillion đồng; beyond it the number is garbage (and would overflow BIGINT sums).
 MAX_AMOUNT = 10**15
 
@@ -188,11 +190,23 @@ def parse_camt053(data: bytes) -> list[ParsedLine]:
             raise ImportFormatError(i, f"giao dịch {i}: thiếu ngày")
         description = tx.get("RemittanceInformationFull") or tx.get("RemittanceInformation") or \
             tx.get("AdditionalEntryInformation") or ""
-        out.append(ParsedLine(i, _date(day[:10], i), reference, _amount(tx.get("Amount") or "", i), description,
+        out.append(ParsedLine(i, _camt_day(day, i), reference, _amount(tx.get("Amount") or "", i), description,
                               raw={k: v for k, v in tx.items() if isinstance(v, str)}))
     if not out:
         raise ImportFormatError(None, "tệp camt.053 không có giao dịch ghi có nào")
     return out
+
+
+def _camt_day(value: str, line_no: int) -> date:
+    """A camt.053 date (`Dt`), or a date-time (`DtTm`) counted in its Vietnamese day when it carries an offset."""
+    value = value.strip()
+    if len(value) > 10:
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ImportFormatError(line_no, f"ngày không hợp lệ '{value}'") from None
+        return when.astimezone(VN_TZ).date() if when.tzinfo else when.date()
+    return _date(value, line_no)
 
 
 PARSERS = {

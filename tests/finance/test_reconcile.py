@@ -249,6 +249,24 @@ def test_camt053_statement(session, centre):
 
 
 
+def test_a_camt053_date_time_in_utc_counts_in_its_vietnamese_day():
+    from datetime import date
+
+    from finance.parsers import parse_camt053
+
+    def entry(ref, when):
+        return (f'<Ntry><Amt Ccy="VND">100000</Amt><CdtDbtInd>CRDT</CdtDbtInd><ValDt><DtTm>{when}</DtTm></ValDt>'
+                f"<AcctSvcrRef>{ref}</AcctSvcrRef></Ntry>")
+
+    xml = ('<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt><Stmt>'
+           + entry("LATE", "2026-11-23T16:30:00Z")      # 23:30 on the 23rd in Vietnam
+           + entry("EARLY", "2026-11-23T17:30:00Z")     # 00:30 on the 24th in Vietnam
+           + entry("LOCAL", "2026-11-23T23:30:00+07:00")
+           + "</Stmt></BkToCstmrStmt></Document>").encode()
+    days = {line.reference: line.value_date for line in parse_camt053(xml)}
+    assert days == {"LATE": date(2026, 11, 23), "EARLY": date(2026, 11, 24), "LOCAL": date(2026, 11, 23)}
+
+
 def test_a_closed_days_receipt_cannot_be_edited_but_can_be_cancelled_today(session, centre):
     from sqlalchemy import update
 
