@@ -41,9 +41,12 @@ def _text(data: bytes) -> str:
     encodings = ("utf-16",) if data.startswith((b"\xff\xfe", b"\xfe\xff")) else ("utf-8-sig",)
     for encoding in encodings:
         try:
-            return data.decode(encoding)
+            text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
+        if "\x00" in text:  # a binary file, or one PostgreSQL would refuse to store
+            raise ImportFormatError(text[:text.index("\x00")].count("\n") + 1, "có ký tự NUL (tệp không phải văn bản)")
+        return text
     raise ImportFormatError(None, "tệp không phải văn bản UTF-8")
 
 

@@ -94,7 +94,8 @@ def import_statement(session: Session, centre_id: int, source: str, filename: st
 
     channel = SOURCES[source][1]
     today = local_day()
-    statement = StatementImport(centre_id=centre_id, source=source, filename=filename[:255], sha256=digest,
+    filename = "".join(c for c in filename if c.isprintable())[:255] or "tệp"  # an uploaded name is anyone's text
+    statement = StatementImport(centre_id=centre_id, source=source, filename=filename, sha256=digest,
                                 imported_at=utcnow(), imported_by=f"{actor.type}:{actor.id or actor.name}",
                                 period_start=min(x.value_date for x in parsed),
                                 period_end=max(x.value_date for x in parsed), line_count=len(parsed),

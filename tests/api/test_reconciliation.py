@@ -94,7 +94,8 @@ def test_garbage_files_are_refused_with_a_reason_never_a_500(client, session):
             ("camt053", b"<Document><NotAStatement/></Document>", "camt.053 không hợp lệ"),
             # A Windows-1258 export (even length: it must not pass for BOM-less UTF-16 either).
             ("bank-csv", header + "2026-11-01,FT2,100000,Văn Ân nop phi.\n".encode("cp1258"), "UTF-8"),
-            ("bank-csv", b"", "thiếu cột")]:
+            ("bank-csv", b"", "thiếu cột"),
+            ("bank-csv", header + b"2026-11-01,FT\x001,100,x\n", "dòng 2: có ký tự NUL")]:
         r = client.post("/api/v1/reconciliation/imports", headers=bearer(key),
                         data={"source": source, "file": (io.BytesIO(data), "rac.csv")})
         assert r.status_code == 422 and r.mimetype == "application/problem+json", (source, data, r.data)
@@ -141,3 +142,11 @@ def test_the_same_file_uploaded_twice_at_once_is_stored_once(app, session):
     assert len({r.json["statement"]["id"] for r in answers}) == 1
     assert {(r.json["matched"], r.json["discrepancies"]) for r in answers} == {(0, 300)}
     assert session.query(StatementImport).count() == 1
+
+
+def test_an_uploaded_file_name_keeps_only_printable_characters(client, session):
+    key = make_api_key(session, roles=("finance",))
+    r = client.post("/api/v1/reconciliation/imports", headers=bearer(key),
+                    data={"source": "bank-csv", "file": (io.BytesIO(statement([("2026-11-01", "FT1", 100, "x")])),
+                                                         "sao\x00ke\t.csv")})
+    assert r.status_code == 201 and r.json["statement"]["filename"] == "saoke.csv", r.json
