@@ -41,11 +41,13 @@ def index():
 def login():
     if request.method == "POST":
         session = db_session()
-        user = authenticate_user(session, request.form.get("username", "").strip(), request.form.get("password", ""))
+        username = request.form.get("username", "").strip()
+        # PostgreSQL refuses NUL in text: a name with one is nobody's, not a 500.
+        user = None if "\x00" in username else authenticate_user(session, username, request.form.get("password", ""))
         ip = request.remote_addr
         if user is None:
             audit.record(session, audit.Actor(type="anonymous", ip=ip), "auth.login_failed",
-                         detail=f"username={request.form.get('username', '')[:64]}")
+                         detail=f"username={username.replace(chr(0), '')[:64]}")
             session.commit()
             flash(t("login.failed"), "error")
             return render_template("staff/login.html"), 401

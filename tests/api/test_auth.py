@@ -88,3 +88,10 @@ def test_session_callers_of_the_api_need_csrf_on_posts(client, session):
     user = make_user(session, roles=("dispatcher",))
     sign_in(client, user.username)
     assert client.post("/api/v1/addresses/resolve", json=ADDRESS).status_code == 400
+
+
+def test_a_user_name_with_a_nul_byte_is_a_failed_sign_in_not_a_500(client, session):
+    # SQLite stores NUL; PostgreSQL refuses it, which was a 500 on the sign-in form.
+    r = sign_in(client, "admin\x00")
+    assert r.status_code == 401
+    assert session.scalars(select(AuditLog).where(AuditLog.action == "auth.login_failed")).one().detail == "username=admin"
