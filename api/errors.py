@@ -7,6 +7,7 @@ import logging
 
 from flask import Flask, Response, render_template, request
 from marshmallow import ValidationError
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from api.i18n import MESSAGES, t
@@ -90,6 +91,15 @@ def handle_validation_error(e: ValidationError):
     return problem(422, errors=messages)
 
 
+def handle_unstorable(e: Exception):
+    """A value the database cannot hold (a NUL in text, an integer beyond 64 bits) came from the caller."""
+    log.warning("value not storable", extra={"path": request.path, "error": type(e).__name__})
+    detail = "Một giá trị vượt quá giới hạn hoặc có ký tự không lưu được (ví dụ NUL)."
+    if wants_problem_json():
+        return problem(422, detail=detail)
+    return _page(400, detail)
+
+
 def handle_unexpected(e: Exception):
     if isinstance(e, HTTPException):
         return handle_http_exception(e)
@@ -103,5 +113,7 @@ def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(ValidationError, handle_validation_error)
+    app.register_error_handler(DataError, handle_unstorable)
+    app.register_error_handler(OverflowError, handle_unstorable)
     app.register_error_handler(InternalServerError, handle_unexpected)
     app.register_error_handler(Exception, handle_unexpected)

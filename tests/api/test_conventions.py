@@ -87,3 +87,9 @@ def test_unknown_api_path_gets_404_problem_json(client, session):
 def test_english_titles_on_request(client):
     r = client.post("/api/v1/addresses/resolve", json=ADDRESS, headers={"Accept-Language": "en"})
     assert r.json["title"] == "Not authenticated"
+
+
+def test_a_value_the_database_cannot_hold_is_a_422_not_a_500(client, session):
+    key = make_api_key(session, roles=("finance",))
+    r = client.get(f"/api/v1/reconciliation/discrepancies?page={10**20}", headers=bearer(key))
+    assert r.status_code == 422 and r.mimetype == "application/problem+json"
