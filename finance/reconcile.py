@@ -276,6 +276,15 @@ def resolve_discrepancy(session: Session, discrepancy_id: int, centre_id: int, *
         if payment is None:
             raise InvalidInput("no such payment", errors={"payment_code": [f"Không có khoản thu '{payment_code}'."]})
         if d.line is not None:
+            # Linking says "this money is that payment's": it must be the payment's amount, and the payment's
+            # only money (otherwise it is a duplicate or a difference, to refund or write off with a reason).
+            if d.line.amount != (payment.paid_amount or payment.amount):
+                raise InvalidInput("amount differs", errors={"payment_code": [
+                    f"Khoản thu {payment.code} là {payment.paid_amount or payment.amount:,} đ, dòng sao kê là "
+                    f"{d.line.amount:,} đ.".replace(",", ".")]})
+            if _payment_matched_before(session, payment.id, d.line.id):
+                raise InvalidInput("payment already matched", errors={"payment_code": [
+                    f"Khoản thu {payment.code} đã khớp với một dòng sao kê khác."]})
             d.line.payment_id, d.line.match_rule, d.line.status = payment.id, "manual", "matched"
         d.payment_id = payment.id
     d.status, d.action, d.note = "resolved", action, note.strip()

@@ -155,6 +155,24 @@ def test_resolving_needs_an_action_and_a_note_and_is_audited(session, centre):
         resolve_discrepancy(session, d.id, centre.id, action="accept", note="lần hai", actor=OFFICER)
 
 
+def test_linking_money_to_a_payment_needs_its_amount_and_no_other_match(session, centre):
+    day = local_day() - timedelta(days=1)
+    p = paid_payment(session, on=day)
+    import_statement(session, centre.id, "bank-csv", "l.csv",
+                     bank_csv([(day, "FT1", p.paid_amount, f"HCC {p.code}"), (day, "FT2", p.paid_amount, "khong ma"),
+                               (day, "FT3", 5_000, "khong ma")]), OFFICER)
+    again = session.scalars(select(Discrepancy).join(StatementLine).where(StatementLine.reference == "FT2")).one()
+    small = session.scalars(select(Discrepancy).join(StatementLine).where(StatementLine.reference == "FT3")).one()
+    with pytest.raises(InvalidInput, match="already matched"):  # the citizen's second transfer is not the first's
+        resolve_discrepancy(session, again.id, centre.id, action="link", note="nhầm", actor=OFFICER,
+                            payment_code=p.code)
+    with pytest.raises(InvalidInput, match="amount differs"):
+        resolve_discrepancy(session, small.id, centre.id, action="link", note="nhầm", actor=OFFICER,
+                            payment_code=p.code)
+    assert {again.status, small.status} == {"open"}
+    resolve_discrepancy(session, again.id, centre.id, action="refund", note="Nộp hai lần, hoàn lại", actor=OFFICER)
+
+
 def test_a_closed_day_refuses_changes_to_its_payments_and_discrepancies(session, centre):
     day = local_day() - timedelta(days=1)
     p = paid_payment(session, on=day)
