@@ -44,15 +44,26 @@ def test_a_statement_with_four_problems_yields_exactly_those_four(session, centr
 
 
 def test_importing_the_same_file_twice_changes_nothing(session, centre):
+    from core.models import AuditLog
+
     day = local_day() - timedelta(days=1)
     p = paid_payment(session, on=day)
-    data = bank_csv([(day, "FT1", p.paid_amount, f"HCC {p.code}")])
+    paid_payment(session, on=day)  # not in the file: missing on theirs
+    data = bank_csv([(day, "FT1", p.paid_amount, f"HCC {p.code}"), (day, "FT2", 7_000, "khong ro")])
+
+    def state():
+        return (sorted((d.type, d.payment_id, d.line_id, d.status) for d in session.scalars(select(Discrepancy))),
+                sorted((x.reference, x.status, x.payment_id) for x in session.scalars(select(StatementLine))),
+                session.query(StatementImport).count(), session.query(AuditLog).count())
+
     first = import_statement(session, centre.id, "bank-csv", "a.csv", data, OFFICER)
     session.commit()
+    before = state()
     second = import_statement(session, centre.id, "bank-csv", "a-again.csv", data, OFFICER)
     session.commit()
     assert not second.created and second.statement.id == first.statement.id
-    assert session.query(StatementImport).count() == 1 and session.query(StatementLine).count() == 1
+    assert (second.matched, second.discrepancies) == (first.matched, first.discrepancies) == (1, 2)
+    assert state() == before and before[2] == 1 and len(before[1]) == 2
 
 
 def test_a_malformed_line_refuses_the_whole_file_naming_the_line(session, centre):
