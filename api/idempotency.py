@@ -28,6 +28,16 @@ def _request_hash() -> str:
     h.update(b"\0")
     h.update(request.path.encode())
     h.update(b"\0")
+    if request.mimetype == "multipart/form-data":
+        # Each upload has its own random boundary: the same fields and files are the same request.
+        for name in sorted(request.form):
+            for value in request.form.getlist(name):
+                h.update(f"{name}={value}".encode() + b"\0")
+        for name in sorted(request.files):
+            for upload in request.files.getlist(name):
+                h.update(f"{name}:{upload.filename}".encode() + b"\0" + hashlib.sha256(upload.read()).digest())
+                upload.seek(0)
+        return h.hexdigest()
     body = request.get_data(cache=True)
     if request.mimetype == "application/json" and body:
         try:

@@ -93,3 +93,22 @@ def test_a_value_the_database_cannot_hold_is_a_422_not_a_500(client, session):
     key = make_api_key(session, roles=("finance",))
     r = client.get(f"/api/v1/reconciliation/discrepancies?page={10**20}", headers=bearer(key))
     assert r.status_code == 422 and r.mimetype == "application/problem+json"
+
+
+def test_an_upload_replayed_with_its_idempotency_key_gets_the_first_answer(client, session):
+    # A multipart body has a new random boundary each time; the same fields and file are the same request.
+    import io
+
+    key = make_api_key(session, roles=("finance",))
+    headers = {**bearer(key), "Idempotency-Key": "saoke-2026-11-01"}
+    data = b"date,reference,amount,description\n2026-11-01,FT1,100000,khong ro\n"
+
+    def upload(content, name="saoke.csv"):
+        return client.post("/api/v1/reconciliation/imports", headers=headers,
+                           data={"source": "bank-csv", "file": (io.BytesIO(content), name)})
+
+    first, second = upload(data), upload(data)
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert second.headers["Idempotent-Replayed"] == "true" and second.json == first.json
+    assert upload(data + b"2026-11-01,FT2,5000,x\n").status_code == 409
+    assert upload(data, name="other.csv").status_code == 409
