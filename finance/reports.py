@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.clock import day_bounds_utc
-from fees.models import Payment, PaymentItem
+from fees.models import Payment, PaymentItem, Refund
 from finance.models import StatementLine
 
 CHANNEL_LABELS = {"vnpay": "VNPAY", "momo": "MoMo", "vietqr": "Chuyển khoản VietQR", "counter": "Tại quầy",
@@ -81,10 +81,12 @@ def summary(session: Session, centre_id: int, start: date, end: date) -> Summary
             .order_by(func.sum(PaymentItem.amount).desc(), PaymentItem.fee_code)):
         s.by_fee.append({"fee_code": code, "name": name, "kind": kind, "quantity": int(qty), "amount": int(amount)})
     s.cod_collected = s.by_channel.get("cod", {}).get("amount", 0)
+    # A refund counts on the day it was paid out (not on the payment's last update, which any later change moves).
     s.refunds, s.refunded_payments = (int(x or 0) for x in session.execute(
-        select(func.coalesce(func.sum(Payment.refunded_amount), 0), func.count())
-        .where(Payment.centre_id == centre_id, Payment.refunded_amount > 0, Payment.updated_at >= lo,
-               Payment.updated_at < hi)).one())
+        select(func.coalesce(func.sum(Refund.amount), 0), func.count(func.distinct(Refund.payment_id)))
+        .join(Payment, Refund.payment_id == Payment.id)
+        .where(Payment.centre_id == centre_id, Refund.status == "succeeded", Refund.completed_at >= lo,
+               Refund.completed_at < hi)).one())
     s.cod_remitted = int(session.scalar(select(func.coalesce(func.sum(StatementLine.amount), 0)).where(
         StatementLine.centre_id == centre_id, StatementLine.channel == "cod", StatementLine.status == "matched",
         StatementLine.value_date >= start, StatementLine.value_date <= end)) or 0)

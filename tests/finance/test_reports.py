@@ -95,3 +95,26 @@ def test_ten_thousand_payments_add_up(session):
     totals = {row[0]: row[2] for row in sheet.iter_rows(values_only=True)}
     assert totals["Tổng số khoản thu"] == s.collected
     assert s.sections["Biên lai"]["cancelled"] == {"count": cancelled["count"], "amount": cancelled["amount"]}
+
+
+def test_a_refund_counts_in_the_month_it_was_paid_out_whatever_touches_the_payment_later(session):
+    from datetime import datetime, time
+
+    from core.clock import VN_TZ
+    from fees.models import Refund
+    from tests.finance.factories import paid_payment
+
+    centre = ensure_demo_centre(session)
+    p = paid_payment(session, on=date(2026, 9, 20), amount=200_000)
+    paid_out = datetime.combine(date(2026, 10, 31), time(23, 30), tzinfo=VN_TZ)  # still October in Vietnam
+    session.add(Refund(payment_id=p.id, amount=50_000, reason="Thu thừa", status="succeeded", reference="RF-1",
+                       requested_by="user:1", created_at=paid_out, updated_at=paid_out, completed_at=paid_out))
+    p.status, p.refunded_amount = "partially_refunded", 50_000
+    session.flush()
+    p.updated_at = datetime(2026, 11, 5, 3, 0, tzinfo=VN_TZ)  # a later note or flag on the payment
+    session.commit()
+
+    october = summary(session, centre.id, date(2026, 10, 1), date(2026, 10, 31))
+    november = summary(session, centre.id, date(2026, 11, 1), date(2026, 11, 30))
+    assert (october.refunds, october.refunded_payments) == (50_000, 1)
+    assert (november.refunds, november.refunded_payments) == (0, 0)
