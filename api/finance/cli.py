@@ -58,6 +58,11 @@ def import_cmd(file: Path, source: str, centre: str | None):
 @with_appcontext
 def close_cmd(day, centre):
     """Close a Vietnamese calendar day (YYYY-MM-DD)."""
+    from flask import current_app
+
+    from api.cli import prepare_embedded
+
+    prepare_embedded(current_app._get_current_object())  # like `import`: a fresh instance has no tables yet
     actor = audit.Actor(type="cli", name="hcc reconcile close")
     try:
         with hcc().db.session() as session:

@@ -150,3 +150,20 @@ def test_an_uploaded_file_name_keeps_only_printable_characters(client, session):
                     data={"source": "bank-csv", "file": (io.BytesIO(statement([("2026-11-01", "FT1", 100, "x")])),
                                                          "sao\x00ke\t.csv")})
     assert r.status_code == 201 and r.json["statement"]["filename"] == "saoke.csv", r.json
+
+
+def test_cli_close_prepares_a_fresh_embedded_instance_like_import(tmp_path, signing_files):
+    from api import create_app
+    from core.settings import Settings
+
+    settings = Settings.from_env(environ={}, instance_dir=tmp_path / "instance",
+                                 database_url=f"sqlite:///{tmp_path / 'fresh.sqlite3'}", queue_url="memory://",
+                                 queue_immediate=True, secret_key="test-" + "k" * 40,
+                                 signing_pkcs12=signing_files.pkcs12,
+                                 signing_pkcs12_password=signing_files.password, public_url="http://localhost")
+    app = create_app({"settings": settings, "TESTING": True})
+    day = local_day() - timedelta(days=3)
+    result = app.test_cli_runner().invoke(main, ["reconcile", "close", str(day)])
+    app.extensions["hcc"].db.dispose()
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"closed {day}: 0 payments")
