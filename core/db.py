@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
@@ -92,9 +92,3 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-def utcnow() -> datetime:
-    from core.clock import utcnow as _now
-
-    return _now()

@@ -31,7 +31,3 @@ def on(event: str) -> Callable[[Handler], Handler]:
 def emit(session: Session, event: str, **data) -> None:
     for handler in list(_handlers.get(event, ())):
         handler(session, **data)
-
-
-def handlers(event: str) -> list[Handler]:
-    return list(_handlers.get(event, ()))

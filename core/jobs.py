@@ -16,7 +16,6 @@ from functools import wraps
 from typing import Any
 
 from huey import Huey, crontab
-from huey.exceptions import RetryTask
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -185,5 +184,5 @@ class InProcessWorker:
             self.consumer.stop(graceful=True)
 
 
-__all__ = ["huey", "job", "register_sweeper", "sweep", "RetryableJobError", "RetryTask", "configure",
+__all__ = ["huey", "job", "register_sweeper", "sweep", "RetryableJobError", "configure",
            "session_scope", "InProcessWorker", "ping_queue"]
