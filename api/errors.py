@@ -10,8 +10,9 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from api.i18n import MESSAGES, t
+from api.i18n import MESSAGES, get_locale, t
 from core.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
+from fees.gateways.base import GatewayNotConfigured
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,16 @@ def handle_unstorable(e: Exception):
     return _page(400, detail)
 
 
+def handle_gateway_not_configured(e):
+    """A gateway without its settings is the deployment's fault and passes when it is fixed: 503, never 500."""
+    log.error("payment gateway not configured", extra={"gateway": e.gateway, "setting": e.setting})
+    title = f"Cổng thanh toán {e.gateway} chưa được cấu hình" if get_locale() == "vi" else \
+        f"The {e.gateway} payment gateway is not configured"
+    if wants_problem_json():
+        return problem(503, title=title, detail=str(e), type_="urn:hcc:problem:gateway-not-configured")
+    return _page(503, title)
+
+
 def handle_unexpected(e: Exception):
     if isinstance(e, HTTPException):
         return handle_http_exception(e)
@@ -115,5 +126,6 @@ def register(app: Flask) -> None:
     app.register_error_handler(ValidationError, handle_validation_error)
     app.register_error_handler(DataError, handle_unstorable)
     app.register_error_handler(OverflowError, handle_unstorable)
+    app.register_error_handler(GatewayNotConfigured, handle_gateway_not_configured)
     app.register_error_handler(InternalServerError, handle_unexpected)
     app.register_error_handler(Exception, handle_unexpected)

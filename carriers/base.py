@@ -194,17 +194,27 @@ class Carrier:
 
 
 _REGISTRY: dict[str, tuple[type[Carrier], Callable[[Settings], CarrierConfig]]] = {}
+_REQUIRED: dict[str, tuple[str, ...]] = {}
 
 
-def register(name: str, config_from_settings: Callable[[Settings], CarrierConfig]):
-    """Class decorator: make a carrier available by name, with how it reads its settings."""
+def register(name: str, config_from_settings: Callable[[Settings], CarrierConfig],
+             required_settings: tuple[str, ...] = ()):
+    """Class decorator: make a carrier available by name, with how it reads its settings and which of
+    them production must set (their defaults serve the sandbox only)."""
 
     def decorate(cls: type[Carrier]) -> type[Carrier]:
         cls.name = name
         _REGISTRY[name] = (cls, config_from_settings)
+        _REQUIRED[name] = tuple(required_settings)
         return cls
 
     return decorate
+
+
+def required_settings(name: str) -> tuple[str, ...]:
+    """The settings production must set for the carrier registered under `name`."""
+    _load_adapters()
+    return _REQUIRED.get(name, ())
 
 
 def carrier_names() -> list[str]:

@@ -98,13 +98,25 @@ def ensure_dev_signing(instance_dir: Path, organisation: str = "Trung tâm Phụ
     return DevSigningFiles(p12_path, password, ca_path)
 
 
+class UnreadablePkcs12(Exception):
+    """Raised when a PKCS#12 file cannot be opened (missing, unreadable, wrong password, not PKCS#12, no key)."""
+
+
 def is_development_pkcs12(path: Path, password: str | None) -> bool:
-    """True when the PKCS#12 file holds one of our development certificates (or cannot be read)."""
+    """True when the PKCS#12 file holds one of our development certificates.
+
+    Raises UnreadablePkcs12 when the file cannot be opened: "could not look" must never pass for "not a
+    development certificate" (a production start-up check relies on this).
+    """
     try:
-        _key, cert, _chain = pkcs12.load_key_and_certificates(path.read_bytes(), password.encode() if password else None)
-    except (OSError, ValueError):
-        return False
-    if cert is None:
-        return False
+        blob = path.read_bytes()
+    except OSError as e:
+        raise UnreadablePkcs12(f"cannot read {path}: {e.strerror or e}") from e
+    try:
+        key, cert, _chain = pkcs12.load_key_and_certificates(blob, password.encode() if password else None)
+    except (ValueError, TypeError) as e:
+        raise UnreadablePkcs12(f"cannot open {path}: wrong or missing password, or not a PKCS#12 file") from e
+    if cert is None or key is None:
+        raise UnreadablePkcs12(f"{path} holds no {'certificate' if cert is None else 'private key'}")
     units = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
     return any(u.value == DEV_MARKER for u in units)

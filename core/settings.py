@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+import math
 import os
 import secrets
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -44,7 +48,7 @@ register_settings(
     Setting("HCC_ENV", "development", "`development` (embedded default) or `production`; production refuses unsafe settings."),
     Setting("HCC_INSTANCE_DIR", "./instance", "Folder for the SQLite database, generated secret, development certificate and stored files."),
     Setting("HCC_DATABASE_URL", "sqlite:///<instance>/hcc.sqlite3", "SQLAlchemy URL; PostgreSQL in production: `postgresql+psycopg://user@host/db`."),
-    Setting("HCC_SECRET_KEY", "generated into `<instance>/secret_key`", "Flask session and CSRF secret; must be set in production."),
+    Setting("HCC_SECRET_KEY", "generated into `<instance>/secret_key`", "Flask session and CSRF secret; must be set in production: at least 32 characters, 10 distinct, about 128 bits (`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."),
     Setting("HCC_QUEUE_URL", "sqlite:///<instance>/queue.sqlite3", "Job queue storage: `sqlite:///path`, `redis://host:port/db` or `memory://` (tests)."),
     Setting("HCC_QUEUE_WORKERS", "2", "Worker threads of `hcc worker` and of the embedded in-process worker."),
     Setting("HCC_QUEUE_IMMEDIATE", "0", "Run jobs synchronously in the caller (tests only)."),
@@ -58,6 +62,43 @@ register_settings(
 )
 
 DEV_SECRET_MARKERS = ("dev", "change-me", "changeme", "secret", "development")
+SECRET_MIN_LENGTH = 32
+SECRET_MIN_DISTINCT = 10
+SECRET_MIN_BITS = 128
+
+# Feature packages check their own settings for production through `register_production_check` (a
+# function of Settings returning problems, each naming its setting). They are imported by name here,
+# as core/registry.py does for models, so the start-up check sees them before the app imports anything.
+PRODUCTION_CHECK_MODULES = ["core.outbound", "fees.config", "postal.production"]
+_PRODUCTION_CHECKS: list[Callable[[Settings], list[str]]] = []
+
+
+def register_production_check(check: Callable[[Settings], list[str]]) -> Callable[[Settings], list[str]]:
+    if check not in _PRODUCTION_CHECKS:
+        _PRODUCTION_CHECKS.append(check)
+    return check
+
+
+def secret_key_problem(secret: str) -> str | None:
+    """Why `secret` is too weak for HCC_SECRET_KEY (None when it will do).
+
+    The rule: at least 32 characters, at least 10 distinct ones, not one piece repeated, and at least
+    128 bits estimated as length x Shannon entropy of its own characters (a 48-byte `token_urlsafe` has
+    about 340, a `token_hex(32)` about 250). The estimate cannot see every pattern; it catches the
+    defaults, keyboard runs and repeated characters people type.
+    """
+    if len(secret) < SECRET_MIN_LENGTH or secret.lower() in DEV_SECRET_MARKERS:
+        return f"HCC_SECRET_KEY is a default or too short (at least {SECRET_MIN_LENGTH} characters)"
+    counts = Counter(secret)
+    bits = -len(secret) * sum(n / len(secret) * math.log2(n / len(secret)) for n in counts.values())
+    periodic = secret in (secret + secret)[1:-1]
+    if len(counts) < SECRET_MIN_DISTINCT or bits < SECRET_MIN_BITS or periodic:
+        return (f"HCC_SECRET_KEY is too predictable ({len(counts)} distinct characters, about {bits:.0f} bits"
+                f"{', a repeated pattern' if periodic else ''}); it needs at least {SECRET_MIN_DISTINCT} distinct "
+                f"characters, no repeated pattern and at least {SECRET_MIN_BITS} bits estimated as length x "
+                f"Shannon entropy per character: generate one with "
+                f"`python -c 'import secrets; print(secrets.token_urlsafe(48))'`")
+    return None
 
 
 @dataclass
@@ -179,8 +220,8 @@ class Settings:
         problems = []
         if not self.secret_key:
             problems.append("HCC_SECRET_KEY is not set")
-        elif len(self.secret_key) < 32 or self.secret_key.lower() in DEV_SECRET_MARKERS:
-            problems.append("HCC_SECRET_KEY is a default or too short (at least 32 characters)")
+        elif weak := secret_key_problem(self.secret_key):
+            problems.append(weak)
         if self.sandbox:
             problems.append("HCC_SANDBOX is on; switch it off (HCC_SANDBOX=0) in production")
         if self.queue_immediate:
@@ -189,12 +230,21 @@ class Settings:
             problems.append("HCC_SIGNING_PKCS12 (or HCC_SIGNING_PKCS11_MODULE) is not set; "
                             "the generated development certificate is not for production")
         elif self.signing_pkcs12 is not None:
-            from core.devcert import is_development_pkcs12
+            from core.devcert import UnreadablePkcs12, is_development_pkcs12
 
-            if is_development_pkcs12(self.signing_pkcs12, self.signing_pkcs12_password):
-                problems.append("HCC_SIGNING_PKCS12 points at a development certificate")
+            try:
+                if is_development_pkcs12(self.signing_pkcs12, self.signing_pkcs12_password):
+                    problems.append("HCC_SIGNING_PKCS12 points at a development certificate")
+            except UnreadablePkcs12 as e:
+                # What cannot be opened cannot sign, nor be told apart from a development certificate.
+                problems.append(f"HCC_SIGNING_PKCS12 cannot be used ({e}); check the file and "
+                                f"HCC_SIGNING_PKCS12_PASSWORD")
         for name, value in self.extra.items():
             if name.endswith(("_SECRET", "_SECRET_KEY", "_HASH_SECRET")) and value.upper().startswith("SANDBOX"):
                 problems.append(f"{name} is a sandbox secret")
+        for module in PRODUCTION_CHECK_MODULES:
+            importlib.import_module(module)
+        for check in _PRODUCTION_CHECKS:
+            problems.extend(check(self))
         if problems:
             raise SettingsError("refusing to start in production: " + "; ".join(problems))

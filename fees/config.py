@@ -1,9 +1,10 @@
 """Settings of fee collection (registered here so `hcc settings` and the README table list them)."""
 
-from core.settings import Setting, register_settings
+from core.settings import Setting, Settings, register_production_check, register_settings
 
-# Gateway credentials default to the sandboxes' values in the embedded default; in production an unset
-# one makes that gateway refuse to work (fees.gateways.base.PaymentGateway.setting) instead of using them.
+# Gateway credentials default to the sandboxes' values in the embedded default; in production every one
+# must be set: the start-up check below names each missing one, and should one be unset all the same, the
+# gateway refuses to work (fees.gateways.base.GatewayNotConfigured) instead of using the sandbox's.
 register_settings(
     Setting("HCC_PAYMENT_EXPIRY_MINUTES", "1440", "Minutes after which an unpaid online payment request expires."),
     Setting("HCC_REFUND_NEEDS_APPROVAL", "1", "A refund must be approved by a second finance user before it is sent."),
@@ -29,3 +30,17 @@ register_settings(
     Setting("HCC_GATEWAY_TIMEOUT", "15", "Seconds to wait for a gateway's API before treating it as down."),
     Setting("HCC_WEBHOOK_TIMEOUT", "10", "Seconds to wait for an integrating system's webhook endpoint."),
 )
+
+
+@register_production_check
+def gateways_configured(settings: Settings) -> list[str]:
+    """Every registered gateway is offered to citizens (there is no setting to switch one off), so each
+    must have all its settings in production."""
+    from fees.gateways.base import gateway_class, gateway_names
+
+    problems = []
+    for name in gateway_names():
+        missing = [s for s in gateway_class(name).required_settings if not settings.get(s)]
+        if missing:
+            problems.append(f"the {name} gateway needs {', '.join(missing)} (unset)")
+    return problems

@@ -18,9 +18,10 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import events, jobs
+from core import events, jobs, outbound
 from core.clock import utcnow
 from core.errors import InvalidInput
+from core.settings import Settings
 from fees.models import Payment, WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger(__name__)
@@ -60,10 +61,20 @@ def verify_header(secret: str, header: str, body: str, *, tolerance: int = 300, 
     return hmac.compare_digest(parts.get("v1", ""), signature(secret, ts, body))
 
 
+def _policy(settings: Settings | None) -> outbound.Policy:
+    return outbound.Policy.from_settings(settings or jobs.settings())
+
+
 def register_endpoint(session: Session, centre_id: int, url: str, *, events_: list[str] | None = None,
-                      description: str | None = None, created_by: str | None = None) -> WebhookEndpoint:
-    if not url.startswith(("https://", "http://")):
-        raise InvalidInput("the webhook URL must be http(s)", errors={"url": ["URL phải bắt đầu bằng https://"]})
+                      description: str | None = None, created_by: str | None = None,
+                      settings: Settings | None = None) -> WebhookEndpoint:
+    """Register `url` for the centre's events. The URL must lead to a public address (or one inside
+    HCC_WEBHOOK_ALLOWED_NETWORKS): the service posts there, and must not be made to post inside its own network."""
+    try:
+        outbound.check_url(url, _policy(settings))
+    except outbound.OutboundRefused as e:
+        raise InvalidInput(f"the webhook URL is refused: {e}",
+                           errors={"url": [f"URL không được chấp nhận: {e}"]}) from e
     chosen = events_ or ["*"]
     unknown = [e for e in chosen if e != "*" and e not in EVENTS]
     if unknown:
@@ -120,8 +131,15 @@ for _event in PAYMENT_EVENTS:
     _subscribe(_event)
 
 
-def deliver(session: Session, delivery_id: int, *, timeout: int = 10) -> bool:
-    """Try one delivery; True when done (delivered or given up), False when it should be retried later."""
+def deliver(session: Session, delivery_id: int, *, timeout: int = 10, settings: Settings | None = None) -> bool:
+    """Try one delivery; True when done (delivered or given up), False when it should be retried later.
+
+    The URL is checked again now and the connection pinned to the checked address (core.outbound); a
+    redirect is a failed attempt. A refused URL is never connected to: when the URL itself is at fault
+    (scheme, user info, an internal address written in it) the delivery is given up at once, since no
+    retry can change that; when DNS answered an internal address (or none), it is retried like an
+    unreachable endpoint, since a DNS answer can change, and each retry is checked again.
+    """
     delivery = session.get(WebhookDelivery, delivery_id)
     if delivery is None or delivery.status != "pending":
         return True
@@ -131,10 +149,19 @@ def deliver(session: Session, delivery_id: int, *, timeout: int = 10) -> bool:
                "X-HCC-Event": delivery.event, "X-HCC-Event-Id": delivery.event_id,
                "X-HCC-Signature": signature_header(endpoint.secret, delivery.body)}
     try:
-        resp = requests.post(endpoint.url, data=delivery.body.encode("utf-8"), headers=headers, timeout=timeout)
+        resp = outbound.post(endpoint.url, policy=_policy(settings), data=delivery.body.encode("utf-8"),
+                             headers=headers, timeout=timeout)
         delivery.last_status_code = resp.status_code
         ok = 200 <= resp.status_code < 300
         delivery.last_error = None if ok else f"HTTP {resp.status_code}"
+    except outbound.OutboundRefused as e:
+        ok = False
+        delivery.last_status_code, delivery.last_error = None, f"refused: {e}"[:500]
+        log.warning("webhook URL refused", extra={"delivery_id": delivery.id, "endpoint_id": endpoint.id,
+                                                  "reason": str(e)})
+        if e.permanent:
+            delivery.status, delivery.next_attempt_at = "failed", None
+            return True
     except requests.RequestException as e:
         ok = False
         delivery.last_error = e.__class__.__name__

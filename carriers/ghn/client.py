@@ -40,7 +40,9 @@ def config_from(settings: Settings) -> CarrierConfig:
     )
 
 
-@base.register("ghn", config_from)
+@base.register("ghn", config_from, required_settings=(
+    "HCC_GHN_BASE_URL", "HCC_GHN_TOKEN",
+    "HCC_GHN_SHOP_ID", "HCC_GHN_WEBHOOK_SECRET"))
 class GhnCarrier(Carrier):
     has_webhooks = True
     has_pickup = True

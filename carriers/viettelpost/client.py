@@ -46,7 +46,9 @@ def config_from(settings: Settings) -> CarrierConfig:
     )
 
 
-@base.register("viettelpost", config_from)
+@base.register("viettelpost", config_from, required_settings=(
+    "HCC_VIETTELPOST_BASE_URL", "HCC_VIETTELPOST_USERNAME",
+    "HCC_VIETTELPOST_PASSWORD", "HCC_VIETTELPOST_WEBHOOK_SECRET"))
 class ViettelpostCarrier(Carrier):
     has_webhooks = True
     has_pickup = True

@@ -43,7 +43,9 @@ def config_from(settings: Settings) -> CarrierConfig:
     )
 
 
-@base.register("vnpost", config_from)
+@base.register("vnpost", config_from, required_settings=(
+    "HCC_VNPOST_BASE_URL", "HCC_VNPOST_CLIENT_ID",
+    "HCC_VNPOST_CLIENT_SECRET", "HCC_VNPOST_CUSTOMER_CODE"))
 class VnpostCarrier(Carrier):
     has_feed = True
 

@@ -26,6 +26,14 @@ class DuplicateError(GatewayError):
     """Raised when the gateway says the same request was already made (an earlier attempt got through)."""
 
 
+class GatewayNotConfigured(PermanentGatewayError):
+    """Raised in production when a setting the gateway needs is unset (the start-up check should have said so)."""
+
+    def __init__(self, gateway: str, setting: str):
+        super().__init__(f"{setting} is not set; the {gateway} gateway cannot be used")
+        self.gateway, self.setting = gateway, setting
+
+
 class NotSupported(PermanentGatewayError):
     """Raised by the base class for an operation a gateway does not offer."""
 
@@ -81,6 +89,9 @@ class PaymentGateway:
 
     name: str = ""
     online: bool = True
+    # Settings whose sandbox values serve the embedded default only: production must set every one
+    # (checked at start-up by fees.config, and by `setting` at use).
+    required_settings: tuple[str, ...] = ()
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -91,7 +102,7 @@ class PaymentGateway:
         if value:
             return value
         if self.settings.production:
-            raise PermanentGatewayError(f"{name} is not set; the {self.name} gateway cannot be used")
+            raise GatewayNotConfigured(self.name, name)
         return sandbox_default
 
     def checkout(self, payment, *, return_url: str, client_ip: str = "127.0.0.1") -> Checkout:
@@ -122,9 +133,13 @@ def gateway_names() -> list[str]:
     return list(_REGISTRY)
 
 
-def get_gateway(name: str, settings: Settings) -> PaymentGateway:
+def gateway_class(name: str) -> type[PaymentGateway]:
     target = _REGISTRY.get(name)
     if target is None:
         raise InvalidInput(f"unknown payment channel {name!r}", errors={"channel": [f"Không hỗ trợ kênh {name}."]})
     module, _, cls = target.partition(":")
-    return getattr(importlib.import_module(module), cls)(settings)
+    return getattr(importlib.import_module(module), cls)
+
+
+def get_gateway(name: str, settings: Settings) -> PaymentGateway:
+    return gateway_class(name)(settings)

@@ -99,6 +99,7 @@ def build_refund(*, partner_code: str, access_key: str, secret_key: str, order_i
 
 class MomoGateway(PaymentGateway):
     name = "momo"
+    required_settings = ("HCC_MOMO_PARTNER_CODE", "HCC_MOMO_ACCESS_KEY", "HCC_MOMO_SECRET_KEY", "HCC_MOMO_API_URL")
 
     @property
     def partner_code(self) -> str:

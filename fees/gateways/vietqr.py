@@ -85,6 +85,7 @@ class BankCredit:
 
 class VietqrGateway(PaymentGateway):
     name = "vietqr"
+    required_settings = ("HCC_VIETQR_BANK_BIN", "HCC_VIETQR_ACCOUNT", "HCC_BANK_WEBHOOK_SECRET")
 
     @property
     def bank_bin(self) -> str:

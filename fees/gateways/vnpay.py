@@ -183,6 +183,7 @@ def transaction_date(payment) -> str:
 
 class VnpayGateway(PaymentGateway):
     name = "vnpay"
+    required_settings = ("HCC_VNPAY_TMN_CODE", "HCC_VNPAY_HASH_SECRET", "HCC_VNPAY_PAY_URL", "HCC_VNPAY_API_URL")
 
     @property
     def tmn_code(self) -> str:

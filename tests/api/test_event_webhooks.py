@@ -2,16 +2,24 @@
 
 import json
 
+import pytest
 import responses
 
 from core import audit
 from fees import webhooks
 from postal.shipments import transition as ship_transition
 from tests.factories import bearer, make_api_key
+from tests.fakedns import PUBLIC_ADDRESS, FakeDns
 from tests.postal.factories import make_shipment
 from tests.receipts.factories import paid_payment
 
 HOOK = "https://motcua.example.gov.vn/hcc-events"
+
+
+@pytest.fixture(autouse=True)
+def motcua_dns(monkeypatch):
+    """The one-stop system's name resolves to a public address (it is checked at registration and at send)."""
+    return FakeDns(monkeypatch, {"motcua.example.gov.vn": PUBLIC_ADDRESS})
 
 
 def register(client, session, events):

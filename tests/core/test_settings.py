@@ -4,8 +4,7 @@ import pytest
 
 from core.devcert import ensure_dev_signing, is_development_pkcs12
 from core.settings import Settings, SettingsError
-
-GOOD_SECRET = "p" * 48
+from tests.production_env import GOOD_SECRET, production_env
 
 
 def test_embedded_defaults_live_under_the_instance_folder(tmp_path):
@@ -58,17 +57,6 @@ def test_production_refuses_a_default_secret(tmp_path):
 
 
 def test_production_starts_with_proper_settings(tmp_path):
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.serialization import pkcs12
-
-    from core.devcert import make_ca, make_signing_cert
-
-    ca_key, ca = make_ca("Provider CA", development=False)
-    key, cert = make_signing_cert(ca_key, ca, "UBND tỉnh", "Ký biên lai", development=False)
-    p12 = tmp_path / "real.p12"
-    p12.write_bytes(pkcs12.serialize_key_and_certificates(b"k", key, cert, [ca],
-                                                          serialization.BestAvailableEncryption(b"pw")))
-    s = Settings.from_env({"HCC_ENV": "production", "HCC_INSTANCE_DIR": str(tmp_path), "HCC_SECRET_KEY": GOOD_SECRET,
-                           "HCC_SIGNING_PKCS12": str(p12), "HCC_SIGNING_PKCS12_PASSWORD": "pw"})
+    s = Settings.from_env(production_env(tmp_path))
     s.check_production()
     assert s.sandbox is False and s.session_cookie_secure is True

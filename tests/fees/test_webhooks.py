@@ -2,15 +2,23 @@
 
 import json
 
+import pytest
 import responses
 
 from core import jobs
 from fees import webhooks
 from fees.models import WebhookDelivery
 from tests.factories import bearer, make_api_key
+from tests.fakedns import PUBLIC_ADDRESS, FakeDns
 from tests.fees.factories import make_payment
 
 HOOK = "https://motcua.example.gov.vn/hcc-events"
+
+
+@pytest.fixture(autouse=True)
+def motcua_dns(monkeypatch):
+    """The one-stop system's name resolves to a public address (it is checked at registration and at send)."""
+    return FakeDns(monkeypatch, {"motcua.example.gov.vn": PUBLIC_ADDRESS})
 
 
 def register(client, session, events=None):
