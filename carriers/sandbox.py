@@ -20,6 +20,7 @@ from pathlib import Path
 
 from core.clock import utcnow
 from core.settings import Setting, Settings, register_settings
+from core.text import printable
 
 register_settings(
     Setting("HCC_SANDBOX_SPEED", "60", "How much faster than real time sandbox parcels move (3000: delivered in under a minute)."),
@@ -306,19 +307,21 @@ def render_label(carrier_title: str, tracking_code: str, *, order_number: str, r
     regular, bold = _fonts()
     buf = io.BytesIO()
     c = canvas.Canvas(buf, pagesize=(100 * mm, 150 * mm))
-    c.setTitle(f"{carrier_title} {tracking_code}")
+    c.setTitle(printable(f"{carrier_title} {tracking_code}"))
     c.setFont(bold, 14)
-    c.drawString(6 * mm, 140 * mm, carrier_title)
+    c.drawString(6 * mm, 140 * mm, printable(carrier_title))
     barcode = code128.Code128(tracking_code, barHeight=16 * mm, barWidth=0.35 * mm)
     barcode.drawOn(c, 4 * mm, 118 * mm)
     c.setFont(bold, 12)
-    c.drawString(6 * mm, 112 * mm, tracking_code)
+    c.drawString(6 * mm, 112 * mm, printable(tracking_code))
     c.setFont(regular, 9)
     y = 102 * mm
     from reportlab.lib.utils import simpleSplit
 
-    lines = [f"Mã đơn: {order_number}", f"Người nhận: {receiver}", f"Điện thoại: {phone}",
-             *simpleSplit(f"Địa chỉ: {address}", regular, 9, 88 * mm)[:4], f"Khối lượng: {weight_grams} g",
+    # Canvas strings parse no markup; what a client sent is drawn as typed, less any control characters.
+    lines = [printable(f"Mã đơn: {order_number}"), printable(f"Người nhận: {receiver}"),
+             printable(f"Điện thoại: {phone}"), *simpleSplit(printable(f"Địa chỉ: {address}"), regular, 9, 88 * mm)[:4],
+             f"Khối lượng: {weight_grams} g",
              f"Thu hộ (COD): {cod_amount:,} đ".replace(",", ".")]
     for line in lines:
         c.drawString(6 * mm, y, line)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlalchemy import or_, select, update
@@ -14,6 +14,7 @@ from core.clock import local_day, utcnow
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import Centre
 from core.security import new_code
+from core.text import clean_text
 from fees.models import CHANNELS, FEE_KINDS, FeeType, Payment, PaymentItem
 
 DEFAULT_EXPIRY = timedelta(hours=24)
@@ -73,6 +74,21 @@ def _default_expiry() -> timedelta:
     return timedelta(minutes=current.get_int("HCC_PAYMENT_EXPIRY_MINUTES", int(DEFAULT_EXPIRY.total_seconds() // 60)))
 
 
+def _clean_dossier_and_payer(dossier_code: str, payer: Payer, errors: dict[str, list[str]]) -> tuple[str, Payer]:
+    """The payer as stored and printed on the receipt: NFC, no control characters, within the columns.
+
+    Whoever calls (the API, the COD flow, a script) gets the same rules; an over-long value is refused
+    by name, never cut. Markup characters are kept: the receipt and every PDF escape them.
+    """
+    code = clean_text(dossier_code, 64, field="dossier_code", required=True, errors=errors)
+    name = clean_text(payer.name, 255, field="payer.name", required=True, errors=errors)
+    phone = clean_text(payer.phone, 32, field="payer.phone", errors=errors)
+    email = clean_text(payer.email, 255, field="payer.email", errors=errors)
+    address = clean_text(payer.address, 500, field="payer.address", errors=errors)
+    return code or "", replace(payer, name=name or "", phone=phone or None, email=email or None,
+                               address=address or None)
+
+
 def fee_in_force(session: Session, centre_id: int, code: str, on=None) -> FeeType | None:
     """The fee type with this code that applies on a Vietnamese calendar day (today by default)."""
     day = on or local_day()
@@ -95,6 +111,7 @@ def create_payment(session: Session, centre: Centre, *, dossier_code: str, payer
     if unknown:
         raise InvalidInput(f"unknown channel(s): {unknown}", errors={"channels": [f"Không hỗ trợ: {unknown}"]})
     errors: dict[str, list[str]] = {}
+    dossier_code, payer = _clean_dossier_and_payer(dossier_code, payer, errors)
     lines: list[PaymentItem] = []
     for i, item in enumerate(items):
         if item.name is not None:
@@ -116,7 +133,7 @@ def create_payment(session: Session, centre: Centre, *, dossier_code: str, payer
         lines.append(PaymentItem(fee_type_id=fee.id, fee_code=fee.code, name=fee.name, kind=fee.kind,
                                  unit_amount=fee.amount, quantity=item.quantity, amount=fee.amount * item.quantity))
     if errors:
-        raise InvalidInput("some fee lines are not valid", errors=errors)
+        raise InvalidInput("the payment request is not valid", errors=errors)
     now = utcnow()
     if expires_in is not None:
         expires_at = now + expires_in

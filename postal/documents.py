@@ -16,6 +16,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from core.clock import format_local, local_day
 from core.models import Centre
 from core.money import format_vnd
+from core.text import markup, printable
 from postal.models import DispatchBatch, Shipment
 
 _OWN_FONTS = Path(__file__).resolve().parents[1] / "receipts" / "fonts"
@@ -78,20 +79,21 @@ def handover_pdf(batch: DispatchBatch, centre: Centre, carrier_title: str) -> by
     regular, bold = _fonts()
     buf = io.BytesIO()
     doc = SimpleDocTemplate(buf, pagesize=landscape(A4), leftMargin=12 * mm, rightMargin=12 * mm,
-                            topMargin=12 * mm, bottomMargin=12 * mm, title=f"Bảng kê {batch.code}")
-    story = [Paragraph(centre.name, st["centre"]),
+                            topMargin=12 * mm, bottomMargin=12 * mm, title=printable(f"Bảng kê {batch.code}"))
+    story = [Paragraph(markup(centre.name), st["centre"]),
              Spacer(1, 3 * mm),
              Paragraph("BẢNG KÊ BÀN GIAO BƯU GỬI", st["title"]),
-             Paragraph(f"Số: {batch.code} — Đơn vị vận chuyển: {carrier_title} — Ngày {format_local(batch.created_at)}",
-                       st["centre"]),
+             Paragraph(markup(f"Số: {batch.code} — Đơn vị vận chuyển: {carrier_title} — "
+                              f"Ngày {format_local(batch.created_at)}"), st["centre"]),
              Spacer(1, 5 * mm)]
     rows = [["STT", "Mã vận đơn", "Mã bưu gửi", "Hồ sơ", "Người nhận", "Địa chỉ", "KL (g)", "Thu hộ (COD)"]]
     total = 0
     for i, s in enumerate(batch.shipments, start=1):
         total += s.cod_amount
-        rows.append([str(i), s.tracking_code or "", s.code, Paragraph(s.dossier_code, st["small"]),
-                     Paragraph(s.recipient_name, st["small"]),
-                     Paragraph(s.address, st["small"]), str(s.weight_grams), format_vnd(s.cod_amount)])
+        # Plain cells are drawn as is; Paragraph cells are parsed as markup, so their text is escaped.
+        rows.append([str(i), printable(s.tracking_code), printable(s.code),
+                     Paragraph(markup(s.dossier_code), st["small"]), Paragraph(markup(s.recipient_name), st["small"]),
+                     Paragraph(markup(s.address), st["small"]), str(s.weight_grams), format_vnd(s.cod_amount)])
     rows.append(["", "", "", "", "", Paragraph(f"Tổng cộng: {len(batch.shipments)} bưu gửi", st["small"]), "",
                  format_vnd(total)])
     table = Table(rows, colWidths=[10 * mm, 32 * mm, 30 * mm, 38 * mm, 36 * mm, 84 * mm, 14 * mm, 27 * mm],
@@ -124,10 +126,10 @@ def apology_pdf(shipment: Shipment, centre: Centre, today: date | None = None) -
     today = today or local_day()
     buf = io.BytesIO()
     doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=25 * mm, rightMargin=20 * mm, topMargin=20 * mm,
-                            bottomMargin=20 * mm, title=f"Thư xin lỗi - hồ sơ {shipment.dossier_code}")
+                            bottomMargin=20 * mm, title=printable(f"Thư xin lỗi - hồ sơ {shipment.dossier_code}"))
     promised = shipment.promised_date.strftime("%d/%m/%Y") if shipment.promised_date else ""
     story = [
-        Paragraph(centre.name.upper(), st["bold"]),
+        Paragraph(markup(centre.name.upper()), st["bold"]),
         Paragraph("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM<br/>Độc lập - Tự do - Hạnh phúc", st["centre"]),
         Spacer(1, 6 * mm),
         Paragraph(f"Ngày {today.day:02d} tháng {today.month:02d} năm {today.year}", st["centre"]),
@@ -135,19 +137,20 @@ def apology_pdf(shipment: Shipment, centre: Centre, today: date | None = None) -
         Paragraph("THƯ XIN LỖI", st["title"]),
         Paragraph("Về việc trả kết quả giải quyết thủ tục hành chính quá hạn", st["centre"]),
         Spacer(1, 8 * mm),
-        Paragraph(f"Kính gửi: Ông/Bà <b>{shipment.recipient_name}</b>", st["body"]),
-        Paragraph(f"Địa chỉ: {shipment.address}", st["body"]),
+        Paragraph(f"Kính gửi: Ông/Bà <b>{markup(shipment.recipient_name)}</b>", st["body"]),
+        Paragraph(f"Địa chỉ: {markup(shipment.address)}", st["body"]),
         Spacer(1, 4 * mm),
-        Paragraph(f"{centre.name} đã tiếp nhận và giải quyết hồ sơ số <b>{shipment.dossier_code}</b> của Ông/Bà, "
-                  f"với ngày hẹn trả kết quả là <b>{promised}</b>. Do kết quả được chuyển qua dịch vụ bưu chính "
-                  f"(mã vận đơn {shipment.tracking_code or shipment.code}) nhưng chưa đến tay Ông/Bà đúng hẹn, "
+        Paragraph(f"{markup(centre.name)} đã tiếp nhận và giải quyết hồ sơ số <b>{markup(shipment.dossier_code)}</b> "
+                  f"của Ông/Bà, với ngày hẹn trả kết quả là <b>{promised}</b>. Do kết quả được chuyển qua dịch vụ "
+                  f"bưu chính (mã vận đơn {markup(shipment.tracking_code or shipment.code)}) nhưng chưa đến tay "
+                  "Ông/Bà đúng hẹn, "
                   "việc trả kết quả đã bị chậm so với thời hạn đã hẹn.", st["body"]),
         Spacer(1, 3 * mm),
         Paragraph("Trung tâm chân thành xin lỗi Ông/Bà vì sự chậm trễ này và những bất tiện đã gây ra. Trung tâm đang "
                   "phối hợp với đơn vị bưu chính để kết quả được chuyển đến Ông/Bà trong thời gian sớm nhất; "
                   "Ông/Bà có thể theo dõi bưu gửi hoặc liên hệ Trung tâm để được hỗ trợ.", st["body"]),
         Spacer(1, 3 * mm),
-        Paragraph(f"Mọi thắc mắc xin liên hệ: {centre.phone or ''} — {centre.email or ''}.", st["body"]),
+        Paragraph(markup(f"Mọi thắc mắc xin liên hệ: {centre.phone or ''} — {centre.email or ''}."), st["body"]),
         Spacer(1, 12 * mm),
         Table([["", "GIÁM ĐỐC"], ["", "(Ký, ghi rõ họ tên, đóng dấu)"]], colWidths=[80 * mm, 85 * mm],
               style=TableStyle([("FONT", (0, 0), (-1, 0), _fonts()[1], 10.5), ("FONT", (0, 1), (-1, 1), _fonts()[0], 9),

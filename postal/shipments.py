@@ -29,6 +29,7 @@ from core.models import Centre
 from core.notify import queue_message
 from core.security import new_code
 from core.settings import Setting, Settings, register_settings
+from core.text import clean_text
 from fees.payments import Payer
 from postal import cod
 from postal.models import DIRECTIONS, DispatchBatch, Shipment, ShipmentEvent
@@ -75,6 +76,20 @@ class Recipient:
     street: str
     ward: str
     province: str
+
+
+def _clean_request(dossier_code: str, recipient: Recipient, note: str | None,
+                   errors: dict[str, list[str]]) -> tuple[str, Recipient, str | None]:
+    def clean(value, limit, field, **kw) -> str:
+        return clean_text(value, limit, field=field, errors=errors, **kw) or ""
+
+    cleaned = Recipient(name=clean(recipient.name, 255, "recipient.name", required=True),
+                        phone=clean(recipient.phone, 32, "recipient.phone"),
+                        street=clean(recipient.street, 255, "recipient.address.street", required=True),
+                        ward=clean(recipient.ward, 128, "recipient.address.ward", required=True),
+                        province=clean(recipient.province, 128, "recipient.address.province", required=True))
+    return (clean(dossier_code, 64, "dossier_code", required=True), cleaned,
+            clean(note, 500, "note", multiline=True) or None)
 
 
 def configured_carriers(settings: Settings, centre: Centre | None = None) -> list[str]:
@@ -132,10 +147,9 @@ def create_shipment(session: Session, centre: Centre, settings: Settings, *, dos
         errors["carrier"] = [f"Đơn vị vận chuyển '{carrier}' chưa được cấu hình cho trung tâm."]
     # The staff form reaches here without the API's schema: the same limits, so PostgreSQL never
     # sees a value longer than its column (a 500 there) and a blank name is never sent to a carrier.
-    for field_name, value, limit in (("dossier_code", dossier_code, 64), ("recipient.name", recipient.name, 255),
-                                     ("recipient.address.street", recipient.street, 255)):
-        if not (value or "").strip() or len(value) > limit:
-            errors[field_name] = [f"Bắt buộc, tối đa {limit} ký tự."]
+    # What the citizen's name and address become is decided here for every caller: NFC, no control
+    # characters, within the columns (refused by name, never cut). Markup is kept; PDFs escape it.
+    dossier_code, recipient, note = _clean_request(dossier_code, recipient, note, errors)
     if not _PHONE.match(recipient.phone or ""):
         errors["recipient.phone"] = ["Số điện thoại không hợp lệ."]
     if service is not None and len(service) > 32:

@@ -28,6 +28,7 @@ from reportlab.pdfbase import pdfdoc, pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
+from core.text import printable
 from receipts.content import format_amount
 
 FONT_DIR = Path(__file__).parent / "fonts"
@@ -135,13 +136,16 @@ def render_pdf(content: dict, *, title_note: str | None = None, font: str | None
     buf = io.BytesIO()
     width, height = A5
     c = canvas.Canvas(buf, pagesize=A5, pageCompression=1, invariant=0)
-    c.setTitle(f"Biên lai {content['symbol']} số {content['number']}")
-    c.setAuthor(content["organisation"]["name"])
-    c.setSubject(content["type"])
+    c.setTitle(printable(f"Biên lai {content['symbol']} số {content['number']}"))
+    c.setAuthor(printable(content["organisation"]["name"]))
+    c.setSubject(printable(content["type"]))
     left, right = 12 * mm, width - 12 * mm
     y = height - 14 * mm
 
+    # Text is drawn with canvas calls, which parse no markup: "<b>" in a payer's name is printed as
+    # typed. Controls and lone surrogates (stored before input was cleaned) are dropped here.
     def put(x, yy, s, size=8.5, bold=False, align="left"):
+        s = printable(s)
         c.setFont(font, size)
         mode = None
         if bold:
@@ -154,7 +158,7 @@ def render_pdf(content: dict, *, title_note: str | None = None, font: str | None
 
     def wrapped(x, yy, s, max_w, size=8.5, bold=False, leading=None):
         leading = leading or size * 1.3
-        for line in simpleSplit(s, font, size, max_w) or [""]:
+        for line in simpleSplit(printable(s), font, size, max_w) or [""]:
             put(x, yy, line, size, bold)
             yy -= leading
         return yy
