@@ -10,7 +10,7 @@ from flask import Flask
 from flask_smorest import Api
 from werkzeug.routing import IntegerConverter
 
-from api import auth, errors, idempotency
+from api import auth, errors, idempotency, security
 from api.context import Hcc, close_session
 from core import jobs
 from core.db import Database
@@ -59,7 +59,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
         REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=10),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.get_int("HCC_SESSION_MAX_HOURS", 12)),
         WTF_CSRF_CHECK_DEFAULT=False,
         WTF_CSRF_TIME_LIMIT=None,
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,
@@ -110,6 +110,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     for name in FEATURES:
         importlib.import_module(name).init_app(app, api)
+
+    # After the features: throttling attaches to their views.
+    security.init_app(app, settings)
 
     # Registered last so our problem+json handlers win over flask-smorest's own.
     errors.register(app)

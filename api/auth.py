@@ -6,10 +6,11 @@ import logging
 from dataclasses import dataclass, field
 from functools import wraps
 
-from flask import Flask, abort, g, redirect, request, url_for
-from flask_login import LoginManager, current_user
+from flask import Flask, abort, g, redirect, request, session, url_for
+from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 
+from api import security
 from api.context import db_session, hcc
 from api.i18n import t
 from core import audit
@@ -70,13 +71,60 @@ class StaffUser:
         return "admin" in self.roles or any(r in self.roles for r in roles)
 
 
+# Keys of the staff session cookie: the user's session version at sign-in, when they signed in and when
+# they were last seen (epoch seconds).
+SESSION_VERSION, SIGNED_IN_AT, LAST_SEEN = "hcc_sv", "hcc_auth_at", "hcc_seen"
+# Last-seen is rewritten at most this often, so not every request sends a new cookie.
+SEEN_RESOLUTION_SECONDS = 60
+
+
+def start_session(user: User) -> None:
+    """Sign `user` in on this browser, tying the session to their current session version."""
+    # A fresh cookie: nothing a visitor had before signing in (a planted session) carries over.
+    session.clear()
+    login_user(StaffUser(user), remember=False)
+    now = int(utcnow().timestamp())
+    session[SESSION_VERSION] = user.session_version
+    session[SIGNED_IN_AT] = now
+    session[LAST_SEEN] = now
+
+
+def end_session() -> None:
+    logout_user()
+    session.clear()
+
+
+def _session_is_current(user: User) -> bool:
+    """The cookie was issued under the user's current version and is neither idle nor too old."""
+    settings = hcc().settings
+    now = utcnow().timestamp()
+    version, signed_in_at, seen = session.get(SESSION_VERSION), session.get(SIGNED_IN_AT), session.get(LAST_SEEN)
+    # A session without our marks (flask-login's remember cookie, an old cookie) is not one we issued.
+    if version != user.session_version or not isinstance(signed_in_at, int | float) or not isinstance(seen, int | float):
+        return False
+    if now - signed_in_at > settings.get_int("HCC_SESSION_MAX_HOURS", 12) * 3600:
+        return False
+    if now - seen > settings.get_int("HCC_SESSION_IDLE_MINUTES", 30) * 60:
+        return False
+    if now - seen >= SEEN_RESOLUTION_SECONDS:
+        session[LAST_SEEN] = int(now)
+    return True
+
+
 @login_manager.user_loader
 def _load_user(user_id: str):
     try:
         user = db_session().get(User, int(user_id))
     except ValueError:
         return None
-    return StaffUser(user) if user is not None and user.active else None
+    if user is None or not user.active or user.locked_at is not None:
+        return None
+    if not _session_is_current(user):
+        # Signed out elsewhere, password changed, idle or expired: this cookie opens nothing any more.
+        session.clear()
+        g.session_ended = True
+        return None
+    return StaffUser(user)
 
 
 @login_manager.unauthorized_handler
@@ -85,7 +133,7 @@ def _unauthorized():
         abort(401)
     from flask import flash
 
-    flash(t("login.required"), "info")
+    flash(t("login.expired" if g.get("session_ended") else "login.required"), "info")
     return redirect(url_for("pages.login", next=request.full_path))
 
 
@@ -101,12 +149,15 @@ def _authenticate_api_request():
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             abort(401, description="Authorization must be 'Bearer <API key>'.")
-        session = db_session()
-        client = authenticate_api_key(session, key.strip())
+        # Guessing keys is slow: after a few wrong ones every request from that address waits.
+        security.refuse_if_throttled("HCC_RATELIMIT_API_KEY_FAILURES")
+        dbs = db_session()
+        client = authenticate_api_key(dbs, key.strip())
         if client is None:
+            security.count_failure("HCC_RATELIMIT_API_KEY_FAILURES")
             abort(401, description="The API key is not valid.")
         client.last_used_at = utcnow()
-        session.commit()
+        dbs.commit()
         g.principal = Principal("api_client", client.id, client.name, client.centre_id, list(client.roles))
         return None
     if current_user.is_authenticated:
@@ -121,8 +172,8 @@ def _authenticate_api_request():
 
 def record_forbidden(principal_name: str, actor: audit.Actor, needed: tuple[str, ...]) -> None:
     """Write the refused attempt to the audit log in its own transaction (the request's rolls back)."""
-    with hcc().db.session() as session:
-        audit.record(session, actor, "auth.forbidden", entity_type="endpoint", entity_id=request.endpoint,
+    with hcc().db.session() as dbs:
+        audit.record(dbs, actor, "auth.forbidden", entity_type="endpoint", entity_id=request.endpoint,
                      detail=f"{request.method} {request.path} needs one of: {', '.join(needed)}")
     log.info("forbidden", extra={"endpoint": request.endpoint, "principal": principal_name})
 

@@ -10,8 +10,17 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from api.context import hcc
-from core import jobs, migrate
-from core.accounts import AccountError, create_api_client, create_user, ensure_demo_centre, get_centre
+from core import audit, jobs, migrate
+from core.accounts import (
+    AccountError,
+    create_api_client,
+    create_user,
+    ensure_demo_centre,
+    get_centre,
+    get_user,
+    set_password,
+    unlock_user,
+)
 from core.models import ROLES
 
 log = logging.getLogger(__name__)
@@ -157,6 +166,49 @@ def users_create(username, roles, password, full_name, email, centre):
             click.echo(f"created user {user.username} ({', '.join(user.roles)})", err=True)
     except AccountError as e:
         raise click.ClickException(str(e)) from e
+
+
+@users_group.command("set-password")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Read from the prompt (or standard input) when not given; prefer not to put it on the command line.")
+@with_appcontext
+def users_set_password(username, password):
+    """Give a staff user a new password; every session they have open ends."""
+    prepare_embedded(current_app._get_current_object())
+    try:
+        with hcc().db.session() as session:
+            set_password(session, get_user(session, username), password, _cli_actor())
+    except AccountError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"password of {username} changed; their open sessions are signed out", err=True)
+
+
+@users_group.command("unlock")
+@click.argument("username")
+@with_appcontext
+def users_unlock(username):
+    """Let a user locked by repeated failed sign-ins sign in again (audited)."""
+    prepare_embedded(current_app._get_current_object())
+    try:
+        with hcc().db.session() as session:
+            user = get_user(session, username)
+            was_locked = user.locked_at is not None
+            unlock_user(session, user, _cli_actor())
+    except AccountError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"{username} unlocked" if was_locked else f"{username} was not locked; failure count reset", err=True)
+
+
+def _cli_actor() -> audit.Actor:
+    """Who ran the command, as far as the machine knows (the audit log names it)."""
+    import getpass
+
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = None
+    return audit.Actor(type="system", name=f"hcc cli ({name})" if name else "hcc cli")
 
 
 @main.group("api-keys")

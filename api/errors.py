@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, current_app, render_template, request
 from marshmallow import ValidationError
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 
 _SLUGS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-          409: "conflict", 413: "too_large", 422: "validation", 500: "server_error"}
+          409: "conflict", 413: "too_large", 422: "validation", 429: "too_many_requests", 500: "server_error"}
 
 
 def wants_problem_json() -> bool:
@@ -67,10 +68,29 @@ def handle_http_exception(e: HTTPException):
         headers = None
         if e.code == 401:
             headers = {"WWW-Authenticate": 'Bearer realm="hcc"'}
+        if e.code == 429:
+            # Throttling says when to come back (Flask-Limiter adds Retry-After itself after the handler).
+            headers = {k: v for k, v in e.get_headers() if k == "Retry-After"}
+            return problem(429, detail=t("error.429", seconds=_retry_after(e)), headers=headers)
         return problem(e.code or 500, detail=detail, errors=errors, headers=headers)
+    if e.code == 429:
+        body, status = _page(429, t("error.429", seconds=_retry_after(e)))
+        return body, status, {k: v for k, v in e.get_headers() if k == "Retry-After"}
     if e.code in (403, 404, 400, 500):
         return _page(e.code)
     return e
+
+
+def _retry_after(e: HTTPException) -> int:
+    """Seconds until a throttled caller may try again, from the exception or the limit it broke."""
+    seconds = getattr(e, "retry_after", None)
+    if isinstance(seconds, int | float):
+        return max(1, int(seconds))
+    limiter = current_app.extensions.get("hcc_limiter")
+    current = limiter.current_limit if limiter is not None else None
+    if current is not None:
+        return max(1, int(current.reset_at - time.time()))
+    return 60
 
 
 def handle_domain_error(e: DomainError):

@@ -16,7 +16,13 @@ MESSAGES: dict[str, dict[str, str]] = {
     "login.username": {"vi": "Tên đăng nhập", "en": "Username"},
     "login.password": {"vi": "Mật khẩu", "en": "Password"},
     "login.submit": {"vi": "Đăng nhập", "en": "Sign in"},
-    "login.failed": {"vi": "Sai tên đăng nhập hoặc mật khẩu.", "en": "Wrong username or password."},
+    # One message for every refusal (wrong password, unknown name, locked account), so it tells a guesser nothing.
+    "login.failed": {"vi": "Sai tên đăng nhập hoặc mật khẩu. Sau nhiều lần sai liên tiếp, tài khoản bị khoá: "
+                           "hãy liên hệ quản trị viên để mở khoá.",
+                     "en": "Wrong username or password. After repeated failures the account is locked: "
+                           "ask an administrator to unlock it."},
+    "login.expired": {"vi": "Phiên làm việc đã kết thúc. Vui lòng đăng nhập lại.",
+                      "en": "Your session has ended. Please sign in again."},
     "login.required": {"vi": "Vui lòng đăng nhập để tiếp tục.", "en": "Please sign in to continue."},
     "dashboard.title": {"vi": "Tổng quan", "en": "Overview"},
     "dashboard.welcome": {"vi": "Xin chào", "en": "Hello"},
@@ -36,6 +42,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "users.create": {"vi": "Tạo người dùng", "en": "Create user"},
     "users.full_name": {"vi": "Họ và tên", "en": "Full name"},
     "users.created": {"vi": "Đã tạo người dùng.", "en": "User created."},
+    "users.status": {"vi": "Trạng thái", "en": "Status"},
+    "users.locked": {"vi": "Bị khoá từ {at} ({count} lần đăng nhập sai)", "en": "Locked since {at} ({count} failed sign-ins)"},
+    "users.unlock": {"vi": "Mở khoá", "en": "Unlock"},
+    "users.unlocked": {"vi": "Đã mở khoá tài khoản {username}.", "en": "Account {username} unlocked."},
     "common.save": {"vi": "Lưu", "en": "Save"},
     "common.previous": {"vi": "Trang trước", "en": "Previous"},
     "common.next": {"vi": "Trang sau", "en": "Next"},
@@ -43,6 +53,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "error.403": {"vi": "Bạn không có quyền thực hiện thao tác này.", "en": "You are not allowed to do this."},
     "error.404": {"vi": "Không tìm thấy trang.", "en": "Page not found."},
     "error.400": {"vi": "Yêu cầu không hợp lệ.", "en": "Bad request."},
+    "error.429": {"vi": "Bạn đã thao tác quá nhiều lần trong thời gian ngắn. Vui lòng đợi {seconds} giây rồi thử lại.",
+                  "en": "Too many attempts in a short time. Please wait {seconds} seconds and try again."},
     "error.500": {"vi": "Đã có lỗi xảy ra. Vui lòng thử lại sau.", "en": "Something went wrong. Please try again later."},
     "error.back": {"vi": "Về trang chủ", "en": "Back to the start"},
     "problem.validation": {"vi": "Dữ liệu không hợp lệ", "en": "Invalid data"},
@@ -57,6 +69,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "problem.bad_request": {"vi": "Yêu cầu không hợp lệ", "en": "Bad request"},
     "problem.method_not_allowed": {"vi": "Phương thức không được hỗ trợ", "en": "Method not allowed"},
     "problem.too_large": {"vi": "Dữ liệu gửi lên quá lớn", "en": "Payload too large"},
+    "problem.too_many_requests": {"vi": "Quá nhiều yêu cầu", "en": "Too many requests"},
     "problem.server_error": {"vi": "Lỗi hệ thống", "en": "Internal error"},
 }
 

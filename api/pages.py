@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from api.auth import StaffUser, protect_forms, require_roles
-from api.context import db_session
+from api.auth import end_session, protect_forms, require_roles, start_session
+from api.context import db_session, settings
 from api.i18n import LANGUAGES, t
 from core import audit
-from core.accounts import AccountError, authenticate_user, create_user
+from core.accounts import MAX_FAILED_LOGINS, AccountError, authenticate_user, create_user, revoke_sessions, unlock_user
 from core.models import ROLES, AuditLog, Centre, User
 
 bp = Blueprint("pages", __name__)
@@ -24,6 +24,11 @@ NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("pages.users", "nav.users", ("admin",)),
     ("pages.audit_log", "nav.audit", ("admin",)),
 ]
+
+
+def current_actor() -> audit.Actor:
+    return audit.Actor(type="user", id=str(current_user.id), name=current_user.username,
+                       centre_id=current_user.centre_id, ip=request.remote_addr)
 
 
 def _safe_next(target: str | None) -> str:
@@ -42,10 +47,14 @@ def login():
     if request.method == "POST":
         session = db_session()
         username = request.form.get("username", "").strip()
-        # PostgreSQL refuses NUL in text: a name with one is nobody's, not a 500.
-        user = None if "\x00" in username else authenticate_user(session, username, request.form.get("password", ""))
         ip = request.remote_addr
+        max_failures = settings().get_int("HCC_LOGIN_MAX_FAILURES", MAX_FAILED_LOGINS)
+        # PostgreSQL refuses NUL in text: a name with one is nobody's, not a 500.
+        user = None if "\x00" in username else authenticate_user(
+            session, username, request.form.get("password", ""), max_failures=max_failures, ip=ip)
         if user is None:
+            # The same answer for a wrong password, an unknown name and a locked account: the audit log
+            # (user.locked) and the users page tell an administrator which it was.
             audit.record(session, audit.Actor(type="anonymous", ip=ip), "auth.login_failed",
                          detail=f"username={username.replace(chr(0), '')[:64]}")
             session.commit()
@@ -53,8 +62,8 @@ def login():
             return render_template("staff/login.html"), 401
         audit.record(session, audit.Actor(type="user", id=str(user.id), name=user.username, centre_id=user.centre_id,
                                           ip=ip), "auth.login", entity_type="user", entity_id=user.id)
-        login_user(StaffUser(user))
         session.commit()
+        start_session(user)
         return redirect(_safe_next(request.args.get("next")))
     return render_template("staff/login.html")
 
@@ -62,7 +71,14 @@ def login():
 @bp.post("/staff/logout")
 @login_required
 def logout():
-    logout_user()
+    session = db_session()
+    user = session.get(User, current_user.id)
+    if user is not None:
+        # Signing out ends this user's sessions everywhere, including any copy of this cookie.
+        revoke_sessions(session, user)
+        audit.record(session, current_actor(), "auth.logout", entity_type="user", entity_id=user.id)
+        session.commit()
+    end_session()
     return redirect(url_for("pages.login"))
 
 
@@ -100,6 +116,19 @@ def users():
             flash(str(e), "error")
     rows = session.scalars(select(User).where(User.centre_id == centre.id).order_by(User.username))
     return render_template("staff/users.html", users=list(rows), roles=ROLES)
+
+
+@bp.post("/staff/users/<int:user_id>/unlock")
+@require_roles("admin")
+def unlock(user_id: int):
+    session = db_session()
+    user = session.get(User, user_id)
+    if user is None or user.centre_id != current_user.centre_id:
+        abort(404)
+    unlock_user(session, user, current_actor())
+    session.commit()
+    flash(t("users.unlocked", username=user.username), "success")
+    return redirect(url_for("pages.users"))
 
 
 @bp.get("/staff/audit")

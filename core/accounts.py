@@ -78,11 +78,80 @@ def create_user(session: Session, centre: Centre, username: str, password: str, 
     return user
 
 
-def authenticate_user(session: Session, username: str, password: str) -> User | None:
+# Consecutive failed sign-ins that lock an account (`HCC_LOGIN_MAX_FAILURES` in api.security overrides it).
+MAX_FAILED_LOGINS = 10
+
+_dummy_hash: str | None = None
+
+
+def _burn_password_check(password: str) -> None:
+    """Spend the time of a real check, so an unknown name answers as slowly as a known one."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = hash_password("not-a-password")
+    check_password(_dummy_hash, password)
+
+
+def authenticate_user(session: Session, username: str, password: str, *, max_failures: int = MAX_FAILED_LOGINS,
+                      ip: str | None = None) -> User | None:
+    """The user if the password is right and the account active and unlocked; else None.
+
+    Failures on a known account are counted; the `max_failures`-th in a row locks it (audited), and a locked
+    account is refused even with the right password until `unlock_user`. The caller cannot tell a locked
+    account from a wrong password, so neither can someone guessing.
+    """
     user = session.scalar(select(User).where(User.username == username))
-    if user is None or not user.active or not check_password(user.password_hash, password):
+    if user is None:
+        _burn_password_check(password)
         return None
-    user.last_login_at = utcnow()
+    right = check_password(user.password_hash, password)
+    if right and user.active and user.locked_at is None:
+        user.failed_logins = 0
+        user.last_login_at = utcnow()
+        return user
+    # An UPDATE ... SET n = n + 1, so parallel guesses cannot overwrite each other's count.
+    user.failed_logins = User.failed_logins + 1
+    session.flush()
+    session.refresh(user, ["failed_logins", "locked_at"])
+    if user.locked_at is None and user.failed_logins >= max_failures:
+        user.locked_at = utcnow()
+        audit.record(session, audit.Actor(type="anonymous", ip=ip), "user.locked", entity_type="user",
+                     entity_id=user.id, centre_id=user.centre_id,
+                     detail=f"{user.failed_logins} failed sign-ins in a row")
+    return None
+
+
+def unlock_user(session: Session, user: User, actor: audit.Actor) -> None:
+    """Let a locked account sign in again (its failure count starts over); audited."""
+    before = {"locked_at": user.locked_at.isoformat() if user.locked_at else None,
+              "failed_logins": user.failed_logins}
+    user.locked_at = None
+    user.failed_logins = 0
+    audit.record(session, actor, "user.unlocked", entity_type="user", entity_id=user.id, before=before,
+                 centre_id=user.centre_id)
+
+
+def revoke_sessions(session: Session, user: User) -> None:
+    """End every session the user has open (signed-out cookies, other browsers) by bumping its version."""
+    user.session_version = User.session_version + 1
+    session.flush()
+    session.refresh(user, ["session_version"])
+
+
+def set_password(session: Session, user: User, password: str, actor: audit.Actor) -> None:
+    """A new password; every session opened under the old one ends. Audited (without the password)."""
+    if len(password) < 8:
+        raise AccountError("password must have at least 8 characters")
+    user.password_hash = hash_password(password)
+    revoke_sessions(session, user)
+    audit.record(session, actor, "user.password_changed", entity_type="user", entity_id=user.id,
+                 centre_id=user.centre_id)
+
+
+def get_user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise AccountError(f"no user {username!r}")
     return user
 
 

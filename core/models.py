@@ -50,6 +50,12 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A session carries the version it was opened under; signing out or a new password bumps it, so
+    # every cookie issued before (captured or still open on another machine) stops working.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Consecutive failed sign-ins; at the limit the account is locked until an administrator unlocks it.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     centre: Mapped[Centre] = relationship()
 

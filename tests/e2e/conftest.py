@@ -47,5 +47,10 @@ def page(browser):
     context = browser.new_context(locale="vi-VN", viewport={"width": 390, "height": 844}, accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(15000)
+    # The pages' Content-Security-Policy must not break them: any refusal the browser reports fails the test.
+    refused: list[str] = []
+    page.on("console", lambda msg: refused.append(msg.text)
+            if "Content Security Policy" in msg.text or msg.text.startswith("Refused to") else None)
     yield page
     context.close()
+    assert not refused, f"the browser refused something under the CSP: {refused}"
