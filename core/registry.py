@@ -11,6 +11,7 @@ MODEL_MODULES = [
     "receipts.models",
     "postal.models",
     "finance.models",
+    "province.models",
 ]
 
 

@@ -30,13 +30,23 @@ CHANNELS = ("vnpay", "momo", "vietqr", "counter", "cod")
 
 
 class FeeType(Base):
-    """One fee of a centre's schedule, valid over a period so an old payment keeps the fee that applied."""
+    """One fee of a collecting unit's catalogue, valid over a period so an old payment keeps the fee that applied.
+
+    `unit_id` is the owner (province.models.CollectingUnit; NULL only for rows written before units
+    existed and not yet migrated). `centre_id` is kept for the code that still looks fees up by centre:
+    for a unit's fee it is a centre serving the unit (the one it was imported under), not a scope.
+    Read a fee for a payment through `province.fees.fee_in_force`.
+    """
 
     __tablename__ = "fee_type"
     __table_args__ = (
         UniqueConstraint("centre_id", "code", "effective_from", name="uq_fee_type_centre_code_from"),
         CheckConstraint("amount >= 0", name="amount_not_negative"),
         CheckConstraint("kind IN ('phi', 'le_phi')", name="kind_known"),
+        CheckConstraint("online_amount IS NULL OR online_amount >= 0", name="online_amount_not_negative"),
+        CheckConstraint("retained_percent IS NULL OR (retained_percent >= 0 AND retained_percent <= 100)",
+                        name="retained_percent_range"),
+        Index("uq_fee_type_unit_code_from", "unit_id", "code", "effective_from", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -50,6 +60,11 @@ class FeeType(Base):
     effective_from: Mapped[date] = mapped_column(Date)
     effective_to: Mapped[date | None] = mapped_column(Date)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("collecting_unit.id"), index=True)
+    # The reduced amount for a dossier submitted online, where the fee act sets one.
+    online_amount: Mapped[int | None] = mapped_column(BigInteger)
+    # The share (percent) the unit retains; the rest is remitted to the state budget.
+    retained_percent: Mapped[int | None] = mapped_column(Integer)
 
 
 class Payment(Base):

@@ -1,0 +1,1 @@
+"""The province: centres, collecting units, fee catalogues, receipt series and encrypted credentials."""

@@ -1,0 +1,96 @@
+"""Collecting units: lookups by centre and code, and setting a unit's signing key (kept as credentials)."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from cryptography.hazmat.primitives.serialization import pkcs12
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import audit
+from core.errors import InvalidInput, NotFound
+from core.settings import Settings
+from province import secrets
+from province.models import CentreUnit, CollectingUnit
+
+
+def unit_by_code(session: Session, code: str) -> CollectingUnit:
+    unit = session.scalar(select(CollectingUnit).where(CollectingUnit.code == code))
+    if unit is None:
+        raise NotFound(f"Không có đơn vị thu mã {code!r}")
+    return unit
+
+
+def units_served_at(session: Session, centre_id: int, *, active_only: bool = True) -> list[CollectingUnit]:
+    """The units a centre collects for, by code."""
+    stmt = (select(CollectingUnit).join(CentreUnit, CentreUnit.unit_id == CollectingUnit.id)
+            .where(CentreUnit.centre_id == centre_id).order_by(CollectingUnit.code))
+    if active_only:
+        stmt = stmt.where(CollectingUnit.active.is_(True))
+    return list(session.scalars(stmt))
+
+
+def unit_ids_served_at(session: Session, centre_ids: frozenset[int] | set[int] | list[int]) -> set[int]:
+    """Ids of the active units served at any of these centres (for fee lookups scoped to a key's centres)."""
+    if not centre_ids:
+        return set()
+    stmt = (select(CentreUnit.unit_id).join(CollectingUnit, CollectingUnit.id == CentreUnit.unit_id)
+            .where(CentreUnit.centre_id.in_(list(centre_ids)), CollectingUnit.active.is_(True)))
+    return set(session.scalars(stmt))
+
+
+def centre_ids_serving(session: Session, unit_id: int) -> list[int]:
+    return list(session.scalars(select(CentreUnit.centre_id).where(CentreUnit.unit_id == unit_id)
+                                .order_by(CentreUnit.id)))
+
+
+def set_signing_pkcs12(session: Session, settings: Settings, unit: CollectingUnit, data: bytes, password: bytes, *,
+                       actor: audit.Actor = audit.SYSTEM) -> CollectingUnit:
+    """Store a unit's PKCS#12 file and password (encrypted) and show its certificate's subject and expiry.
+
+    The file is opened first: a wrong password or a file without key and certificate is refused and
+    nothing is stored.
+    """
+    try:
+        key, cert, _chain = pkcs12.load_key_and_certificates(data, password or None)
+    except (ValueError, TypeError) as e:
+        raise InvalidInput("Không mở được tệp PKCS#12 (sai mật khẩu hoặc tệp hỏng)",
+                           errors={"signing_pkcs12": ["unreadable"]}) from e
+    if key is None or cert is None:
+        raise InvalidInput("Tệp PKCS#12 phải chứa khóa ký và chứng thư số", errors={"signing_pkcs12": ["incomplete"]})
+    secrets.set_secret(session, settings, "unit", unit.id, "signing_pkcs12", data, actor=actor)
+    if password:
+        secrets.set_secret(session, settings, "unit", unit.id, "signing_pkcs12_password", password, actor=actor)
+    else:
+        secrets.delete_secret(session, "unit", unit.id, "signing_pkcs12_password", actor=actor)
+    return _set_certificate(session, unit, "pkcs12", cert.subject.rfc4514_string(),
+                            cert.not_valid_after_utc.astimezone(UTC), actor)
+
+
+def set_signing_pkcs11(session: Session, settings: Settings, unit: CollectingUnit, *, module: str, pin: bytes,
+                       slot: int | None = None, token_label: str | None = None, key_label: str | None = None,
+                       cert_label: str | None = None, cert_subject: str | None = None, cert_not_after=None,
+                       actor: audit.Actor = audit.SYSTEM) -> CollectingUnit:
+    """Point a unit at a PKCS#11 token/HSM; the PIN is encrypted. The caller that opened the token passes the
+    certificate's subject and expiry (this module does not load PKCS#11 libraries)."""
+    if not module:
+        raise InvalidInput("Thiếu đường dẫn thư viện PKCS#11", errors={"pkcs11_module": ["required"]})
+    if slot is None and not token_label:
+        raise InvalidInput("Cần số khe (slot) hoặc nhãn token", errors={"pkcs11_slot": ["slot or token_label"]})
+    secrets.set_secret(session, settings, "unit", unit.id, "signing_pkcs11_pin", pin, actor=actor)
+    unit.pkcs11_module, unit.pkcs11_slot, unit.pkcs11_token_label = module, slot, token_label
+    unit.pkcs11_key_label, unit.pkcs11_cert_label = key_label, cert_label
+    return _set_certificate(session, unit, "pkcs11", cert_subject, cert_not_after, actor)
+
+
+def _set_certificate(session: Session, unit: CollectingUnit, kind: str, subject: str | None, not_after,
+                     actor: audit.Actor) -> CollectingUnit:
+    before = {"signing_kind": unit.signing_kind, "cert_subject": unit.cert_subject,
+              "cert_not_after": unit.cert_not_after.isoformat() if unit.cert_not_after else None}
+    unit.signing_kind, unit.cert_subject, unit.cert_not_after = kind, subject, not_after
+    session.flush()
+    audit.record(session, actor, "unit.signing_set", entity_type="collecting_unit", entity_id=unit.id, before=before,
+                 after={"signing_kind": kind, "cert_subject": subject,
+                        "cert_not_after": not_after.isoformat() if not_after else None})
+    return unit
