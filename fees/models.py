@@ -119,7 +119,11 @@ class Payment(Base):
 
 
 class PaymentItem(Base):
-    """A fee line of a payment, copied from the schedule so later schedule changes do not alter it."""
+    """A fee line of a payment, copied from the schedule so later schedule changes do not alter it.
+
+    `unit_id` is the collecting unit the line's money and receipt belong to (the fee's unit, or for a
+    line given outright the unit named or the centre's only one); NULL only on rows from before units.
+    """
 
     __tablename__ = "payment_item"
     __table_args__ = (
@@ -136,6 +140,7 @@ class PaymentItem(Base):
     unit_amount: Mapped[int] = mapped_column(BigInteger)
     quantity: Mapped[int] = mapped_column(Integer, default=1)
     amount: Mapped[int] = mapped_column(BigInteger)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("collecting_unit.id"), index=True)
 
     payment: Mapped[Payment] = relationship(back_populates="items")
 

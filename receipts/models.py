@@ -1,4 +1,4 @@
-"""E-receipt models: the receipt (biên lai điện tử) and the gapless number counter per series."""
+"""E-receipt models: the receipt (biên lai điện tử) of one collecting unit, and the gapless counter per series."""
 
 from __future__ import annotations
 
@@ -11,22 +11,28 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.clock import utcnow
 from core.db import Base, UTCDateTime
 from core.models import Centre
+from province.models import CollectingUnit
 
 # pending: number taken, PDF not yet signed; issued: signed and stored; cancelled / replaced: no longer current.
 RECEIPT_STATUSES = ("pending", "issued", "cancelled", "replaced")
 
 
 class ReceiptCounter(Base):
-    """The last number taken in one series (centre, template, symbol, year); locked to take the next."""
+    """The last number taken in one receipt series (province.models.ReceiptSeries); locked to take the next.
+
+    `series_id` is the key. template/symbol/year repeat the series' for reading; `centre_id` is the
+    centre of a counter from before units (a unit's series is shared by every centre serving it: NULL).
+    """
 
     __tablename__ = "receipt_counter"
     __table_args__ = (
-        UniqueConstraint("centre_id", "template", "symbol", "year", name="uq_receipt_counter_series"),
+        UniqueConstraint("series_id", name="uq_receipt_counter_series_id"),
         CheckConstraint("last_number >= 0", name="last_number_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id"))
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("receipt_series.id"))
+    centre_id: Mapped[int | None] = mapped_column(ForeignKey("centre.id"))
     template: Mapped[str] = mapped_column(String(32))
     symbol: Mapped[str] = mapped_column(String(16))
     year: Mapped[int] = mapped_column(Integer)
@@ -34,13 +40,20 @@ class ReceiptCounter(Base):
 
 
 class Receipt(Base):
-    """An electronic receipt for a payment. Never edited once issued: cancelled, or replaced by another."""
+    """A collecting unit's electronic receipt for its lines of a payment. Never edited once issued:
+    cancelled, or replaced by another.
+
+    A payment with fees of several units has one receipt per unit, each in that unit's series.
+    `centre_id` is the centre that collected (it scopes who may see the receipt); `unit_id` and
+    `series_id` say whose receipt it is. Both are NULL only for rows written before units existed and
+    not migrated.
+    """
 
     __tablename__ = "receipt"
     __table_args__ = (
-        UniqueConstraint("centre_id", "template", "symbol", "number", name="uq_receipt_series_number"),
-        # At most one current receipt per payment, enforced by the database (NULL once cancelled/replaced).
-        UniqueConstraint("current_payment_id", name="uq_receipt_current_payment_id"),
+        UniqueConstraint("series_id", "number", name="uq_receipt_series_id_number"),
+        # At most one current receipt per payment and unit, enforced by the database (NULL once cancelled/replaced).
+        UniqueConstraint("current_payment_id", "unit_id", name="uq_receipt_current_payment_unit"),
         CheckConstraint("amount >= 0", name="amount_not_negative"),
         CheckConstraint("status IN ('pending', 'issued', 'cancelled', 'replaced')", name="status_known"),
         Index("ix_receipt_centre_issued", "centre_id", "issued_at"),
@@ -50,6 +63,8 @@ class Receipt(Base):
     centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id"), index=True)
     payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id"), index=True)
     current_payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("collecting_unit.id"), index=True)
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("receipt_series.id"))
     template: Mapped[str] = mapped_column(String(32))
     symbol: Mapped[str] = mapped_column(String(16))
     year: Mapped[int] = mapped_column(Integer)
@@ -79,6 +94,7 @@ class Receipt(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
     centre: Mapped[Centre] = relationship()
+    unit: Mapped[CollectingUnit | None] = relationship()
 
     @property
     def number_text(self) -> str:
