@@ -3,6 +3,7 @@
 from fees.gateways.base import (
     DuplicateError,
     GatewayError,
+    MerchantAccount,
     PaymentGateway,
     PermanentGatewayError,
     RetryableGatewayError,
@@ -10,5 +11,5 @@ from fees.gateways.base import (
     register_gateway,
 )
 
-__all__ = ["DuplicateError", "GatewayError", "PaymentGateway", "PermanentGatewayError", "RetryableGatewayError",
+__all__ = ["DuplicateError", "GatewayError", "MerchantAccount", "PaymentGateway", "PermanentGatewayError", "RetryableGatewayError",
            "get_gateway", "register_gateway"]

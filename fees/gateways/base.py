@@ -39,6 +39,43 @@ class NotSupported(PermanentGatewayError):
 
 
 @dataclass(frozen=True)
+class MerchantAccount:
+    """Who the money goes to at one gateway: the deployment's default account or a collecting unit's own.
+
+    Only the fields of `gateway` are filled: vnpay (tmn_code, hash_secret), momo (partner_code,
+    access_key, secret_key), vietqr (bank_bin, account_number, account_name). `owner` says whose it is
+    ("default" or "unit:<code>"), for logs and messages; secrets never appear in a repr.
+    """
+
+    gateway: str
+    owner: str = "default"
+    tmn_code: str = ""
+    hash_secret: str = field(default="", repr=False)
+    partner_code: str = ""
+    access_key: str = field(default="", repr=False)
+    secret_key: str = field(default="", repr=False)
+    bank_bin: str = ""
+    account_number: str = ""
+    account_name: str = ""
+
+    @property
+    def merchant_id(self) -> str:
+        """The id a callback carries to say which account it is for (VNPAY vnp_TmnCode, MoMo partnerCode,
+        the bank's credited account number)."""
+        return {"vnpay": self.tmn_code, "momo": self.partner_code, "vietqr": self.account_number}.get(self.gateway, "")
+
+    def same_account(self, other: MerchantAccount | None) -> bool:
+        """The same merchant account whoever owns it: two units may share one (then their fees may share a
+        payment), but an id with other secrets is another account."""
+        if other is None or other.gateway != self.gateway:
+            return False
+        if self.gateway == "vietqr":
+            return (self.bank_bin, self.account_number) == (other.bank_bin, other.account_number)
+        return (self.tmn_code, self.hash_secret, self.partner_code, self.access_key, self.secret_key) == \
+            (other.tmn_code, other.hash_secret, other.partner_code, other.access_key, other.secret_key)
+
+
+@dataclass(frozen=True)
 class Checkout:
     """Where to send the citizen to pay (a redirect URL) and/or what to show (a QR payload)."""
 
@@ -93,8 +130,20 @@ class PaymentGateway:
     # (checked at start-up by fees.config, and by `setting` at use).
     required_settings: tuple[str, ...] = ()
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, account: MerchantAccount | None = None):
         self.settings = settings
+        self._account = account
+
+    @property
+    def account(self) -> MerchantAccount:
+        """The merchant account this instance works for: the one given, else the deployment's default."""
+        if self._account is None:
+            self._account = self.default_account()
+        return self._account
+
+    def default_account(self) -> MerchantAccount:
+        """The deployment's own account, from settings (the sandbox's in the embedded default)."""
+        return MerchantAccount(gateway=self.name)
 
     def setting(self, name: str, sandbox_default: str) -> str:
         """A gateway setting; the sandbox value serves the embedded default only, never production."""
@@ -141,5 +190,7 @@ def gateway_class(name: str) -> type[PaymentGateway]:
     return getattr(importlib.import_module(module), cls)
 
 
-def get_gateway(name: str, settings: Settings) -> PaymentGateway:
-    return gateway_class(name)(settings)
+def get_gateway(name: str, settings: Settings, account: MerchantAccount | None = None) -> PaymentGateway:
+    """The gateway `name` working for `account` (a collecting unit's, found by fees.merchants), or for the
+    deployment's default account from settings when None."""
+    return gateway_class(name)(settings, account)

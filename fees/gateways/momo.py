@@ -16,6 +16,7 @@ import requests
 from fees.gateways.base import (
     Checkout,
     DuplicateError,
+    MerchantAccount,
     PaymentGateway,
     PermanentGatewayError,
     QueryResult,
@@ -101,17 +102,22 @@ class MomoGateway(PaymentGateway):
     name = "momo"
     required_settings = ("HCC_MOMO_PARTNER_CODE", "HCC_MOMO_ACCESS_KEY", "HCC_MOMO_SECRET_KEY", "HCC_MOMO_API_URL")
 
+    def default_account(self) -> MerchantAccount:
+        return MerchantAccount(gateway=self.name, partner_code=self.setting("HCC_MOMO_PARTNER_CODE", "MOMOHCCSBX"),
+                               access_key=self.setting("HCC_MOMO_ACCESS_KEY", "SANDBOXMOMOACCESS"),
+                               secret_key=self.setting("HCC_MOMO_SECRET_KEY", "SANDBOXMOMOSECRETKEYHCC"))
+
     @property
     def partner_code(self) -> str:
-        return self.setting("HCC_MOMO_PARTNER_CODE", "MOMOHCCSBX")
+        return self.account.partner_code
 
     @property
     def access_key(self) -> str:
-        return self.setting("HCC_MOMO_ACCESS_KEY", "SANDBOXMOMOACCESS")
+        return self.account.access_key
 
     @property
     def secret_key(self) -> str:
-        return self.setting("HCC_MOMO_SECRET_KEY", "SANDBOXMOMOSECRETKEYHCC")
+        return self.account.secret_key
 
     @property
     def api_url(self) -> str:

@@ -1,6 +1,7 @@
 """VietQR bank transfer: the EMVCo QR payload (NAPAS) and the bank's credit notification.
 
-The QR carries the centre's bank BIN and account, the amount and the citizen code (tag 62/08), so the
+The QR carries the collecting account's bank BIN and number (the deployment's, or the unit's own when the
+payment's fees belong to a unit with one), the amount and the citizen code (tag 62/08), so the
 transfer description names the payment; the bank's notification credits it.
 """
 
@@ -13,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from core.security import CODE_ALPHABET
-from fees.gateways.base import Checkout, PaymentGateway
+from fees.gateways.base import Checkout, MerchantAccount, PaymentGateway
 
 NAPAS_GUID = "A000000727"
 # NAPAS BINs of the banks provincial treasuries and centres most often collect through.
@@ -87,29 +88,35 @@ class VietqrGateway(PaymentGateway):
     name = "vietqr"
     required_settings = ("HCC_VIETQR_BANK_BIN", "HCC_VIETQR_ACCOUNT", "HCC_BANK_WEBHOOK_SECRET")
 
-    @property
-    def bank_bin(self) -> str:
-        return self.setting("HCC_VIETQR_BANK_BIN", "970436")
+    def default_account(self) -> MerchantAccount:
+        return MerchantAccount(gateway=self.name, bank_bin=self.setting("HCC_VIETQR_BANK_BIN", "970436"),
+                               account_number=self.setting("HCC_VIETQR_ACCOUNT", "0011000000001"),
+                               account_name=self.settings.get("HCC_VIETQR_ACCOUNT_NAME")
+                               or "TRUNG TAM PHUC VU HANH CHINH CONG")
 
     @property
-    def account(self) -> str:
-        return self.setting("HCC_VIETQR_ACCOUNT", "0011000000001")
+    def bank_bin(self) -> str:
+        return self.account.bank_bin
+
+    @property
+    def account_number(self) -> str:
+        return self.account.account_number
 
     @property
     def account_name(self) -> str:
-        return self.settings.get("HCC_VIETQR_ACCOUNT_NAME") or "TRUNG TAM PHUC VU HANH CHINH CONG"
+        return self.account.account_name
 
     @property
     def webhook_secret(self) -> str:
         return self.setting("HCC_BANK_WEBHOOK_SECRET", "SANDBOXBANKSECRET")
 
     def qr_payload(self, payment) -> str:
-        return emv_payload(bank_bin=self.bank_bin, account=self.account, amount=payment.amount,
+        return emv_payload(bank_bin=self.bank_bin, account=self.account_number, amount=payment.amount,
                            description=transfer_description(payment.code))
 
     def checkout(self, payment, *, return_url: str = "", client_ip: str = "127.0.0.1") -> Checkout:
         return Checkout(channel=self.name, qr_payload=self.qr_payload(payment), reference=payment.code,
                         extra={"bank_bin": self.bank_bin, "bank_name": BANK_NAMES.get(self.bank_bin, self.bank_bin),
-                               "account": self.account,
+                               "account": self.account_number,
                                "account_name": self.account_name,
                                "description": transfer_description(payment.code)})

@@ -18,6 +18,7 @@ from core.clock import VN_TZ, to_local, utcnow
 from fees.gateways.base import (
     Checkout,
     DuplicateError,
+    MerchantAccount,
     PaymentGateway,
     PermanentGatewayError,
     QueryResult,
@@ -185,13 +186,17 @@ class VnpayGateway(PaymentGateway):
     name = "vnpay"
     required_settings = ("HCC_VNPAY_TMN_CODE", "HCC_VNPAY_HASH_SECRET", "HCC_VNPAY_PAY_URL", "HCC_VNPAY_API_URL")
 
+    def default_account(self) -> MerchantAccount:
+        return MerchantAccount(gateway=self.name, tmn_code=self.setting("HCC_VNPAY_TMN_CODE", "HCCSBX01"),
+                               hash_secret=self.setting("HCC_VNPAY_HASH_SECRET", "SANDBOXVNPAYSECRETHCC0000000000"))
+
     @property
     def tmn_code(self) -> str:
-        return self.setting("HCC_VNPAY_TMN_CODE", "HCCSBX01")
+        return self.account.tmn_code
 
     @property
     def secret(self) -> str:
-        return self.setting("HCC_VNPAY_HASH_SECRET", "SANDBOXVNPAYSECRETHCC0000000000")
+        return self.account.hash_secret
 
     @property
     def pay_base(self) -> str:
