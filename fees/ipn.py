@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 
 from core import audit, callbacks
 from core.settings import Settings
+from fees import merchants
 from fees.gateways import momo as momo_wire
 from fees.gateways import vnpay as vnpay_wire
+from fees.gateways.base import MerchantAccount
 from fees.gateways.vietqr import VietqrGateway, code_in_description, sign_notification
 from fees.models import Payment
 from fees.payments import add_flag, lock_payment, transition
@@ -52,13 +54,40 @@ def _settled_outcome(result: str) -> str:
             "already": "duplicate"}.get(result, "rejected")
 
 
+def _payment_takes(session: Session, settings: Settings, code: str, gateway_name: str,
+                   account: MerchantAccount) -> bool:
+    """Whether the payment with this code (if there is one) is paid into `account` at the gateway.
+
+    A notification verified with one merchant's secret speaks only for that merchant's orders: another
+    unit's account (or the default one) cannot pay a request whose money belongs elsewhere. An unknown code
+    is let through, for settlement to answer in the gateway's terms.
+    """
+    payment = lock_payment(session, code=code)
+    if payment is None:
+        return True
+    try:
+        expected = merchants.account_for_payment(session, settings, payment, gateway_name)
+    except (merchants.MixedMerchantAccounts, merchants.IncompleteMerchantAccount):
+        # Fees of units with different accounts (a request made before the check at creation): only an
+        # account of one of them could have taken it, and none may settle it alone.
+        return False
+    return expected.same_account(account)
+
+
 def vnpay_ipn(session: Session, settings: Settings, params: dict[str, str]) -> Verdict:
-    """Checks in VNPAY's order: checksum (97), TMN code and order (01), amount (04), still pending (02)."""
-    gw = vnpay_wire.VnpayGateway(settings)
-    if not vnpay_wire.verify_params(params, gw.secret):
-        return Verdict("rejected", "97", "bad checksum")
-    if params.get("vnp_TmnCode") != gw.tmn_code:
+    """Checks in VNPAY's order: checksum (97), TMN code and order (01), amount (04), still pending (02).
+
+    The checksum is verified with the secret of the merchant the IPN names (the default account or a
+    unit's); an order that is not that merchant's answers 01, as VNPAY's own order lookup would.
+    """
+    account = merchants.account_for_callback(session, settings, "vnpay", params.get("vnp_TmnCode"))
+    if account is None:
+        # A code none of our accounts has: checked with the default secret, as before units had accounts.
+        if not vnpay_wire.verify_params(params, merchants.default_account(settings, "vnpay").hash_secret):
+            return Verdict("rejected", "97", "bad checksum")
         return Verdict("rejected", "01", "not our merchant code")
+    if not vnpay_wire.verify_params(params, account.hash_secret):
+        return Verdict("rejected", "97", "bad checksum")
     try:
         amount_x100 = whole_dong(params["vnp_Amount"])
         code = params["vnp_TxnRef"]
@@ -67,13 +96,16 @@ def vnpay_ipn(session: Session, settings: Settings, params: dict[str, str]) -> V
     # Not whole đồng cannot match any request; -1 (amounts are never negative) lets the order be
     # looked up first, so the answer keeps VNPAY's order: unknown order 01 before wrong amount 04.
     amount = amount_x100 // 100 if amount_x100 % 100 == 0 else -1
+    if not _payment_takes(session, settings, code, "vnpay", account):
+        return Verdict("rejected", "01", f"order is not merchant {account.tmn_code}'s")
     success = params.get("vnp_ResponseCode") == "00" and params.get("vnp_TransactionStatus", "00") == "00"
     txn = params.get("vnp_TransactionNo")
     actor = audit.Actor(type="gateway", id="vnpay", name="VNPAY IPN")
     settled = settle_gateway_payment(session, channel="vnpay", order_code=code, amount=amount,
                                      success=success, transaction_ref=txn, actor=actor,
                                      extra={"vnpay_pay_date": params.get("vnp_PayDate"),
-                                            "vnpay_bank_code": params.get("vnp_BankCode")} if success else None)
+                                            "vnpay_bank_code": params.get("vnp_BankCode"),
+                                            merchants.PAID_MERCHANT: account.tmn_code} if success else None)
     answer = {"paid": "00", "failed_recorded": "00", "flagged": "00", "already": "02", "paid_twice": "02",
               "not_found": "01",
               "amount_mismatch": "04"}[settled.result]
@@ -83,18 +115,18 @@ def vnpay_ipn(session: Session, settings: Settings, params: dict[str, str]) -> V
 
 
 def momo_ipn(session: Session, settings: Settings, body: str) -> Verdict:
-    """MoMo's IPN: verify the signature over the documented fields, then settle; MoMo wants 204 either way."""
-    gw = momo_wire.MomoGateway(settings)
+    """MoMo's IPN: verify the signature over the documented fields with the keys of the partner it names
+    (the default account or a unit's), check the order is that partner's, then settle; MoMo wants 204."""
     try:
         data = json.loads(body)
         if not isinstance(data, dict):
             raise ValueError
     except ValueError:
         return Verdict("rejected", "malformed", "body is not a JSON object")
-    if not momo_wire.verify(data, momo_wire.IPN_FIELDS, gw.access_key, gw.secret_key):
-        return Verdict("rejected", "bad-signature", "bad signature")
-    if data.get("partnerCode") != gw.partner_code:
-        return Verdict("rejected", "unknown-partner", "not our partner code")
+    partner = data.get("partnerCode")
+    account = merchants.account_for_callback(session, settings, "momo", partner if isinstance(partner, str) else None)
+    if account is None or not momo_wire.verify(data, momo_wire.IPN_FIELDS, account.access_key, account.secret_key):
+        return Verdict("rejected", "bad-signature", "bad signature" if account else "unknown partner code")
     try:
         amount, result_code = whole_dong(data["amount"]), data["resultCode"]
         if not isinstance(result_code, int) or isinstance(result_code, bool):
@@ -105,10 +137,15 @@ def momo_ipn(session: Session, settings: Settings, body: str) -> Verdict:
         return Verdict("accepted", "pending", "not final yet")
     order_id = str(data.get("orderId") or "")
     trans_id = str(data.get("transId") or "")
+    code = momo_wire.code_from_order_id(order_id)
+    if not _payment_takes(session, settings, code, "momo", account):
+        return Verdict("rejected", "other-partner", f"order is not partner {account.partner_code}'s")
     actor = audit.Actor(type="gateway", id="momo", name="MoMo IPN")
-    settled = settle_gateway_payment(session, channel="momo", order_code=momo_wire.code_from_order_id(order_id),
+    settled = settle_gateway_payment(session, channel="momo", order_code=code,
                                      amount=amount, success=result_code == 0, transaction_ref=trans_id or None,
-                                     actor=actor, extra={"momo_order_id": order_id} if result_code == 0 else None)
+                                     actor=actor, extra={"momo_order_id": order_id,
+                                                         merchants.PAID_MERCHANT: account.partner_code}
+                                     if result_code == 0 else None)
     return Verdict(_settled_outcome(settled.result), settled.result, settled.detail or settled.result,
                    settled.payment.id if settled.payment else None,
                    f"{trans_id}:{result_code}" if trans_id else None)
@@ -139,7 +176,8 @@ def bank_credit(session: Session, settings: Settings, *, body: str, timestamp: s
     if not reference or amount <= 0:
         return Verdict("rejected", "malformed", "malformed notification")
     dedup = f"bank:{reference}"
-    if account and account != gw.account:
+    credited = merchants.account_for_callback(session, settings, "vietqr", account) if account else None
+    if account and credited is None:
         return Verdict("rejected", "other-account", "credit to another account", dedup_key=dedup)
     code = code_in_description(description)
     if code is None:
@@ -151,6 +189,13 @@ def bank_credit(session: Session, settings: Settings, *, body: str, timestamp: s
     if callbacks.seen_before(session, "vietqr", dedup, exclude_id=callback_id):
         return Verdict("duplicate", "duplicate", "bank reference already credited", payment.id, dedup)
     actor = audit.Actor(type="gateway", id="bank", name="bank notification")
+    if credited is not None and not _payment_takes(session, settings, code, "vietqr", credited):
+        # Money for this payment in another of the province's accounts: it is there, but not the payment's
+        # unit's; finance moves it, nothing is paid on it.
+        if not any(n.get("transaction_ref") == reference for n in (payment.extra or {}).get("finance_notes", [])):
+            flag_for_finance(session, payment, "paid_to_other_account", actor, channel="vietqr", amount=amount,
+                             transaction_ref=reference, account=account)
+        return Verdict("flagged", "other-account", "credit to another unit's account", payment.id, dedup)
     received = int((payment.extra or {}).get("bank_received", 0)) + amount
     refs = [*(payment.extra or {}).get("bank_references", []), reference]
     payment.extra = {**(payment.extra or {}), "bank_received": received, "bank_references": refs}

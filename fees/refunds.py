@@ -16,7 +16,8 @@ from core import audit, jobs
 from core.clock import utcnow
 from core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from core.security import new_code
-from fees.gateways.base import DuplicateError, PermanentGatewayError, RetryableGatewayError, get_gateway
+from fees.gateways.base import DuplicateError, PermanentGatewayError, RetryableGatewayError
+from fees.merchants import IncompleteMerchantAccount, MixedMerchantAccounts, gateway_for_payment
 from fees.models import Payment, Refund
 from fees.payments import lock_payment, transition
 
@@ -120,13 +121,16 @@ def execute_refund(session: Session, refund_id: int, settings) -> Refund:
     result_ref, message = None, None
     if payment.channel in GATEWAY_REFUNDS:
         refund.status = "processing"
-        gateway = get_gateway(payment.channel, settings)
         try:
+            # Through the merchant account that took the money (a unit's own, or the default).
+            gateway = gateway_for_payment(session, settings, payment, payment.channel)
             result = gateway.refund(payment, refund)
         except DuplicateError:
             # An earlier attempt got through; the gateway has it under our reference.
             result = None
-        except PermanentGatewayError as e:
+        except (PermanentGatewayError, IncompleteMerchantAccount, MixedMerchantAccounts) as e:
+            # No account to refund through (a unit's secret removed, fees of units with different
+            # accounts) is as final as the gateway's no: a person must pay it back.
             refund.status, refund.message, refund.updated_at = "failed", str(e), utcnow()
             audit.record(session, audit.SYSTEM, "refund.failed", entity_type="payment", entity_id=payment.id,
                          after={"refund_id": refund.id}, detail=str(e), centre_id=payment.centre_id)

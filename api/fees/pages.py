@@ -17,6 +17,7 @@ from api.fees.v1 import issue_receipt_now, receipt_id_of
 from api.i18n import t
 from core import audit
 from core.errors import DomainError
+from fees import merchants
 from fees.gateways.base import DuplicateError, GatewayError, get_gateway
 from fees.gateways.counter import record_counter_payment
 from fees.gateways.vietqr import VietqrGateway
@@ -51,13 +52,31 @@ def qr_svg(payload: str) -> Markup:
     return Markup(out.getvalue().decode())  # noqa: S704
 
 
+def _usable_channels(payment: Payment) -> tuple[list[str], dict[str, merchants.MerchantAccount]]:
+    """The payment's online channels that have one account to pay into, and those accounts.
+
+    A channel whose fees would go to different units' accounts is left out (a request made before the
+    check at creation); the page says why when none is left.
+    """
+    channels, accounts = [], {}
+    for channel in (c for c in ONLINE if c in (payment.allowed_channels or [])):
+        try:
+            accounts[channel] = merchants.account_for_payment(db_session(), settings(), payment, channel)
+        except (merchants.MixedMerchantAccounts, merchants.IncompleteMerchantAccount) as e:
+            log.warning("channel not offered", extra={"payment_id": payment.id, "channel": channel, "reason": e.code})
+            continue
+        channels.append(channel)
+    return channels, accounts
+
+
 @citizen.get("/pay/<code>")
 def pay(code: str):
     payment = _payment_by_code(code)
-    channels = [c for c in ONLINE if c in (payment.allowed_channels or [])]
+    channels, accounts = _usable_channels(payment)
     vietqr = None
     if "vietqr" in channels and payment.status in PAYABLE:
-        checkout = VietqrGateway(settings()).checkout(payment)
+        # The unit's own bank account when the payment's fees are all of units with that account.
+        checkout = VietqrGateway(settings(), accounts["vietqr"]).checkout(payment)
         vietqr = {"svg": qr_svg(checkout.qr_payload), **checkout.extra}
     return render_template("fees/pay.html", payment=payment, channels=channels, vietqr=vietqr,
                            payable=payment.status in PAYABLE, sandbox=settings().sandbox)
@@ -68,10 +87,12 @@ def vietqr_png(code: str):
     """The QR as an image to save: on the phone that shows this page the citizen cannot scan the screen,
     but every banking app can read a QR from a saved picture."""
     payment = _payment_by_code(code)
-    if "vietqr" not in (payment.allowed_channels or []) or payment.status not in PAYABLE:
+    channels, accounts = _usable_channels(payment)
+    if "vietqr" not in channels or payment.status not in PAYABLE:
         abort(404)
     out = io.BytesIO()
-    segno.make(VietqrGateway(settings()).qr_payload(payment), error="m").save(out, kind="png", scale=8, border=4)
+    segno.make(VietqrGateway(settings(), accounts["vietqr"]).qr_payload(payment), error="m").save(
+        out, kind="png", scale=8, border=4)
     return Response(out.getvalue(), mimetype="image/png", headers={
         "Content-Disposition": f'attachment; filename="VietQR-{payment.code}.png"', "Cache-Control": "no-store"})
 
@@ -87,7 +108,13 @@ def start(code: str, channel: str):
         session.rollback()
         return redirect(url_for("fees_pages.result", code=payment.code))
     return_url = f"{settings().public_url}/pay/{payment.code}/result"
-    gateway = get_gateway(channel, settings())
+    try:
+        account = merchants.account_for_payment(session, settings(), payment, channel)
+    except (merchants.MixedMerchantAccounts, merchants.IncompleteMerchantAccount) as e:
+        session.rollback()
+        flash(e.message, "error")
+        return redirect(url_for("fees_pages.pay", code=payment.code))
+    gateway = get_gateway(channel, settings(), account)
     extra = dict(payment.extra or {})
     try:
         if channel == "momo":
@@ -112,6 +139,8 @@ def start(code: str, channel: str):
         flash(t("pay.gateway_down"), "error")
         return redirect(url_for("fees_pages.pay", code=payment.code))
     extra["checkout_channel"] = channel
+    # Which merchant the order was opened with: a later query asks that account.
+    extra[merchants.CHECKOUT_MERCHANT] = account.merchant_id
     payment.extra = extra
     audit.record(session, audit.Actor(type="citizen", ip=request.remote_addr), "payment.checkout",
                  entity_type="payment", entity_id=payment.id, after={"channel": channel},
