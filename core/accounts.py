@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import audit
-from core.clock import utcnow
+from core.clock import local_day, utcnow
 from core.models import ROLES, ApiClient, Centre, User
 from core.security import check_password, hash_password, new_api_key, split_api_key, verify_api_key
 
 DEMO_CENTRE_CODE = "DEMO-HN"
+# The demo collecting unit: same code and name as the demo centre (as migration 0007 turns a centre into a
+# unit). Its tax code is made up but valid by the check digit (province.taxcode); it belongs to no one.
+DEMO_UNIT_CODE = DEMO_CENTRE_CODE
+DEMO_UNIT_TAX_CODE = "0101234565"
+DEMO_SERIES_TEMPLATE = "EBL01"
 
 
 class AccountError(ValueError):
@@ -27,7 +34,11 @@ def _check_roles(roles: list[str]) -> list[str]:
 
 
 def ensure_demo_centre(session: Session) -> Centre:
-    """The embedded default's centre, so every flow can be walked without configuration."""
+    """The embedded default's centre, so every flow can be walked without configuration.
+
+    It serves one demo collecting unit (`ensure_demo_unit`) whose receipt series for this Vietnamese year
+    and the next are registered.
+    """
     centre = session.scalar(select(Centre).where(Centre.code == DEMO_CENTRE_CODE))
     if centre is None:
         centre = Centre(
@@ -45,7 +56,35 @@ def ensure_demo_centre(session: Session) -> Centre:
         )
         session.add(centre)
         session.flush()
+    ensure_demo_unit(session, centre)
     return centre
+
+
+def ensure_demo_unit(session: Session, centre: Centre):
+    """The demo centre's collecting unit, served there, with registered series (Circular 32 shape: EBL01,
+    `<yy>T`) for this Vietnamese year and the next (prepared ahead, as a province does in December)."""
+    from province.models import CentreUnit, CollectingUnit, ReceiptSeries
+    from province.series import register_series
+
+    unit = session.scalar(select(CollectingUnit).where(CollectingUnit.code == DEMO_UNIT_CODE))
+    if unit is None:
+        unit = CollectingUnit(code=DEMO_UNIT_CODE, name=centre.name, tax_code=DEMO_UNIT_TAX_CODE,
+                              address=centre.address, phone=centre.phone, email=centre.email, gateway={}, active=True)
+        session.add(unit)
+        session.flush()
+    if session.scalar(select(CentreUnit.id).where(CentreUnit.centre_id == centre.id,
+                                                  CentreUnit.unit_id == unit.id)) is None:
+        session.add(CentreUnit(centre_id=centre.id, unit_id=unit.id))
+        session.flush()
+    today = local_day()
+    for year in (today.year, today.year + 1):
+        symbol = f"{year % 100:02d}T"
+        if session.scalar(select(ReceiptSeries.id).where(ReceiptSeries.unit_id == unit.id,
+                                                         ReceiptSeries.template == DEMO_SERIES_TEMPLATE,
+                                                         ReceiptSeries.symbol == symbol)) is None:
+            register_series(session, unit, DEMO_SERIES_TEMPLATE, symbol, year,
+                            registered_on=date(today.year, 1, 1) if year == today.year else today)
+    return unit
 
 
 def get_centre(session: Session, code: str | None) -> Centre:

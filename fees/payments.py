@@ -1,4 +1,10 @@
-"""Payment requests: creation from the fee schedule, and the one function that changes their status."""
+"""Payment requests: creation from the fee catalogues of the units a centre serves, and the one function
+that changes their status.
+
+Money routing (docs/province.md): the citizen pays once, into the centre's collecting account or gateway
+order; each line records the collecting unit it belongs to (`PaymentItem.unit_id`), which is what the
+per-unit receipts and the remittance to each unit follow.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,9 @@ from core.models import Centre
 from core.security import new_code
 from core.text import clean_text
 from fees.models import CHANNELS, FEE_KINDS, FeeType, Payment, PaymentItem
+from province import fees as unit_fees
+from province.models import CollectingUnit
+from province.units import unit_ids_served_at, units_served_at
 
 DEFAULT_EXPIRY = timedelta(hours=24)
 ONLINE_CHANNELS = ["vnpay", "momo", "vietqr"]
@@ -31,6 +40,17 @@ TRANSITIONS: dict[str, set[str]] = {
     "cancelled": set(),
     "refunded": set(),
 }
+
+
+class UnitNotReadyError(Conflict):
+    """Raised in production when a payment would collect for a unit that cannot issue its receipt yet."""
+
+    code = "unit-not-ready"
+
+    def __init__(self, unit: CollectingUnit, blockers: list[str]):
+        super().__init__(f"Chưa thể thu phí cho đơn vị {unit.code} ({unit.name}): " + "; ".join(blockers))
+        self.unit_code = unit.code
+        self.blockers = blockers
 
 
 class TransitionError(Conflict):
@@ -55,13 +75,17 @@ class Payer:
 @dataclass(frozen=True)
 class ItemRequest:
     """A fee line by schedule code; or, with `name`, `kind` and `unit_amount`, a line given outright
-    (used when another system priced the dossier, e.g. a COD amount from the one-stop software)."""
+    (used when another system priced the dossier, e.g. a COD amount from the one-stop software).
+
+    A line given outright belongs to the centre's only unit, or to the unit named by `unit_code` when
+    the centre serves several."""
 
     fee_code: str
     quantity: int = 1
     name: str | None = None
     kind: str | None = None
     unit_amount: int | None = None
+    unit_code: str | None = None
 
 
 def _default_expiry() -> timedelta:
@@ -90,14 +114,53 @@ def _clean_dossier_and_payer(dossier_code: str, payer: Payer, errors: dict[str, 
 
 
 def fee_in_force(session: Session, centre_id: int, code: str, on=None) -> FeeType | None:
-    """The fee type with this code that applies on a Vietnamese calendar day (today by default)."""
+    """The fee with this code that applies on a Vietnamese calendar day (today by default) at a centre.
+
+    A fee of a unit served at the centre (province.fees.fee_in_force); failing that, a fee row from before
+    units (unit_id NULL) kept under the centre.
+    """
     day = on or local_day()
+    fee = unit_fees.fee_in_force(session, unit_ids_served_at(session, {centre_id}), code, day)
+    if fee is not None:
+        return fee
     stmt = (select(FeeType)
-            .where(FeeType.centre_id == centre_id, FeeType.code == code, FeeType.active.is_(True),
+            .where(FeeType.centre_id == centre_id, FeeType.unit_id.is_(None), FeeType.code == code,
+                   FeeType.active.is_(True),
                    FeeType.effective_from <= day,
                    or_(FeeType.effective_to.is_(None), FeeType.effective_to >= day))
             .order_by(FeeType.effective_from.desc()))
     return session.scalars(stmt).first()
+
+
+def _unit_of_free_line(served: list[CollectingUnit], item: ItemRequest, field: str,
+                       errors: dict[str, list[str]]) -> CollectingUnit | None:
+    """The unit a line given outright belongs to: the one named, or the centre's only unit."""
+    if item.unit_code:
+        unit = next((u for u in served if u.code == item.unit_code), None)
+        if unit is None:
+            errors[field] = [f"Trung tâm không thu hộ cho đơn vị '{item.unit_code}'."]
+        return unit
+    if len(served) == 1:
+        return served[0]
+    if served:
+        errors[field] = ["Trung tâm thu hộ cho nhiều đơn vị: cần ghi mã đơn vị thu (unit_code) của khoản này."]
+    # A centre serving no unit yet (an installation being set up): the line stays unattributed.
+    return None
+
+
+def _refuse_units_not_ready(session: Session, unit_ids: set[int]) -> None:
+    """In production, a payment for a unit that could not issue its receipt is refused now, not later."""
+    from core import jobs
+    from province.doctor import unit_ready
+
+    settings = jobs.settings()
+    if settings is None or not settings.production:
+        return
+    for unit in session.scalars(select(CollectingUnit).where(CollectingUnit.id.in_(unit_ids))
+                                .order_by(CollectingUnit.code)):
+        blockers = unit_ready(session, settings, unit)
+        if blockers:
+            raise UnitNotReadyError(unit, blockers)
 
 
 def create_payment(session: Session, centre: Centre, *, dossier_code: str, payer: Payer, items: list[ItemRequest],
@@ -112,6 +175,8 @@ def create_payment(session: Session, centre: Centre, *, dossier_code: str, payer
         raise InvalidInput(f"unknown channel(s): {unknown}", errors={"channels": [f"Không hỗ trợ: {unknown}"]})
     errors: dict[str, list[str]] = {}
     dossier_code, payer = _clean_dossier_and_payer(dossier_code, payer, errors)
+    served = units_served_at(session, centre.id)
+    day = local_day()
     lines: list[PaymentItem] = []
     for i, item in enumerate(items):
         if item.name is not None:
@@ -119,21 +184,27 @@ def create_payment(session: Session, centre: Centre, *, dossier_code: str, payer
                     or item.quantity < 1:
                 errors[f"items.{i}"] = ["Khoản phí không hợp lệ (tên, loại phí/lệ phí, số tiền)."]
                 continue
+            unit = _unit_of_free_line(served, item, f"items.{i}.unit_code", errors)
             lines.append(PaymentItem(fee_type_id=None, fee_code=item.fee_code, name=item.name, kind=item.kind,
                                      unit_amount=item.unit_amount, quantity=item.quantity,
-                                     amount=item.unit_amount * item.quantity))
+                                     amount=item.unit_amount * item.quantity,
+                                     unit_id=unit.id if unit is not None else None))
             continue
-        fee = fee_in_force(session, centre.id, item.fee_code)
+        fee = fee_in_force(session, centre.id, item.fee_code, day)
         if fee is None:
             errors[f"items.{i}.fee_code"] = [f"Không có loại phí '{item.fee_code}' đang áp dụng."]
             continue
         if item.quantity < 1:
             errors[f"items.{i}.quantity"] = ["Số lượng phải lớn hơn 0."]
             continue
+        # A fee row from before units is the centre's only unit's (as migration 0007 made it).
+        unit_id = fee.unit_id if fee.unit_id is not None else (served[0].id if len(served) == 1 else None)
         lines.append(PaymentItem(fee_type_id=fee.id, fee_code=fee.code, name=fee.name, kind=fee.kind,
-                                 unit_amount=fee.amount, quantity=item.quantity, amount=fee.amount * item.quantity))
+                                 unit_amount=fee.amount, quantity=item.quantity, amount=fee.amount * item.quantity,
+                                 unit_id=unit_id))
     if errors:
         raise InvalidInput("the payment request is not valid", errors=errors)
+    _refuse_units_not_ready(session, {x.unit_id for x in lines if x.unit_id is not None})
     now = utcnow()
     if expires_in is not None:
         expires_at = now + expires_in

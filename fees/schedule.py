@@ -1,4 +1,8 @@
-"""The fee schedule: parsing a centre's CSV, importing it all or nothing, seeding the embedded default."""
+"""The fee schedule: parsing a centre's CSV, importing it all or nothing, seeding the embedded default.
+
+A centre's CSV goes to one collecting unit's catalogue: the unit named, or the centre's only unit
+(province.fees imports a unit's catalogue with its full history rules; this is the older, simpler path).
+"""
 
 from __future__ import annotations
 
@@ -113,14 +117,30 @@ def parse_schedule(text: str) -> list[FeeRow]:
     return rows
 
 
-def import_schedule(session: Session, centre: Centre, rows: list[FeeRow], actor: audit.Actor) -> tuple[int, int]:
-    """Insert new (code, effective_from) entries and update existing ones; returns (added, updated)."""
+def _unit_id_for(session: Session, centre: Centre, unit_id: int | None) -> int | None:
+    if unit_id is not None:
+        return unit_id
+    from province.units import units_served_at
+
+    served = units_served_at(session, centre.id)
+    return served[0].id if len(served) == 1 else None
+
+
+def import_schedule(session: Session, centre: Centre, rows: list[FeeRow], actor: audit.Actor, *,
+                    unit_id: int | None = None) -> tuple[int, int]:
+    """Insert new (code, effective_from) entries and update existing ones; returns (added, updated).
+
+    The fees belong to `unit_id`, by default the centre's only unit (none when it serves several or none).
+    """
+    unit_id = _unit_id_for(session, centre, unit_id)
     added = updated = 0
     for row in rows:
         fee = session.scalars(select(FeeType).where(FeeType.centre_id == centre.id, FeeType.code == row.code,
                                                     FeeType.effective_from == row.effective_from)).first()
         values = dict(name=row.name, procedure_code=row.procedure_code, kind=row.kind, amount=row.amount,
                       legal_basis=row.legal_basis, effective_to=row.effective_to, active=True)
+        if unit_id is not None:
+            values["unit_id"] = unit_id
         if fee is None:
             session.add(FeeType(centre_id=centre.id, code=row.code, effective_from=row.effective_from, **values))
             added += 1
@@ -135,7 +155,7 @@ def import_schedule(session: Session, centre: Centre, rows: list[FeeRow], actor:
 
 
 def seed_default(session: Session, centre: Centre) -> int:
-    """The embedded default's schedule, loaded once into a centre that has none."""
+    """The embedded default's schedule, loaded once into a centre that has none, as its (demo) unit's fees."""
     if session.scalars(select(FeeType.id).where(FeeType.centre_id == centre.id).limit(1)).first():
         return 0
     rows = parse_schedule(DEFAULT_SCHEDULE.read_text(encoding="utf-8"))

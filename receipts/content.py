@@ -35,15 +35,22 @@ def format_amount(amount: int) -> str:
 
 
 def symbol_for(prefix: str, year: int) -> str:
-    """The serial symbol (ký hiệu): the centre's prefix followed by the year's last two digits."""
+    """A symbol of the pre-unit shape: the centre's prefix followed by the year's last two digits.
+
+    Kept for reading old series; a unit's series carries its own symbol (province.series).
+    """
     return f"{prefix}{year % 100:02d}"
 
 
-def build_content(*, payment, centre, template: str, symbol: str, number_text: str, lookup_code: str,
+def build_content(*, payment, unit, centre, items, template: str, symbol: str, number_text: str, lookup_code: str,
                   lookup_url: str, collected_at: datetime, replaces: dict | None = None) -> dict:
-    """Everything the law asks a receipt to show, as plain JSON-able data."""
+    """Everything the law asks a receipt to show, as plain JSON-able data.
+
+    The receipt is the collecting unit's (its name, tax code, address) and lists only its `items` of the
+    payment; `collected_at_centre` names the centre that collected on its behalf.
+    """
     lines = [{"fee_code": i.fee_code, "name": i.name, "kind": i.kind, "kind_label": KIND_LABELS.get(i.kind, i.kind),
-              "quantity": i.quantity, "unit_amount": i.unit_amount, "amount": i.amount} for i in payment.items]
+              "quantity": i.quantity, "unit_amount": i.unit_amount, "amount": i.amount} for i in items]
     total = sum(x["amount"] for x in lines)
     return {
         "type": RECEIPT_TYPE,
@@ -52,7 +59,9 @@ def build_content(*, payment, centre, template: str, symbol: str, number_text: s
         "number": number_text,
         "lookup_code": lookup_code,
         "lookup_url": lookup_url,
-        "organisation": {"name": centre.name, "tax_code": centre.tax_code, "address": centre.address},
+        "organisation": {"name": unit.name, "tax_code": unit.tax_code, "address": unit.address},
+        "unit_code": unit.code,
+        "collected_at_centre": centre.name,
         "payer": {"name": payment.payer_name, "address": payment.payer_address or ""},
         "payment_code": payment.code,
         "dossier_code": payment.dossier_code,

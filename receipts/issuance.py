@@ -1,15 +1,19 @@
-"""Receipt issuance, cancellation and replacement.
+"""Receipt issuance, cancellation and replacement, one receipt per collecting unit of a payment.
 
 Contract other packages rely on:
-- `issue_receipt(session, payment_id) -> Receipt`: idempotent; returns the existing receipt if the
-  payment already has one. The counter desk calls it in the same request as the paid transition.
-- `receipt_id_for_payment(session, payment_id) -> int | None`: the current receipt of a payment.
+- `issue_receipts(session, payment_id) -> list[Receipt]`: idempotent; every unit among the payment's
+  lines gets its receipt (in its own series, signed with its own key). A unit that cannot issue yet (no
+  registered series, expired certificate) gets none: the reason is kept on the payment
+  (`extra["receipt_blocked"]`, flag `receipt_blocked`), the payment stays paid and the sweep retries.
+- `issue_receipt(session, payment_id) -> Receipt`: the same, returning the first receipt (by unit code).
+- `receipts_for_payment(session, payment_id) -> list[Receipt]`: the current receipts, by unit code.
+- `receipt_id_for_payment(session, payment_id) -> int | None`: the first of them.
 
-Issuance has two steps. `allocate_receipt` takes the next number of the series under the counter's
-row lock and inserts the receipt row (status pending) in the same transaction, so a number is
-never skipped or taken twice. `finish_receipt` renders, signs and stores the PDF and marks the
-receipt issued; it runs outside the counter lock so several workers sign in parallel, and the
-sweep re-drives any receipt left pending by a worker that died.
+Issuance has two steps. `allocate_receipt` takes the next number of the unit's series under the
+series counter's row lock and inserts the receipt row (status pending) in the same transaction, so a
+number is never skipped or taken twice. `finish_receipt` renders, signs and stores the PDF and marks the
+receipt issued; it runs outside the counter lock so several workers sign in parallel, and the sweep
+re-drives any receipt left pending by a worker that died.
 """
 
 from __future__ import annotations
@@ -30,12 +34,15 @@ from core.errors import Conflict, InvalidInput, NotFound
 from core.models import Centre
 from core.security import new_code
 from core.settings import Settings
-from fees.models import Payment
-from receipts.content import build_content, symbol_for
+from fees.models import Payment, PaymentItem
+from province.models import CollectingUnit, ReceiptSeries
+from province.series import NoSeriesError, series_for_issue, usable_series
+from province.units import units_served_at
+from receipts.content import build_content
 from receipts.models import Receipt, ReceiptCounter
 from receipts.pdf import sign_receipt_pdf
 from receipts.render import render_pdf
-from receipts.signing import load_signer
+from receipts.signing import ReceiptSigner, SigningError, load_unit_signer
 from receipts.storage import storage_for
 from receipts.xmldata import sign_xml
 
@@ -46,12 +53,23 @@ RECEIPTABLE = ("paid", "partially_refunded", "refunded")
 LOOKUP_CODE_LENGTH = 12
 # session.info key: receipts allocated in the session's current transaction (invisible to others).
 FRESH = "hcc_receipts_allocated"
+BLOCKED = "receipt_blocked"  # payment flag and extra key: units whose receipt cannot be issued yet, and why
 
 
 class ReceiptError(Conflict):
     """Raised when a receipt cannot be issued, cancelled or replaced as asked."""
 
     code = "receipt-not-allowed"
+
+
+class UnitCannotIssueError(ReceiptError):
+    """Raised when a unit cannot issue a receipt now (no registered series, no or expired key); no number is taken."""
+
+    code = "unit-cannot-issue"
+
+    def __init__(self, unit_code: str, message: str):
+        super().__init__(message)
+        self.unit_code = unit_code
 
 
 def _settings() -> Settings:
@@ -65,75 +83,165 @@ def lookup_url(settings: Settings, code: str) -> str:
     return f"{settings.public_url.rstrip('/')}/r/{code}"
 
 
+def _current(payment_id: int):
+    return (select(Receipt).outerjoin(CollectingUnit, CollectingUnit.id == Receipt.unit_id)
+            .where(Receipt.current_payment_id == payment_id).order_by(CollectingUnit.code, Receipt.id))
+
+
+def receipts_for_payment(session: Session, payment_id: int) -> list[Receipt]:
+    """The payment's current receipts (pending or issued), one per unit, ordered by unit code."""
+    return list(session.scalars(_current(payment_id)))
+
+
 def receipt_id_for_payment(session: Session, payment_id: int) -> int | None:
-    return session.scalar(select(Receipt.id).where(Receipt.current_payment_id == payment_id))
+    """The first current receipt of a payment (by unit code); there is one per unit."""
+    return session.scalar(_current(payment_id).with_only_columns(Receipt.id).limit(1))
 
 
-def _lock_counter(session: Session, centre_id: int, template: str, symbol: str, year: int) -> ReceiptCounter:
+def units_of_payment(session: Session, payment: Payment) -> list[CollectingUnit]:
+    """The units among a payment's lines, by code. A line without a unit (written before units, at a centre
+    then serving none) is the centre's only unit's; raises ReceiptError when there is no such single unit."""
+    ids = {i.unit_id for i in payment.items}
+    if None in ids:
+        served = units_served_at(session, payment.centre_id, active_only=False)
+        if len(served) != 1:
+            raise ReceiptError(f"payment {payment.code} has lines without a collecting unit, and its centre does "
+                               f"not serve exactly one unit to attribute them to")
+        ids = (ids - {None}) | {served[0].id}
+    return list(session.scalars(select(CollectingUnit).where(CollectingUnit.id.in_(ids)).order_by(CollectingUnit.code)))
+
+
+def _items_of_unit(session: Session, payment: Payment, unit: CollectingUnit) -> list[PaymentItem]:
+    units = units_of_payment(session, payment)
+    only = len(units) == 1
+    return [i for i in payment.items if i.unit_id == unit.id or (i.unit_id is None and only)]
+
+
+def _check_certificate(unit: CollectingUnit, now) -> None:
+    if unit.cert_not_after is not None and unit.cert_not_after < now:
+        day = unit.cert_not_after.strftime("%d/%m/%Y")
+        raise UnitCannotIssueError(unit.code, f"Chứng thư số của đơn vị {unit.code} ({unit.name}) đã hết hạn ngày "
+                                              f"{day}; ngừng cấp biên lai cho đơn vị cho đến khi cập nhật khóa ký mới.")
+
+
+def _lock_counter(session: Session, series: ReceiptSeries) -> ReceiptCounter:
     """The series' counter row, created if missing, locked for the rest of the transaction.
 
     PostgreSQL: SELECT ... FOR UPDATE, so concurrent workers queue on the row. SQLite: the INSERT OR
     IGNORE, even when it inserts nothing, takes the database write lock, which serialises writers
     the same way.
     """
-    values = {"centre_id": centre_id, "template": template, "symbol": symbol, "year": year, "last_number": 0}
+    values = {"series_id": series.id, "centre_id": None, "template": series.template, "symbol": series.symbol,
+              "year": series.year, "last_number": 0}
     dialect = session.get_bind().dialect.name
-    cond = (ReceiptCounter.centre_id == centre_id, ReceiptCounter.template == template,
-            ReceiptCounter.symbol == symbol, ReceiptCounter.year == year)
     if dialect == "postgresql":
         session.execute(pg_insert(ReceiptCounter).values(**values).on_conflict_do_nothing(
-            constraint="uq_receipt_counter_series"))
-        stmt = select(ReceiptCounter).where(*cond).with_for_update()
+            constraint="uq_receipt_counter_series_id"))
+        stmt = select(ReceiptCounter).where(ReceiptCounter.series_id == series.id).with_for_update()
     else:
         session.execute(sqlite_insert(ReceiptCounter).values(**values).on_conflict_do_nothing())
-        stmt = select(ReceiptCounter).where(*cond)
+        stmt = select(ReceiptCounter).where(ReceiptCounter.series_id == series.id)
     return session.scalars(stmt.execution_options(populate_existing=True)).one()
 
 
-def allocate_receipt(session: Session, payment_id: int, *, replaces: Receipt | None = None,
-                     actor: audit.Actor = audit.SYSTEM, audited: bool = True, insert: bool = True) -> Receipt:
-    """Take the next number and insert the pending receipt row (idempotent per payment).
+def _series_and_counter(session: Session, unit: CollectingUnit, now) -> tuple[ReceiptSeries, ReceiptCounter]:
+    """The unit's series for `now` and its counter, locked. The series is chosen again under the lock, so
+    its first use (registered → in_use) happens once even with racing workers."""
+    day = local_day(now)
+    candidates = usable_series(session, unit.id, day.year, day)
+    try:
+        if not candidates:
+            series_for_issue(session, unit.id, now)  # raises NoSeriesError with the message staff need
+        counter = _lock_counter(session, candidates[0])
+        series = series_for_issue(session, unit.id, now)
+    except NoSeriesError as e:
+        raise UnitCannotIssueError(unit.code, str(e)) from e
+    if series.id != candidates[0].id:  # another series went into use meanwhile
+        counter = _lock_counter(session, series)
+    return series, counter
 
-    The caller commits; until then the counter row stays locked. With `insert=False` (issue_receipt,
+
+def _note_unblocked(payment: Payment, unit: CollectingUnit) -> None:
+    blocked = dict((payment.extra or {}).get(BLOCKED) or {})
+    if unit.code in blocked:
+        del blocked[unit.code]
+        payment.extra = {**(payment.extra or {}), BLOCKED: blocked}
+        if not blocked:
+            payment.flags = [f for f in (payment.flags or []) if f != BLOCKED]
+
+
+def note_blocked(session: Session, payment_id: int, unit_code: str, message: str) -> None:
+    """Keep on the payment why a unit's receipt is not issued, for staff (audited when the reason changes)."""
+    payment = session.get(Payment, payment_id)
+    if payment is None:
+        return
+    blocked = dict((payment.extra or {}).get(BLOCKED) or {})
+    if blocked.get(unit_code) == message:
+        return
+    blocked[unit_code] = message
+    payment.extra = {**(payment.extra or {}), BLOCKED: blocked}
+    if BLOCKED not in (payment.flags or []):
+        payment.flags = [*(payment.flags or []), BLOCKED]
+    audit.record(session, audit.SYSTEM, "receipt.blocked", entity_type="payment", entity_id=payment.id,
+                 detail=message, after={"unit_code": unit_code}, centre_id=payment.centre_id)
+    log.warning("receipt not issued for a unit", extra={"payment_id": payment.id, "unit_code": unit_code})
+
+
+def allocate_receipt(session: Session, payment_id: int, unit_id: int | None = None, *,
+                     replaces: Receipt | None = None, actor: audit.Actor = audit.SYSTEM, audited: bool = True,
+                     insert: bool = True) -> Receipt:
+    """Take the next number of the unit's series and insert the pending receipt row (idempotent per
+    payment and unit). Without `unit_id`: the replaced receipt's unit, else the payment's first unit.
+
+    The caller commits; until then the counter row stays locked. With `insert=False` (issue_receipts,
     which signs in this same transaction) a new receipt is only added to the session, not yet
     written: its row goes in once, already issued, instead of an INSERT and then an UPDATE.
+    Raises UnitCannotIssueError (nothing taken) when the unit has no registered series or its
+    certificate has expired.
     """
     payment = session.get(Payment, payment_id)
     if payment is None:
         raise NotFound("payment not found")
     if payment.status not in RECEIPTABLE:
         raise ReceiptError(f"payment {payment.code} is {payment.status}; only paid payments get a receipt")
+    if unit_id is None:
+        unit_id = replaces.unit_id if replaces is not None and replaces.unit_id else units_of_payment(session, payment)[0].id
+    unit = session.get(CollectingUnit, unit_id)
+    if unit is None:
+        raise NotFound("collecting unit not found")
     centre = session.get(Centre, payment.centre_id)
     now = utcnow()
-    year = local_day(now).year
-    template, symbol = centre.receipt_template, symbol_for(centre.receipt_symbol, year)
-    counter = _lock_counter(session, centre.id, template, symbol, year)
+    _check_certificate(unit, now)
+    series, counter = _series_and_counter(session, unit, now)
     # Under the lock: a receipt committed by a racing worker is visible now.
     if replaces is None:
-        existing = session.scalars(select(Receipt).where(Receipt.payment_id == payment_id)
+        existing = session.scalars(select(Receipt).where(Receipt.payment_id == payment_id, Receipt.unit_id == unit.id)
                                    .order_by(Receipt.id.desc())).first()
         if existing is not None:
             return existing
+    items = _items_of_unit(session, payment, unit)
     counter.last_number += 1
     number = counter.last_number
-    width = centre.receipt_number_width or 7
+    width = series.number_width or 7
     code = new_code(LOOKUP_CODE_LENGTH)
     collected_at = payment.paid_at or now
     replaced = None
     if replaces is not None:
         replaced = {"id": replaces.id, "template": replaces.template, "symbol": replaces.symbol,
                     "number": replaces.number_text}
-    content = build_content(payment=payment, centre=centre, template=template, symbol=symbol,
-                            number_text=str(number).zfill(width), lookup_code=code,
+    content = build_content(payment=payment, unit=unit, centre=centre, items=items, template=series.template,
+                            symbol=series.symbol, number_text=str(number).zfill(width), lookup_code=code,
                             lookup_url=lookup_url(_settings(), code), collected_at=collected_at, replaces=replaced)
     receipt = Receipt(
-        centre_id=centre.id, payment_id=payment.id, current_payment_id=payment.id, template=template, symbol=symbol,
-        year=year, number=number, number_width=width, lookup_code=code, status="pending", amount=content["total"],
+        centre_id=centre.id, payment_id=payment.id, current_payment_id=payment.id, unit_id=unit.id,
+        series_id=series.id, template=series.template, symbol=series.symbol, year=series.year, number=number,
+        number_width=width, lookup_code=code, status="pending", amount=content["total"],
         channel=payment.channel, channel_ref=payment.channel_ref, collected_at=collected_at, content=content,
         fee_codes=",".join(sorted({x["fee_code"] for x in content["lines"]}))[:500],
         replaces_id=replaces.id if replaces is not None else None, created_at=now, attempts=0,
     )
     session.add(receipt)
+    _note_unblocked(payment, unit)
     if not insert and not audited:
         return receipt
     session.flush()
@@ -141,8 +249,8 @@ def allocate_receipt(session: Session, payment_id: int, *, replaces: Receipt | N
     if not audited:  # the caller signs in this transaction; its "receipt.issued" row says it all
         return receipt
     audit.record(session, actor, "receipt.allocated", entity_type="receipt", entity_id=receipt.id,
-                 after={"number": receipt.number_text, "symbol": symbol, "template": template,
-                        "payment_id": payment.id}, centre_id=centre.id)
+                 after={"number": receipt.number_text, "symbol": series.symbol, "template": series.template,
+                        "unit_code": unit.code, "payment_id": payment.id}, centre_id=centre.id)
     return receipt
 
 
@@ -153,9 +261,22 @@ class SignedReceipt:
     signer_subject: str
 
 
-def produce_pdf(settings: Settings, content: dict) -> SignedReceipt:
+def signer_for(session: Session, settings: Settings, receipt: Receipt) -> ReceiptSigner:
+    """The key that signs this receipt: its unit's (see receipts.signing.load_unit_signer).
+
+    Raises UnitCannotIssueError when the unit's certificate has expired or its key cannot be used.
+    """
+    unit = session.get(CollectingUnit, receipt.unit_id) if receipt.unit_id is not None else None
+    if unit is not None:
+        _check_certificate(unit, utcnow())
+    try:
+        return load_unit_signer(session, settings, unit)
+    except SigningError as e:
+        raise UnitCannotIssueError(unit.code if unit else "?", str(e)) from e
+
+
+def produce_pdf(settings: Settings, content: dict, signer: ReceiptSigner) -> SignedReceipt:
     """Render, build and sign the XML, embed it, sign the PDF. No database access."""
-    signer = load_signer(settings)
     xml = sign_xml(content, signer.xml_key(), signer.chain_pems())
     note = None
     if content.get("replaces"):
@@ -173,7 +294,7 @@ def finish_receipt(session: Session, receipt_id: int, *, settings: Settings | No
         raise NotFound("receipt not found")
     if receipt.status != "pending":
         return receipt
-    signed, values = _sign_and_store(settings, receipt)
+    signed, values = _sign_and_store(session, settings, receipt)
     if session.info.get(FRESH, {}).get(receipt.id) is session.get_transaction():
         # Allocated in this very transaction (the counter desk): nobody else can see it yet, so no
         # condition is needed; the row is written now and the object told so without a reload.
@@ -192,11 +313,13 @@ def finish_receipt(session: Session, receipt_id: int, *, settings: Settings | No
     return receipt
 
 
-def _sign_and_store(settings: Settings, receipt: Receipt) -> tuple[SignedReceipt, dict]:
+def _sign_and_store(session: Session, settings: Settings, receipt: Receipt) -> tuple[SignedReceipt, dict]:
     """Produce and store the signed file; the column values that mark the receipt issued."""
-    signed = produce_pdf(settings, receipt.content)
+    signed = produce_pdf(settings, receipt.content, signer_for(session, settings, receipt))
     # The key names the bytes, so a racing worker's file never overwrites the one that won.
-    key = f"{receipt.centre_id}/{receipt.year}/{receipt.symbol}-{receipt.number_text}-{signed.sha256[:16]}.pdf"
+    unit = f"{receipt.unit_id}-" if receipt.unit_id is not None else ""
+    key = (f"{receipt.centre_id}/{receipt.year}/{unit}{receipt.template}-{receipt.symbol}-{receipt.number_text}-"
+           f"{signed.sha256[:16]}.pdf")
     storage_for(settings).put(key, signed.data)
     values = dict(status="issued", issued_at=utcnow(), storage_key=key, sha256=signed.sha256, size=len(signed.data),
                   signer_subject=signed.signer_subject[:500], attempts=receipt.attempts + 1, last_error=None)
@@ -205,30 +328,61 @@ def _sign_and_store(settings: Settings, receipt: Receipt) -> tuple[SignedReceipt
 
 def _record_issued(session: Session, receipt: Receipt, signed: SignedReceipt) -> None:
     audit.record(session, audit.SYSTEM, "receipt.issued", entity_type="receipt", entity_id=receipt.id,
-                 after={"status": "issued", "sha256": signed.sha256, "number": receipt.number_text},
+                 after={"status": "issued", "sha256": signed.sha256, "number": receipt.number_text,
+                        "symbol": receipt.symbol, "unit_id": receipt.unit_id},
                  centre_id=receipt.centre_id)
     events.emit(session, "receipt.issued", receipt_id=receipt.id, payment_id=receipt.payment_id)
 
 
-def issue_receipt(session: Session, payment_id: int) -> Receipt:
-    """The payment's receipt, issued now if it has none (signed, stored, delivery queued).
-
-    Usable in the caller's transaction (the counter desk); the caller commits.
-    """
-    # Held for the whole call: the session's identity map is weak, and delivery needs the payment again.
-    payment = session.get(Payment, payment_id)
-    receipt = allocate_receipt(session, payment_id, audited=False, insert=False)
+def _issue_for_unit(session: Session, payment_id: int, unit_id: int) -> Receipt:
+    receipt = allocate_receipt(session, payment_id, unit_id, audited=False, insert=False)
     if receipt.id is None:
         # New in this transaction and not written yet: sign and store, then insert the row issued.
-        signed, values = _sign_and_store(_settings(), receipt)
+        signed, values = _sign_and_store(session, _settings(), receipt)
         for k, v in values.items():
             setattr(receipt, k, v)
         session.flush()
         _record_issued(session, receipt, signed)
     elif receipt.status == "pending":
         receipt = finish_receipt(session, receipt.id)
-    del payment
     return receipt
+
+
+def issue_receipts(session: Session, payment_id: int) -> list[Receipt]:
+    """Every unit's receipt of the payment, issued now where missing (signed, stored, delivery queued).
+
+    Usable in the caller's transaction (the counter desk); the caller commits. Each unit is tried in its
+    own savepoint: a unit that cannot issue (UnitCannotIssueError) is noted on the payment and skipped,
+    and the others are issued. Returns the receipts there are, by unit code.
+    """
+    # Held for the whole call: the session's identity map is weak, and delivery needs the payment again.
+    payment = session.get(Payment, payment_id)
+    if payment is None:
+        raise NotFound("payment not found")
+    if payment.status not in RECEIPTABLE:
+        raise ReceiptError(f"payment {payment.code} is {payment.status}; only paid payments get a receipt")
+    out = []
+    for unit in units_of_payment(session, payment):
+        try:
+            with session.begin_nested():
+                out.append(_issue_for_unit(session, payment_id, unit.id))
+        except UnitCannotIssueError as e:
+            note_blocked(session, payment_id, e.unit_code, str(e))
+    del payment
+    return out
+
+
+def issue_receipt(session: Session, payment_id: int) -> Receipt:
+    """The payment's first receipt (by unit code), every unit's issued now where missing (`issue_receipts`).
+
+    Raises the reason when no receipt at all could be issued.
+    """
+    receipts = issue_receipts(session, payment_id)
+    if not receipts:
+        payment = session.get(Payment, payment_id)
+        reasons = "; ".join(((payment.extra or {}).get(BLOCKED) or {}).values())
+        raise ReceiptError(reasons or "no receipt could be issued")
+    return receipts[0]
 
 
 def _lock_receipt(session: Session, receipt_id: int, centre_id: int | None) -> Receipt:
@@ -282,7 +436,7 @@ def replace_receipt(session: Session, receipt_id: int, *, reason: str, actor: au
     old.status, old.cancelled_at, old.cancel_reason = "replaced", utcnow(), reason
     old.current_payment_id = None
     session.flush()
-    new = allocate_receipt(session, old.payment_id, replaces=old, actor=actor)
+    new = allocate_receipt(session, old.payment_id, old.unit_id, replaces=old, actor=actor)
     old.replaced_by_id = new.id
     audit.record(session, actor, "receipt.replaced", entity_type="receipt", entity_id=old.id,
                  before={"status": "issued"}, after={"status": "replaced", "replaced_by": new.id}, detail=reason,

@@ -1,22 +1,26 @@
-"""Receipt background work: issue on every paid payment, deliver, follow refunds, and the sweep."""
+"""Receipt background work: issue every unit's receipt of each paid payment, deliver, follow refunds, and the sweep."""
 
 from __future__ import annotations
 
 import logging
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from core import audit, events, jobs
 from core.notify import queue_message
-from fees.models import Payment
+from fees.models import Payment, PaymentItem
 from receipts.issuance import (
     RECEIPTABLE,
     ReceiptError,
+    UnitCannotIssueError,
     allocate_receipt,
     cancel_receipt,
     finish_receipt,
     lookup_url,
+    note_blocked,
+    receipts_for_payment,
+    units_of_payment,
 )
 from receipts.models import Receipt
 from receipts.storage import storage_for
@@ -37,14 +41,14 @@ def _on_payment_refunded(session: Session, payment_id: int, **_):
 
 @events.on("payment.partially_refunded")
 def _on_payment_partially_refunded(session: Session, payment_id: int, **_):
-    """A partial refund leaves the receipt valid for what was collected; the refund is noted against it."""
-    receipt = session.scalars(select(Receipt).where(Receipt.current_payment_id == payment_id)).first()
+    """A partial refund leaves the receipts valid for what was collected; the refund is noted against each."""
     payment = session.get(Payment, payment_id)
-    if receipt is None or payment is None:
+    if payment is None:
         return
-    audit.record(session, audit.SYSTEM, "receipt.refund_noted", entity_type="receipt", entity_id=receipt.id,
-                 after={"refunded_amount": payment.refunded_amount, "receipt_amount": receipt.amount},
-                 detail="Hoàn trả một phần; biên lai giữ nguyên cho số tiền đã thu", centre_id=receipt.centre_id)
+    for receipt in receipts_for_payment(session, payment_id):
+        audit.record(session, audit.SYSTEM, "receipt.refund_noted", entity_type="receipt", entity_id=receipt.id,
+                     after={"refunded_amount": payment.refunded_amount, "receipt_amount": receipt.amount},
+                     detail="Hoàn trả một phần; biên lai giữ nguyên cho số tiền đã thu", centre_id=receipt.centre_id)
 
 
 @events.on("receipt.issued")
@@ -54,13 +58,23 @@ def _on_receipt_issued(session: Session, receipt_id: int, **_):
 
 @jobs.job(retries=8)
 def issue_receipt_job(payment_id: int) -> None:
-    """Take the number (one short transaction), then sign and store (another); both idempotent."""
+    """Per unit of the payment: take the number (one short transaction), then sign and store (another); all
+    idempotent. A unit that cannot issue yet is noted on the payment and left to the sweep."""
     with jobs.session_scope() as session:
         payment = session.get(Payment, payment_id)
         if payment is None or payment.status not in RECEIPTABLE:
             return
-        receipt_id = allocate_receipt(session, payment_id).id
-    finish_receipt_job.call_local(receipt_id)
+        unit_ids = [u.id for u in units_of_payment(session, payment)]
+    receipt_ids = []
+    for unit_id in unit_ids:
+        with jobs.session_scope() as session:
+            try:
+                receipt_ids.append(allocate_receipt(session, payment_id, unit_id).id)
+            except UnitCannotIssueError as e:
+                session.rollback()
+                note_blocked(session, payment_id, e.unit_code, str(e))
+    for receipt_id in receipt_ids:
+        finish_receipt_job.call_local(receipt_id)
 
 
 @jobs.job(retries=8)
@@ -86,19 +100,20 @@ def _note_failure(receipt_id: int, error: Exception) -> None:
 
 @jobs.job(retries=8)
 def cancel_for_refund_job(payment_id: int) -> None:
-    """A fully refunded payment's receipt is cancelled with the refund as its reason."""
+    """A fully refunded payment's receipts (one per unit) are cancelled with the refund as their reason."""
     with jobs.session_scope() as session:
-        receipt = session.scalars(select(Receipt).where(Receipt.current_payment_id == payment_id)).first()
-        if receipt is None:
-            return
-        if receipt.status == "pending":
-            finish_receipt(session, receipt.id)
-            session.commit()
-        try:
-            cancel_receipt(session, receipt.id, reason="Hoàn trả toàn bộ số tiền đã nộp (hoàn phí)",
-                           actor=audit.SYSTEM)
-        except ReceiptError:
-            return
+        receipt_ids = [r.id for r in receipts_for_payment(session, payment_id)]
+    for receipt_id in receipt_ids:
+        with jobs.session_scope() as session:
+            receipt = session.get(Receipt, receipt_id)
+            if receipt.status == "pending":
+                finish_receipt(session, receipt.id)
+                session.commit()
+            try:
+                cancel_receipt(session, receipt.id, reason="Hoàn trả toàn bộ số tiền đã nộp (hoàn phí)",
+                               actor=audit.SYSTEM)
+            except ReceiptError:
+                continue
 
 
 def queue_delivery(session: Session, receipt_id: int) -> None:
@@ -132,9 +147,18 @@ def queue_delivery(session: Session, receipt_id: int) -> None:
 
 @jobs.register_sweeper
 def sweep_receipts(session: Session) -> int:
-    """Paid payments without any receipt, and receipts whose signing never finished."""
+    """Paid payments missing a unit's receipt (or any receipt), and receipts whose signing never finished.
+
+    A payment whose unit cannot issue yet (no registered series, expired key) comes back every sweep until
+    it can; the reason stays noted on the payment meanwhile.
+    """
+    unit_without_receipt = exists().where(
+        PaymentItem.payment_id == Payment.id, PaymentItem.unit_id.is_not(None),
+        ~exists().where(Receipt.payment_id == Payment.id, Receipt.unit_id == PaymentItem.unit_id))
     unissued = session.scalars(
-        select(Payment.id).where(Payment.status.in_(RECEIPTABLE), ~exists().where(Receipt.payment_id == Payment.id))
+        select(Payment.id).where(Payment.status.in_(RECEIPTABLE),
+                                 or_(~exists().where(Receipt.payment_id == Payment.id),
+                                     unit_without_receipt))
         .order_by(Payment.id).limit(SWEEP_BATCH)).all()
     pending = session.scalars(select(Receipt.id).where(Receipt.status == "pending")
                               .order_by(Receipt.id).limit(SWEEP_BATCH)).all()

@@ -167,6 +167,9 @@ def render_pdf(content: dict, *, title_note: str | None = None, font: str | None
     y = wrapped(left, y, org["name"].upper(), 80 * mm, 8.5, bold=True)
     y = wrapped(left, y, f"Mã số thuế: {org['tax_code']}", 80 * mm)
     y = wrapped(left, y, f"Địa chỉ: {org['address']}", 80 * mm)
+    centre = content.get("collected_at_centre")
+    if centre and centre != org["name"]:
+        y = wrapped(left, y, f"Thu hộ tại: {centre}", 80 * mm, 7.5)
     top = height - 14 * mm
     put(right - 38 * mm, top, f"Ký hiệu mẫu: {content['template']}", 8)
     put(right - 38 * mm, top - 11, f"Ký hiệu: {content['symbol']}", 8)

@@ -1,5 +1,9 @@
 """Signing keys for receipts: a PKCS#12 file or a PKCS#11 token/HSM, loaded once per process.
 
+Each collecting unit signs its receipts with its own key (`load_unit_signer`): a PKCS#12 kept encrypted
+as the unit's credential (province.units.set_signing_pkcs12), or a PKCS#11 token named on the unit. The
+deployment's key from settings (`load_signer`) signs for a unit without one, outside production only.
+
 One `ReceiptSigner` signs both the embedded XML (XML-DSig, through `xml_key`) and the PDF (PAdES,
 through pyHanko), so the two signatures always come from the same key and certificate. Loading a
 key (decrypting a PKCS#12, logging in to a token) is slow and, on a token, stateful; it is done
@@ -9,6 +13,7 @@ once and reused, which is also most of the speed of the issuance pipeline.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +23,11 @@ from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import load_der_x509_certificate
 from pyhanko.sign import signers
+from sqlalchemy import select
 
 from core.settings import Setting, Settings, register_settings
+
+log = logging.getLogger(__name__)
 
 register_settings(
     Setting("HCC_SIGNING_PKCS11_MODULE", "(unset: PKCS#12 is used)", "Path of the PKCS#11 module of the token/HSM holding the receipt signing key (e.g. `/usr/lib/softhsm/libsofthsm2.so`)."),
@@ -257,17 +265,23 @@ def _load(settings: Settings) -> ReceiptSigner:
 
 
 def _load_pkcs11(settings: Settings, module: str, tsa: str | None) -> ReceiptSigner:
+    slot = settings.get("HCC_SIGNING_PKCS11_SLOT")
+    key_label = settings.get("HCC_SIGNING_PKCS11_KEY_LABEL")
+    return _open_pkcs11(settings, module, tsa, slot=int(slot) if slot else None,
+                        label=settings.get("HCC_SIGNING_PKCS11_TOKEN_LABEL"), pin=settings.get("HCC_SIGNING_PKCS11_PIN"),
+                        key_label=key_label, cert_label=settings.get("HCC_SIGNING_PKCS11_CERT_LABEL") or key_label)
+
+
+def _open_pkcs11(settings: Settings, module: str, tsa: str | None, *, slot: int | None, label: str | None,
+                 pin: str | None, key_label: str | None, cert_label: str | None) -> ReceiptSigner:
     from pyhanko.config.pkcs11 import TokenCriteria
     from pyhanko.sign.pkcs11 import PKCS11Signer, open_pkcs11_session
 
-    slot = settings.get("HCC_SIGNING_PKCS11_SLOT")
-    label = settings.get("HCC_SIGNING_PKCS11_TOKEN_LABEL")
-    key_label = settings.get("HCC_SIGNING_PKCS11_KEY_LABEL")
-    cert_label = settings.get("HCC_SIGNING_PKCS11_CERT_LABEL") or key_label
+    cert_label = cert_label or key_label
     try:
-        session = open_pkcs11_session(module, slot_no=int(slot) if slot else None,
+        session = open_pkcs11_session(module, slot_no=slot,
                                       token_criteria=TokenCriteria(label=label) if label else None,
-                                      user_pin=settings.get("HCC_SIGNING_PKCS11_PIN"))
+                                      user_pin=pin)
         signer = PKCS11Signer(session, cert_label=cert_label, key_label=key_label or cert_label,
                               other_certs_to_pull=None)
         # Pull the certificate now, so a wrong label fails at start-up rather than at the first receipt.
@@ -276,6 +290,96 @@ def _load_pkcs11(settings: Settings, module: str, tsa: str | None) -> ReceiptSig
         raise SigningError(f"cannot open the PKCS#11 signing key: {type(e).__name__}: {e}") from e
     roots = _extra_roots(settings) or [c for c in signer.cert_registry if _self_signed(c)]
     return ReceiptSigner(signer=signer, trust_roots=roots or [signer.signing_cert], kind="pkcs11", tsa_url=tsa)
+
+
+def _pkcs12_signer(settings: Settings, data: bytes, password: bytes | None, tsa: str | None) -> ReceiptSigner:
+    try:
+        signer = signers.SimpleSigner.load_pkcs12_data(data, other_certs=[], passphrase=password or None)
+    except (ValueError, TypeError, OSError) as e:
+        raise SigningError(f"cannot load the PKCS#12 data: {type(e).__name__}") from e
+    if signer is None:
+        raise SigningError("cannot load the PKCS#12 data (wrong password?)")
+    signer = LoadedKeySigner.from_simple(signer)
+    # A unit's own chain CA is trusted alongside the configured roots: its receipts must verify.
+    roots = _extra_roots(settings) + [c for c in signer.cert_registry if _self_signed(c)]
+    return ReceiptSigner(signer=signer, trust_roots=roots or [signer.signing_cert], kind="pkcs12", tsa_url=tsa)
+
+
+def _unit_signer_key(session, settings: Settings, unit) -> tuple | None:
+    """What identifies the unit's loaded key (the credentials' update times), or None if it has none."""
+    from province.models import Credential
+
+    names = {"pkcs12": ("signing_pkcs12", "signing_pkcs12_password"), "pkcs11": ("signing_pkcs11_pin",)}
+    if unit is None or unit.signing_kind not in names:
+        return None
+    rows = dict(session.execute(select(Credential.name, Credential.updated_at).where(
+        Credential.owner_type == "unit", Credential.owner_id == unit.id,
+        Credential.name.in_(names[unit.signing_kind]))).all())
+    if names[unit.signing_kind][0] not in rows:
+        return None
+    stamps = tuple(rows.get(n) for n in names[unit.signing_kind])
+    pkcs11 = (unit.pkcs11_module, unit.pkcs11_slot, unit.pkcs11_token_label, unit.pkcs11_key_label,
+              unit.pkcs11_cert_label) if unit.signing_kind == "pkcs11" else ()
+    return (unit.signing_kind, unit.id, stamps, pkcs11, settings.get("HCC_SIGNING_TRUST_ROOTS"),
+            settings.get("HCC_SIGNING_TSA_URL"))
+
+
+def load_unit_signer(session, settings: Settings, unit) -> ReceiptSigner:
+    """The signer of a collecting unit's receipts (province.models.CollectingUnit).
+
+    Its own key when it has a signing credential, loaded once per unit and per credential update (a new
+    key uploaded is picked up at the next receipt); otherwise, outside production only, the deployment's.
+    Checking expiry is the caller's (receipts.issuance), which says so to staff in Vietnamese.
+    """
+    from province import secrets
+
+    key = _unit_signer_key(session, settings, unit)
+    if key is None:
+        if settings.production:
+            label = unit.code if unit is not None else "?"
+            raise SigningError(f"Đơn vị thu {label} chưa có khóa ký biên lai (PKCS#12 hoặc PKCS#11)")
+        return load_signer(settings)
+    signer = _cache.get(key)
+    if signer is not None:
+        return signer
+    tsa = settings.get("HCC_SIGNING_TSA_URL") or None
+    if unit.signing_kind == "pkcs12":
+        data = secrets.get_secret(session, settings, "unit", unit.id, "signing_pkcs12")
+        password = secrets.get_secret(session, settings, "unit", unit.id, "signing_pkcs12_password")
+        loaded = _pkcs12_signer(settings, data, password, tsa)
+    else:
+        pin = secrets.get_secret(session, settings, "unit", unit.id, "signing_pkcs11_pin")
+        loaded = _open_pkcs11(settings, unit.pkcs11_module, tsa, slot=unit.pkcs11_slot, label=unit.pkcs11_token_label,
+                              pin=pin.decode() if pin else None, key_label=unit.pkcs11_key_label,
+                              cert_label=unit.pkcs11_cert_label)
+    with _cache_lock:
+        # An older key of the same unit is dropped, so a renewed certificate does not keep the old one loaded.
+        for old in [k for k in _cache if k[:2] == key[:2] and k != key]:
+            del _cache[old]
+        signer = _cache.setdefault(key, loaded)
+    return signer
+
+
+def all_trust_roots(session, settings: Settings) -> list[asn1_x509.Certificate]:
+    """The CAs whose certificates count as ours: the deployment's and every unit's (from its key's chain)."""
+    from province.models import CollectingUnit
+
+    roots: dict[bytes, asn1_x509.Certificate] = {}
+    candidates = []
+    try:
+        candidates.append(load_signer(settings))
+    except SigningError:
+        pass  # a deployment without its own key (production): the units' keys are the ones that sign
+    for unit in session.scalars(select(CollectingUnit).where(CollectingUnit.signing_kind.is_not(None))
+                                .order_by(CollectingUnit.id)):
+        try:
+            candidates.append(load_unit_signer(session, settings, unit))
+        except Exception:  # an unusable key trusts nothing; the doctor and issuance say why
+            log.warning("unit signing key not loadable for verification", extra={"unit_id": unit.id})
+    for signer in candidates:
+        for cert in signer.trust_roots:
+            roots.setdefault(cert.sha256, cert)
+    return list(roots.values())
 
 
 def clear_cache() -> None:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from core.settings import Settings
 from receipts.models import Receipt
-from receipts.signing import load_signer, run_async
+from receipts.signing import all_trust_roots, run_async
 from receipts.xmldata import XML_FILENAME, XmlReceiptError, read_fields, verify_xml
 
 log = logging.getLogger(__name__)
@@ -90,8 +90,8 @@ def verify_pdf(session: Session, settings: Settings, data: bytes) -> Verificatio
         out.fail("no-signature")
         return out
     sig = sigs[-1]
-    signer = load_signer(settings)
-    vc = ValidationContext(trust_roots=signer.trust_roots, allow_fetching=False, revocation_mode="soft-fail")
+    # Any collecting unit's key (or the deployment's) may have signed it: trust every one's CA.
+    vc = ValidationContext(trust_roots=all_trust_roots(session, settings), allow_fetching=False, revocation_mode="soft-fail")
     try:
         status = run_async(async_validate_pdf_signature(sig, vc, key_usage_settings=KeyUsageConstraints(),
                                                          skip_diff=True))
