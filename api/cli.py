@@ -1,4 +1,4 @@
-"""The `hcc` command: serve, worker, db, users, api-keys, addresses, settings, sweep."""
+"""The `hcc` command: serve, worker, db, users, api-keys, addresses, settings, sweep (features add theirs)."""
 
 from __future__ import annotations
 
@@ -154,18 +154,47 @@ def users_group():
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--name", "full_name", default=None, help="Full name (Vietnamese, with diacritics).")
 @click.option("--email", default=None)
-@click.option("--centre", default=None, help="Centre code (default: the demo centre / the only centre).")
+@click.option("--centre", "centres", multiple=True,
+              help="Centre code; repeat for more centres, the first is the home centre "
+                   "(default outside production: the demo centre / the only centre).")
+@click.option("--province", "province_wide", is_flag=True, help="Sees every centre of the province.")
 @with_appcontext
-def users_create(username, roles, password, full_name, email, centre):
-    """Create a staff user."""
+def users_create(username, roles, password, full_name, email, centres, province_wide):
+    """Create a staff user of one or more centres, or of the whole province."""
     prepare_embedded(current_app._get_current_object())
     try:
         with hcc().db.session() as session:
-            user = create_user(session, get_centre(session, centre), username, password, list(roles),
-                               full_name=full_name, email=email)
-            click.echo(f"created user {user.username} ({', '.join(user.roles)})", err=True)
+            home, extra = _centres_of(session, centres)
+            user = create_user(session, home, username, password, list(roles), full_name=full_name, email=email)
+            _grant(session, "user", user.id, extra, province_wide)
+            click.echo(f"created user {user.username} ({', '.join(user.roles)}) of {_scope_label(home, extra, province_wide)}",
+                       err=True)
     except AccountError as e:
         raise click.ClickException(str(e)) from e
+
+
+def _centres_of(session, codes: tuple[str, ...]):
+    """The home centre (first --centre) and the extra ones; production never guesses the centre."""
+    if not codes and hcc().settings.production:
+        raise AccountError("say which centre with --centre CODE (production does not guess)")
+    home = get_centre(session, codes[0] if codes else None)
+    extra = [get_centre(session, code) for code in dict.fromkeys(codes[1:]) if code != home.code]
+    return home, extra
+
+
+def _grant(session, principal_type: str, principal_id: int, extra, province_wide: bool) -> None:
+    from province.access import grant_centre
+
+    for centre in extra:
+        grant_centre(session, principal_type, principal_id, centre.id, actor=_cli_actor())
+    if province_wide:
+        grant_centre(session, principal_type, principal_id, None, actor=_cli_actor())
+
+
+def _scope_label(home, extra, province_wide: bool) -> str:
+    if province_wide:
+        return f"the whole province (home centre {home.code})"
+    return "centre " + ", ".join([home.code] + [c.code for c in extra])
 
 
 @users_group.command("set-password")
@@ -218,18 +247,24 @@ def api_keys_group():
 
 @api_keys_group.command("create")
 @click.option("--name", required=True, help="The integrating system, e.g. 'Hệ thống một cửa tỉnh'.")
-@click.option("--centre", default=None, help="Centre code (default: the demo centre / the only centre).")
+@click.option("--centre", "centres", multiple=True,
+              help="Centre code; repeat for more centres, the first is the home centre "
+                   "(default outside production: the demo centre / the only centre).")
+@click.option("--province", "province_wide", is_flag=True, help="Sees every centre of the province.")
 @click.option("--role", "roles", multiple=True, type=click.Choice(ROLES),
               help="Roles of the key (default: cashier and dispatcher).")
 @with_appcontext
-def api_keys_create(name, centre, roles):
+def api_keys_create(name, centres, province_wide, roles):
     """Create an API key and print it, alone, on standard output (it is not shown again)."""
     prepare_embedded(current_app._get_current_object())
     try:
         with hcc().db.session() as session:
-            client, key = create_api_client(session, get_centre(session, centre), name, list(roles) or None)
+            home, extra = _centres_of(session, centres)
+            client, key = create_api_client(session, home, name, list(roles) or None)
+            _grant(session, "api_client", client.id, extra, province_wide)
     except AccountError as e:
         raise click.ClickException(str(e)) from e
+    click.echo(f"created API key {name!r} of {_scope_label(home, extra, province_wide)}", err=True)
     click.echo(key)
 
 
