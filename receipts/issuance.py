@@ -42,7 +42,7 @@ from receipts.content import build_content
 from receipts.models import Receipt, ReceiptCounter
 from receipts.pdf import sign_receipt_pdf
 from receipts.render import render_pdf
-from receipts.signing import ReceiptSigner, SigningError, load_unit_signer
+from receipts.signing import ReceiptSigner, SigningError, load_signer, load_unit_signer
 from receipts.storage import storage_for
 from receipts.xmldata import sign_xml
 
@@ -275,8 +275,12 @@ def signer_for(session: Session, settings: Settings, receipt: Receipt) -> Receip
         raise UnitCannotIssueError(unit.code if unit else "?", str(e)) from e
 
 
-def produce_pdf(settings: Settings, content: dict, signer: ReceiptSigner) -> SignedReceipt:
-    """Render, build and sign the XML, embed it, sign the PDF. No database access."""
+def produce_pdf(settings: Settings, content: dict, signer: ReceiptSigner | None = None) -> SignedReceipt:
+    """Render, build and sign the XML, embed it, sign the PDF. No database access.
+
+    `signer` is the unit's (`signer_for`); without it, the deployment's key from settings.
+    """
+    signer = signer or load_signer(settings)
     xml = sign_xml(content, signer.xml_key(), signer.chain_pems())
     note = None
     if content.get("replaces"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 from core import audit
-from core.accounts import ensure_demo_centre
+from core.accounts import DEMO_UNIT_CODE, ensure_demo_centre
 from fees.payments import ItemRequest, Payer, create_payment, lock_payment, transition
 
 _seq = itertools.count(1)
@@ -14,6 +14,33 @@ LINES = (
     ItemRequest("LP-TL", 2, name="Lệ phí cấp bản sao trích lục hộ tịch", kind="le_phi", unit_amount=8_000),
     ItemRequest("P-TĐ", 1, name="Phí thẩm định hồ sơ đăng ký kinh doanh", kind="phi", unit_amount=184_000),
 )
+
+
+def demo_unit(session):
+    from province.units import unit_by_code
+
+    ensure_demo_centre(session)
+    return unit_by_code(session, DEMO_UNIT_CODE)
+
+
+def ensure_demo_series(session, year: int, *, width: int | None = None):
+    """The demo unit's EBL01 series of `year`, registered (tests that move the clock to another year)."""
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from province.models import ReceiptSeries
+    from province.series import register_series
+
+    unit = demo_unit(session)
+    series = session.scalar(select(ReceiptSeries).where(ReceiptSeries.unit_id == unit.id,
+                                                        ReceiptSeries.symbol == f"{year % 100:02d}T"))
+    if series is None:
+        series = register_series(session, unit, "EBL01", f"{year % 100:02d}T", year, registered_on=date(year - 1, 12, 1))
+    if width is not None:
+        series.number_width = width
+    session.flush()
+    return series
 
 
 def pending_payment(session, *, items=LINES, payer_name="Nguyễn Thị Hồng Nhung",

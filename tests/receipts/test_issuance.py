@@ -30,7 +30,8 @@ def test_a_paid_payment_gets_exactly_one_signed_receipt(session, settings):
     r = receipts[0]
     assert r.status == "issued"
     assert r.number_text == "0000001"
-    assert r.symbol.endswith(f"{r.year % 100:02d}")
+    # Circular 32/2025 shape: template EBL01, symbol the year's two digits and T (the demo unit's series).
+    assert (r.template, r.symbol) == ("EBL01", f"{r.year % 100:02d}T")
     assert r.amount == 200_000
     data = read_pdf(settings, r)
     assert hashlib.sha256(data).hexdigest() == r.sha256

@@ -69,7 +69,8 @@ def test_pdftotext_recovers_every_legal_field_with_diacritics(issued):
                      "Hình thức thanh toán: Cổng thanh toán VNPAY", f"Mã giao dịch: {r.channel_ref}",
                      f"Mã tra cứu: {r.lookup_code}", f"/r/{r.lookup_code}"):
         assert expected in text, expected
-    assert r.symbol.endswith(f"{r.year % 100:02d}")
+    # Circular 32/2025 shape: template EBL01, symbol the year's two digits and T (the demo unit's series).
+    assert (r.template, r.symbol) == ("EBL01", f"{r.year % 100:02d}T")
 
 
 @needs
