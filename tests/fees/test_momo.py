@@ -126,3 +126,33 @@ def test_query_finds_the_attempt_that_was_paid(gateway, session):
     assert result.success and result.amount == 200000 and result.transaction_ref == "4088878653"
     answers[payment.code] = {"resultCode": 1006}
     assert gateway.query(payment).pending  # nothing paid yet; the newest attempt is still open
+
+
+@responses.activate
+def test_a_merchant_account_given_signs_instead_of_the_settings_keys(gateway, session):
+    from fees.gateways.base import MerchantAccount
+
+    unit = MerchantAccount(gateway="momo", owner="unit:STP", partner_code="MOMOSTPBN", access_key="STPACCESS",
+                           secret_key="STPSECRETKEY")
+    payment = make_payment(session)
+    responses.post("https://test-payment.momo.vn/v2/gateway/api/create",
+                   json={"resultCode": 0, "message": "Thành công.", "payUrl": "https://test-payment.momo.vn/pay/x"})
+    momo.MomoGateway(gateway.settings, unit).checkout(payment, return_url="https://hcc.example/r")
+    sent = json.loads(responses.calls[0].request.body)
+    assert sent["partnerCode"] == "MOMOSTPBN"
+    assert momo.verify(sent, momo.CREATE_FIELDS, "STPACCESS", "STPSECRETKEY")
+    assert not momo.verify(sent, momo.CREATE_FIELDS, ACCESS, SECRET)
+
+
+def test_an_ipn_from_a_partner_we_do_not_have_is_rejected_quietly(client, session):
+    from core.models import InboundCallback
+
+    payment = make_payment(session)
+    # Signed with our keys but naming another partner: not ours (204, MoMo need not retry); unsigned: 400.
+    assert client.post("/callbacks/momo/ipn", json=sandbox_ipn(payment, partnerCode="OTHER")).status_code == 204
+    forged = {**sandbox_ipn(payment), "partnerCode": "OTHER"}
+    assert client.post("/callbacks/momo/ipn", json=forged).status_code == 400
+    session.refresh(payment)
+    assert payment.status == "pending"
+    details = [d for (d,) in session.query(InboundCallback.detail).filter_by(source="momo").order_by(InboundCallback.id)]
+    assert details == ["not our partner code", "bad signature"]

@@ -24,3 +24,23 @@ def test_code_is_found_whatever_the_bank_adds():
     assert vietqr.code_in_description("NGUYEN VAN A chuyen tien hcc abcdefghjk FT2601") == "ABCDEFGHJK"
     assert vietqr.code_in_description("HCCABCDEFGHJK") == "ABCDEFGHJK"
     assert vietqr.code_in_description("chuyen tien hoc phi") is None
+
+
+def test_the_qr_carries_the_account_given_or_else_the_settings_one():
+    from types import SimpleNamespace
+
+    from core.settings import Settings
+    from fees.gateways.base import MerchantAccount
+
+    settings = Settings.from_env(environ={})
+    payment = SimpleNamespace(amount=200000, code="ABCDEFGHJK")
+
+    def beneficiary(gateway):
+        return vietqr.parse_tlv(vietqr.parse_tlv(vietqr.parse_tlv(gateway.qr_payload(payment))["38"])["01"])
+
+    assert beneficiary(vietqr.VietqrGateway(settings)) == {"00": "970436", "01": "0011000000001"}
+    unit = MerchantAccount(gateway="vietqr", owner="unit:STP", bank_bin="970415", account_number="113000006789",
+                           account_name="SO TU PHAP TINH BAC NINH")
+    gateway = vietqr.VietqrGateway(settings, unit)
+    assert beneficiary(gateway) == {"00": "970415", "01": "113000006789"}
+    assert gateway.checkout(payment).extra["account_name"] == "SO TU PHAP TINH BAC NINH"

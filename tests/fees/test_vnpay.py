@@ -283,3 +283,20 @@ def test_the_sandbox_pay_page_checks_what_vnpay_checks():
                 {"vnp_Amount": "20000050"}, {"vnp_Amount": "0"}, {"vnp_ReturnUrl": None},
                 {"vnp_ExpireDate": vnpay.vn_time(now - timedelta(minutes=1))}):
         assert check(**bad) is not None, bad
+
+
+def test_a_merchant_account_given_replaces_the_settings_credentials(session):
+    from core.settings import Settings
+    from fees.gateways.base import MerchantAccount, get_gateway
+
+    settings = Settings.from_env(environ={"HCC_VNPAY_TMN_CODE": TMN, "HCC_VNPAY_HASH_SECRET": SECRET,
+                                          "HCC_VNPAY_PAY_URL": "https://sandbox.vnpayment.vn/paymentv2/vpcpay.html"})
+    assert get_gateway("vnpay", settings).account.tmn_code == TMN  # no account given: the settings'
+    unit = MerchantAccount(gateway="vnpay", owner="unit:STP", tmn_code="STPBN001", hash_secret="STPSECRET")
+    checkout = get_gateway("vnpay", settings, unit).checkout(make_payment(session), return_url="https://hcc.example/r")
+    from urllib.parse import parse_qsl, urlsplit
+
+    query = dict(parse_qsl(urlsplit(checkout.redirect_url).query))
+    assert query["vnp_TmnCode"] == "STPBN001"
+    assert vnpay.verify_params(query, "STPSECRET") and not vnpay.verify_params(query, SECRET)
+    assert "STPSECRET" not in repr(unit)
