@@ -34,6 +34,7 @@ FEATURES: list[str] = [
     "api.receipts",
     "api.postal",
     "api.finance",
+    "api.admin",
     "api.sandbox",
 ]
 
