@@ -34,12 +34,26 @@ UNIT_SECRETS = tuple(n for n in secrets.NAMES if n != "carrier_token")
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}$")
 
 
+class AdminProblem(Schema):
+    """RFC 7807 problem+json, as api/errors.py answers every error."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String()
+    instance = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.Raw(),
+                         metadata={"description": "field (or file line) → messages"})
+
+
 def _errors(*codes: int):
-    """Document the problem+json answers a view may give (404 another centre's object, 409, 422)."""
+    """Document the problem+json answers a view may give (400, 403, 404 another centre's object, 409, 422)."""
 
     def decorate(view):
-        for code in codes:
-            view = blp.alt_response(code, response="DEFAULT_ERROR")(view)
+        # 400: a body that is not JSON (or the wrong content type) is refused before the view runs.
+        for code in (400, *codes):
+            view = blp.alt_response(code, schema=AdminProblem, content_type="application/problem+json",
+                                    description="problem+json")(view)
         return view
 
     return decorate
@@ -250,6 +264,7 @@ def _require_province_wide(scope: AdminScope) -> None:
 class Centres(MethodView):
     @require_roles("admin")
     @blp.response(200, CentreOut(many=True))
+    @_errors()
     def get(self):
         """Centres the caller administers, with the units each serves."""
         session = db_session()
@@ -283,7 +298,7 @@ class CarrierAccounts(MethodView):
     @require_roles("admin")
     @blp.arguments(CarrierAccountIn)
     @blp.response(200, CarrierAccountOut)
-    @_errors(404)
+    @_errors(404, 422)
     def post(self, data, code):
         """Create or update the centre's account with one carrier (its token: PUT .../token)."""
         from core import audit
@@ -332,6 +347,7 @@ class CarrierToken(MethodView):
 class Units(MethodView):
     @require_roles("admin")
     @blp.response(200, UnitOut(many=True))
+    @_errors()
     def get(self):
         """Collecting units served at the caller's centres (every unit for a province admin)."""
         session = db_session()
@@ -389,7 +405,7 @@ class UnitFeesExport(MethodView):
     @require_roles("admin")
     @blp.arguments(FeeExportArgs, location="query")
     @blp.response(200, content_type="text/csv", description="the catalogue in the import format (CSV or XLSX)")
-    @_errors(404)
+    @_errors(404, 422)
     def get(self, args, code):
         """The unit's catalogue as CSV (UTF-8 with BOM) or XLSX."""
         session = db_session()
@@ -565,6 +581,7 @@ def scoped_blockers(session, scope: AdminScope) -> list[doctor.Blocker]:
 class Doctor(MethodView):
     @require_roles("admin")
     @blp.response(200, DoctorOut)
+    @_errors()
     def get(self):
         """What blocks production, per deployment, centre and unit (`hcc doctor`)."""
         session = db_session()
