@@ -208,3 +208,15 @@ def gateway_for_payment(session: Session, settings: Settings, payment: Payment, 
     if gateway_name not in MERCHANT_GATEWAYS:
         return get_gateway(gateway_name, settings)
     return get_gateway(gateway_name, settings, account_holding_money(session, settings, payment, gateway_name))
+
+
+def vietqr_payload(session: Session, settings: Settings, payment: Payment) -> str | None:
+    """The payment's VietQR code for its one bank account (a unit's own or the default), or None when its
+    fees would go to different accounts (then there is no one QR to show)."""
+    from fees.gateways.vietqr import VietqrGateway
+
+    try:
+        account = account_for_payment(session, settings, payment, "vietqr")
+    except MixedMerchantAccounts:
+        return None
+    return VietqrGateway(settings, account).qr_payload(payment)

@@ -75,7 +75,7 @@ def make_unit_payment(session, centre, *units, amount=200_000, channels=("vnpay"
     creation's)."""
     items = []
     for i, unit in enumerate(units):
-        fee = FeeType(centre_id=centre.id, unit_id=unit.id, code=f"F{unit.code}{i}", name=f"Phí của {unit.code}",
+        fee = FeeType(centre_id=centre.id, unit_id=unit.id, code=f"F{unit.code}{i}{new_code(6)}", name=f"Phí của {unit.code}",
                       kind="phi", amount=amount, effective_from=date(2020, 1, 1), active=True)
         session.add(fee)
         session.flush()
@@ -348,3 +348,13 @@ def test_a_credit_to_the_units_account_pays_and_one_to_another_account_is_flagge
                         description=f"HCC {payment.code}", reference="FT2")
     assert right.get_json() == {"success": True, "code": "ok"}
     assert status_of(session, payment) == "paid"
+
+
+def test_the_vietqr_payload_for_the_api_names_the_units_account_or_none(session, centre, hcc_settings):
+    stp = make_unit(session, hcc_settings, centre, bank=STP_BANK)
+    single = make_unit_payment(session, centre, stp)
+    payload = merchants.vietqr_payload(session, hcc_settings, single)
+    assert "113000006789" in vietqr.parse_tlv(vietqr.parse_tlv(payload)["38"])["01"]
+    mixed = make_unit_payment(session, centre, stp, make_unit(session, hcc_settings, centre, code="SXD",
+                                                              tax_code="2300246128"))
+    assert merchants.vietqr_payload(session, hcc_settings, mixed) is None
