@@ -2,9 +2,11 @@
 
 from core.settings import Setting, Settings, register_production_check, register_settings
 
-# Gateway credentials default to the sandboxes' values in the embedded default; in production every one
-# must be set: the start-up check below names each missing one, and should one be unset all the same, the
-# gateway refuses to work (fees.gateways.base.GatewayNotConfigured) instead of using the sandbox's.
+# These are the deployment's default merchant accounts: a collecting unit with its own (VNPAY/MoMo ids in
+# its `gateway`, secrets as its credentials, a bank account in its bank_* columns) is paid into that one
+# instead (fees.merchants). They default to the sandboxes' values in the embedded default; in production
+# every one must be set: the start-up check below names each missing one, and should one be unset all the
+# same, the gateway refuses to work (fees.gateways.base.GatewayNotConfigured) instead of using the sandbox's.
 register_settings(
     Setting("HCC_PAYMENT_EXPIRY_MINUTES", "1440", "Minutes after which an unpaid online payment request expires."),
     Setting("HCC_REFUND_NEEDS_APPROVAL", "1", "A refund must be approved by a second finance user before it is sent."),
