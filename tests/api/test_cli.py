@@ -35,3 +35,14 @@ def test_users_create_refuses_an_unknown_centre(runner):
 def test_settings_lists_every_setting(runner):
     result = runner.invoke(main, ["settings", "--markdown"])
     assert "`HCC_DATABASE_URL`" in result.output and "`HCC_SECRET_KEY`" in result.output
+
+
+def test_production_does_not_guess_the_centre_of_a_new_key_or_user(runner, settings, session):
+    settings.env = "production"
+    key = runner.invoke(main, ["api-keys", "create", "--name", "Một cửa"])
+    user = runner.invoke(main, ["users", "create", "x", "--role", "admin", "--password", "mật-khẩu-đủ-dài"])
+    assert key.exit_code != 0 and "--centre" in key.output
+    assert user.exit_code != 0 and "--centre" in user.output
+    named = runner.invoke(main, ["api-keys", "create", "--name", "Một cửa", "--centre", "DEMO-HN"])
+    assert named.exit_code == 0, named.output
+    assert session.scalars(select(ApiClient)).one().name == "Một cửa"
