@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -12,7 +12,7 @@ from api.admin.v1 import UNIT_SECRETS, scoped_blockers
 from api.auth import current_principal, protect_forms, require_roles
 from api.context import db_session, settings
 from api.i18n import register_messages, t
-from core.clock import utcnow
+from core.clock import local_day, utcnow
 from core.errors import DomainError, NotFound
 from province import fees as fee_catalogue
 from province import secrets
@@ -200,8 +200,13 @@ def _unit_page(code: str, *, import_errors: dict | None = None, status: int = 20
     return render_template("admin/unit.html", unit=unit, cert_state=cert_state, series=series_rows,
                            fees=fee_catalogue.fees_of_unit(session, unit.id), centre_codes=centre_codes,
                            credentials=secrets.describe(session, "unit", unit.id), secret_names=UNIT_SECRETS,
-                           import_errors=import_errors, today=date.today(),
-                           next_year=(now + timedelta(days=1)).year), status
+                           import_errors=import_errors, next_year=_series_year_to_prepare()), status
+
+
+def _series_year_to_prepare() -> int:
+    """The year a new series is most likely for: next year from December (prepared ahead), else this one."""
+    today = local_day()
+    return today.year + 1 if today.month == 12 else today.year
 
 
 @bp.get("/units/<code>")
