@@ -65,6 +65,12 @@ def _payment_takes(session: Session, settings: Settings, code: str, gateway_name
     payment = lock_payment(session, code=code)
     if payment is None:
         return True
+    extra = payment.extra or {}
+    if (extra.get("checkout_channel") == gateway_name and extra.get(merchants.CHECKOUT_MERCHANT) == account.merchant_id) \
+            or (payment.channel == gateway_name and extra.get(merchants.PAID_MERCHANT) == account.merchant_id):
+        # We opened the order with this merchant, or it already paid it: true even if the unit's accounts
+        # changed since (the money is with that merchant, and its replays must answer as before).
+        return True
     try:
         expected = merchants.account_for_payment(session, settings, payment, gateway_name)
     except (merchants.MixedMerchantAccounts, merchants.IncompleteMerchantAccount):

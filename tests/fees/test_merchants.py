@@ -221,6 +221,21 @@ def test_an_ipn_for_a_units_payment_is_verified_with_the_units_secret(client, se
     assert session.get(Payment, payment.id).extra[merchants.PAID_MERCHANT] == STP_TMN
 
 
+def test_an_order_opened_with_the_default_merchant_is_paid_even_if_the_unit_got_its_own_since(
+        client, session, centre, hcc_settings):
+    unit = make_unit(session, hcc_settings, centre)
+    payment = make_unit_payment(session, centre, unit)
+    assert client.post(f"/pay/{payment.code}/vnpay").status_code == 302  # opened with HCCSBX01
+    unit = session.get(CollectingUnit, unit.id)
+    unit.gateway = {"vnpay_tmn_code": STP_TMN}
+    secrets.set_secret(session, hcc_settings, "unit", unit.id, "vnpay_hash_secret", STP_SECRET.encode())
+    session.commit()
+    params = vnpay_ipn(payment, tmn=DEFAULT_TMN, secret=DEFAULT_SECRET)
+    assert client.get("/callbacks/vnpay/ipn?" + urlencode(params)).get_json()["RspCode"] == "00"
+    assert client.get("/callbacks/vnpay/ipn?" + urlencode(params)).get_json()["RspCode"] == "02"
+    assert status_of(session, payment) == "paid"
+
+
 def test_a_default_payment_refuses_an_ipn_signed_by_a_units_merchant(client, session, centre, hcc_settings):
     make_unit(session, hcc_settings, centre, vnpay_account=(STP_TMN, STP_SECRET))
     payment = make_unit_payment(session, centre, make_unit(session, hcc_settings, centre, code="SXD",
