@@ -49,8 +49,10 @@ def ensure_demo_centre(session: Session) -> Centre:
             province_code="01",
             phone="024 0000 0000",
             email="demo@hcc.example",
-            receipt_template="01BLP0-001",
-            receipt_symbol="HN",
+            # Series belong to the demo unit now (ensure_demo_unit); these columns are from the
+            # single-centre era and read only by migration 0007.
+            receipt_template="",
+            receipt_symbol="",
             receipt_number_width=7,
             is_demo=True,
         )

@@ -34,14 +34,6 @@ def format_amount(amount: int) -> str:
     return f"{int(amount):,}".replace(",", ".")
 
 
-def symbol_for(prefix: str, year: int) -> str:
-    """A symbol of the pre-unit shape: the centre's prefix followed by the year's last two digits.
-
-    Kept for reading old series; a unit's series carries its own symbol (province.series).
-    """
-    return f"{prefix}{year % 100:02d}"
-
-
 def build_content(*, payment, unit, centre, items, template: str, symbol: str, number_text: str, lookup_code: str,
                   lookup_url: str, collected_at: datetime, replaces: dict | None = None) -> dict:
     """Everything the law asks a receipt to show, as plain JSON-able data.

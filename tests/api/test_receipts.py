@@ -32,7 +32,7 @@ def test_a_system_reads_a_receipt_and_its_pdf(client, session, receipt):
     assert res.status_code == 200
     body = res.get_json()
     assert body["number"] == "0000001" and body["symbol"] == receipt.symbol
-    assert body["template"] == "01BLP0-001" and body["status"] == "issued"
+    assert body["template"] == "EBL01" and body["status"] == "issued"
     assert body["amount"] == 200_000 and body["amount_in_words"] == "Hai trăm nghìn đồng"
     assert body["lookup_code"] == receipt.lookup_code and len(body["sha256"]) == 64
     pdf = client.get(f"/api/v1/receipts/{receipt.id}/pdf", headers=bearer(key))
