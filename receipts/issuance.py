@@ -153,6 +153,8 @@ def _series_and_counter(session: Session, unit: CollectingUnit, now) -> tuple[Re
         if not candidates:
             series_for_issue(session, unit.id, now)  # raises NoSeriesError with the message staff need
         counter = _lock_counter(session, candidates[0])
+        for s in candidates:  # read again under the lock: a racing worker may have put one in use
+            session.expire(s)
         series = series_for_issue(session, unit.id, now)
     except NoSeriesError as e:
         raise UnitCannotIssueError(unit.code, str(e)) from e

@@ -25,10 +25,11 @@ class RegisterFilter:
     status: str | None = None
     fee_code: str | None = None
     channel: str | None = None
+    unit_id: int | None = None
 
 
 def register_query(f: RegisterFilter) -> Select:
-    """Receipts of a centre by Vietnamese issue day, status, fee type and channel; in number order."""
+    """Receipts of a centre by Vietnamese issue day, status, fee type, channel and unit; per unit, in number order."""
     stmt = select(Receipt).where(Receipt.centre_id == f.centre_id)
     if f.start is not None:
         stmt = stmt.where(Receipt.created_at >= day_bounds_utc(f.start)[0])
@@ -38,17 +39,20 @@ def register_query(f: RegisterFilter) -> Select:
         stmt = stmt.where(Receipt.status == f.status)
     if f.channel:
         stmt = stmt.where(Receipt.channel == f.channel)
+    if f.unit_id is not None:
+        stmt = stmt.where(Receipt.unit_id == f.unit_id)
     if f.fee_code:
         # fee_codes is the sorted comma-joined list of the receipt's fee codes.
         code = f.fee_code
         stmt = stmt.where((Receipt.fee_codes == code) | Receipt.fee_codes.like(f"{code},%")
                           | Receipt.fee_codes.like(f"%,{code}") | Receipt.fee_codes.like(f"%,{code},%"))
-    return stmt.order_by(Receipt.template, Receipt.symbol, Receipt.number)
+    # Two units served at a centre may both number EBL01/26T: each unit's series is listed on its own.
+    return stmt.order_by(Receipt.unit_id, Receipt.template, Receipt.symbol, Receipt.number)
 
 
 COLUMNS = ["Ký hiệu mẫu", "Ký hiệu", "Số", "Ngày lập", "Ngày thu", "Người nộp", "Mã hồ sơ", "Khoản thu",
            "Loại", "Số tiền", "Hình thức thanh toán", "Mã giao dịch", "Trạng thái", "Lý do huỷ/thay thế",
-           "Thay thế cho số", "Mã tra cứu", "SHA-256"]
+           "Thay thế cho số", "Mã tra cứu", "SHA-256", "Đơn vị thu", "Mã số thuế đơn vị thu"]
 
 
 def register_csv(receipts) -> str:
@@ -69,5 +73,5 @@ def register_csv(receipts) -> str:
                     "; ".join(x["kind_label"] for x in c["lines"]), r.amount,
                     CHANNEL_LABELS.get(r.channel or "", r.channel or ""), r.channel_ref or "",
                     STATUS_LABELS.get(r.status, r.status), r.cancel_reason or "", replaced.get("number", ""),
-                    r.lookup_code, r.sha256 or ""])
+                    r.lookup_code, r.sha256 or "", c["organisation"]["name"], c["organisation"]["tax_code"]])
     return out.getvalue()

@@ -10,7 +10,8 @@ from receipts.models import Receipt
 
 
 def receipt_payload(receipt: Receipt) -> dict:
-    return {"id": receipt.id, "payment_id": receipt.payment_id, "template": receipt.template,
+    return {"id": receipt.id, "payment_id": receipt.payment_id,
+            "unit_code": receipt.content.get("unit_code") if receipt.content else None, "template": receipt.template,
             "symbol": receipt.symbol, "number": receipt.number_text, "status": receipt.status,
             "amount": receipt.amount, "lookup_code": receipt.lookup_code, "sha256": receipt.sha256,
             "issued_at": receipt.issued_at.isoformat() if receipt.issued_at else None,
