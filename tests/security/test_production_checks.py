@@ -115,12 +115,20 @@ def production_app(tmp_path, database_url):
     from core.accounts import ensure_demo_centre
 
     # Throttling in production wants Redis; it is not what these tests are about.
-    settings = Settings.from_env(production_env(tmp_path / "instance", HCC_RATELIMIT_ENABLED="0"),
+    from cryptography.fernet import Fernet
+
+    from province.units import set_signing_pkcs12, units_served_at
+
+    settings = Settings.from_env(production_env(tmp_path / "instance", HCC_RATELIMIT_ENABLED="0",
+                                                HCC_ENCRYPTION_KEYS=Fernet.generate_key().decode()),
                                  database_url=database_url, queue_url="memory://")
     app = create_app({"settings": settings, "TESTING": True})
     with app.extensions["hcc"].db.session() as session:
         centre = ensure_demo_centre(session)
         seed_default(session, centre)
+        # A unit takes payments in production only once it can sign its receipts with a real key.
+        for unit in units_served_at(session, centre.id):
+            set_signing_pkcs12(session, settings, unit, settings.signing_pkcs12.read_bytes(), b"pw")
         session.commit()
         app.config["test_key"] = make_api_key(session)
     yield app
