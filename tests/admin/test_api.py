@@ -175,3 +175,19 @@ def test_doctor_lists_blockers_within_the_callers_scope(client, session, provinc
     scopes = {b["scope"] for b in body["blockers"]}
     assert "deployment" in scopes and "unit UBND-KB" in scopes
     assert "unit STP" not in scopes and "centre TTPVHCC" not in scopes
+
+
+def test_every_change_is_audited_under_the_callers_name_and_never_with_a_secret(client, session, province):
+    from core.models import AuditLog
+
+    key = bearer(admin_key(session, "TTPVHCC"))
+    client.put("/api/v1/admin/units/STP/credentials/momo_access_key", headers=key, json={"value": "khoa-momo-bi-mat"})
+    client.post("/api/v1/admin/centres/TTPVHCC/carrier-accounts", headers=key, json={"carrier": "ghn"})
+    client.post("/api/v1/admin/units/STP/series", headers=key, json={"template": "EBL02", "symbol": "27T", "year": 2027})
+    csv_ = "code,procedure,name,kind,amount\nLLTP-2,2.000488,Phí thử,phi,1000\n".encode()
+    client.post("/api/v1/admin/units/STP/fees", headers=key, data={"file": (io.BytesIO(csv_), "phi.csv")},
+                content_type="multipart/form-data")
+
+    rows = session.scalars(select(AuditLog).where(AuditLog.actor_type == "api_client")).all()
+    assert {"credential.set", "carrier_account.created", "series.created", "fee.created"} <= {r.action for r in rows}
+    assert all("khoa-momo-bi-mat" not in repr((r.before, r.after)) for r in rows)
