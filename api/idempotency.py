@@ -22,6 +22,14 @@ HEADER = "Idempotency-Key"
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 
 
+def _field_order(name: str | None) -> str:
+    return name or ""
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")  # hashed only, so a lone surrogate must not raise
+
+
 def _request_hash() -> str:
     h = hashlib.sha256()
     h.update(request.method.encode())
@@ -30,12 +38,13 @@ def _request_hash() -> str:
     h.update(b"\0")
     if request.mimetype == "multipart/form-data":
         # Each upload has its own random boundary: the same fields and files are the same request.
-        for name in sorted(request.form):
+        # A part whose name werkzeug cannot read (a line break in it) comes as None: sort it as "".
+        for name in sorted(request.form, key=_field_order):
             for value in request.form.getlist(name):
-                h.update(f"{name}={value}".encode() + b"\0")
-        for name in sorted(request.files):
+                h.update(_utf8(f"{name}={value}") + b"\0")
+        for name in sorted(request.files, key=_field_order):
             for upload in request.files.getlist(name):
-                h.update(f"{name}:{upload.filename}".encode() + b"\0" + hashlib.sha256(upload.read()).digest())
+                h.update(_utf8(f"{name}:{upload.filename}") + b"\0" + hashlib.sha256(upload.read()).digest())
                 upload.seek(0)
         return h.hexdigest()
     body = request.get_data(cache=True)
@@ -90,10 +99,23 @@ def _before():
     return resp
 
 
+def _end_request_transaction() -> None:
+    """The answer is decided: end the request's own transaction before recording it in another one.
+
+    A view that failed after taking a write lock (`lock_payment` on SQLite takes the database's) has not
+    committed; until its session ends, our write would wait on that lock for the whole busy timeout, then
+    fail, and a clean 404 or 409 became a 500 thirty seconds later. A committed view loses nothing.
+    """
+    request_session = g.get("db_session")
+    if request_session is not None:
+        request_session.rollback()
+
+
 def _after(response: Response) -> Response:
     record_id = g.pop("idempotency_record_id", None)
     if record_id is None:
         return response
+    _end_request_transaction()
     with hcc().db.session() as session:
         if response.status_code >= 500 or response.direct_passthrough or response.is_streamed:
             # A failed first attempt must not pin its failure: the client may retry with the same key.
@@ -110,6 +132,7 @@ def _after(response: Response) -> Response:
 def _teardown(exc=None):
     record_id = g.pop("idempotency_record_id", None)
     if record_id is not None:
+        _end_request_transaction()
         with hcc().db.session() as session:
             session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id,
                                                             IdempotencyRecord.status_code.is_(None)))

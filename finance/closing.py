@@ -26,6 +26,12 @@ class DayClosedError(Conflict):
     code = "day-closed"
 
 
+class EmptyDayError(Conflict):
+    """Raised when a day with nothing on its books is closed without saying that this is intended."""
+
+    code = "day-empty"
+
+
 def is_closed(session: Session, centre_id: int, day: date) -> bool:
     return session.scalar(select(func.count()).select_from(ClosedDay).where(
         ClosedDay.centre_id == centre_id, ClosedDay.day == day)) > 0
@@ -36,8 +42,31 @@ def ensure_day_open(session: Session, centre_id: int, day: date) -> None:
         raise DayClosedError(f"Ngày {day:%d/%m/%Y} đã khoá sổ; mọi điều chỉnh ghi vào ngày hiện tại.")
 
 
-def close_day(session: Session, centre_id: int, day: date, actor: audit.Actor) -> ClosedDay:
-    """Close a past day once its discrepancies are resolved; stores the day's summary with it."""
+def day_is_empty(session: Session, centre_id: int, day: date, figures=None) -> bool:
+    """Nothing on the day's books: no money in or out, no receipt issued or cancelled, no statement line."""
+    from finance.models import StatementLine
+    from finance.reports import summary
+
+    s = figures or summary(session, centre_id, day, day)
+    receipts = s.sections.get("Biên lai", {})
+    if (s.payments or s.refunds or s.cod_remitted or receipts.get("issued", {}).get("count")
+            or receipts.get("cancelled", {}).get("count")):
+        return False
+    lines = session.scalar(select(func.count()).select_from(StatementLine).where(
+        StatementLine.centre_id == centre_id, StatementLine.value_date == day))
+    discrepancies = session.scalar(select(func.count()).select_from(Discrepancy).where(
+        Discrepancy.centre_id == centre_id, Discrepancy.day == day))
+    return not lines and not discrepancies
+
+
+def close_day(session: Session, centre_id: int, day: date, actor: audit.Actor, *,
+              allow_empty: bool = False) -> ClosedDay:
+    """Close a past day once its discrepancies are resolved; stores the day's summary with it.
+
+    A day with nothing on its books (a Sunday, a holiday) must be closed too, for the month to close,
+    but only when the caller says so (`allow_empty`): an empty day is more often a wrong date typed in
+    than a quiet day, and a close cannot be undone.
+    """
     from finance.reports import summary
 
     if day >= local_day():
@@ -48,13 +77,17 @@ def close_day(session: Session, centre_id: int, day: date, actor: audit.Actor) -
         Discrepancy.centre_id == centre_id, Discrepancy.day == day, Discrepancy.status == "open"))
     if open_count:
         raise Conflict(f"Còn {open_count} chênh lệch chưa xử lý của ngày {day:%d/%m/%Y}.", code="open-discrepancies")
+    figures = summary(session, centre_id, day, day)
+    empty = day_is_empty(session, centre_id, day, figures)
+    if empty and not allow_empty:
+        raise EmptyDayError(f"Ngày {day:%d/%m/%Y} không có khoản thu, hoàn tiền, biên lai hay sao kê nào. "
+                            "Nếu đúng là ngày không phát sinh (ngày nghỉ), hãy xác nhận khoá sổ ngày trống.")
     closed = ClosedDay(centre_id=centre_id, day=day, closed_at=utcnow(),
-                       closed_by=f"{actor.type}:{actor.id or actor.name}",
-                       summary=summary(session, centre_id, day, day).as_dict())
+                       closed_by=f"{actor.type}:{actor.id or actor.name}", summary=figures.as_dict())
     session.add(closed)
     session.flush()
     audit.record(session, actor, "day.closed", entity_type="closed_day", entity_id=closed.id,
-                 after={"day": day.isoformat()}, centre_id=centre_id)
+                 after={"day": day.isoformat(), "empty": empty}, centre_id=centre_id)
     return closed
 
 

@@ -102,7 +102,9 @@ class PaymentQuery(PageArgs):
 
 class CounterPaymentIn(Schema):
     method = fields.String(required=True, validate=validate.OneOf(["cash", "card"]))
-    terminal_ref = fields.String(load_default=None, validate=validate.Length(max=64))
+    terminal_ref = fields.String(load_default=None, validate=validate.Length(max=64),
+                                 metadata={"description": "the card terminal's transaction reference; required "
+                                                          "when `method` is `card` (422 without it)"})
 
 
 class PaymentCancelIn(Schema):
@@ -134,7 +136,10 @@ class RefundRejectIn(Schema):
 
 
 class WebhookEndpointIn(Schema):
-    url = fields.Url(required=True, require_tld=False, schemes={"http", "https"})
+    # The pattern documents what fields.Url checks (http or https only), so a client knows before it calls.
+    url = fields.Url(required=True, require_tld=False, schemes={"http", "https"},
+                     validate=validate.Regexp(r"^https?://[^\s/?#]+", error="URL phải bắt đầu bằng http(s)://"),
+                     metadata={"description": "http(s) URL on a public address (not the service's own network)"})
     events = fields.List(fields.String(), load_default=None)
     description = fields.String(load_default=None, validate=validate.Length(max=255))
 
@@ -258,13 +263,22 @@ class PaymentOne(MethodView):
         return present(session, get_payment(session, payment_id=payment_id, centre_id=current_principal().centre_id))
 
 
+# Withdrawing a fee the citizen was asked to pay is a money decision: the cashier who took the request
+# and finance; a dispatcher sends results and has no say over what is owed (a cancelled shipment still
+# cancels its own COD request, inside postal's state machine).
+CANCELLERS = ("cashier", "finance")
+
+
 @blp.route("/payments/<int:payment_id>/cancel")
 class PaymentCancel(MethodView):
-    @require_roles(*STAFF)
+    @require_roles(*CANCELLERS)
     @blp.arguments(PaymentCancelIn)
     @blp.response(200, PaymentOut)
     def post(self, data, payment_id):
-        """Cancel an unpaid request."""
+        """Cancel an unpaid request (pending or failed), with a reason.
+
+        Who: the `cashier` and `finance` roles (an integrating system's key needs `cashier`); `dispatcher`
+        alone answers 403. A paid request is not cancelled but refunded (409 here)."""
         session = db_session()
         get_payment(session, payment_id=payment_id, centre_id=current_principal().centre_id)
         payment = lock_payment(session, payment_id=payment_id)

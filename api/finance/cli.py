@@ -55,8 +55,9 @@ def import_cmd(file: Path, source: str, centre: str | None):
 @reconcile_group.command("close")
 @click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
 @click.option("--centre", default=None)
+@click.option("--allow-empty", is_flag=True, help="Confirm closing a day with nothing on its books (a holiday).")
 @with_appcontext
-def close_cmd(day, centre):
+def close_cmd(day, centre, allow_empty):
     """Close a Vietnamese calendar day (YYYY-MM-DD)."""
     from flask import current_app
 
@@ -67,7 +68,7 @@ def close_cmd(day, centre):
     try:
         with hcc().db.session() as session:
             c = get_centre(session, centre)
-            closed = close_day(session, c.id, date(day.year, day.month, day.day), actor)
+            closed = close_day(session, c.id, date(day.year, day.month, day.day), actor, allow_empty=allow_empty)
             click.echo(f"closed {closed.day}: {closed.summary.get('payments', 0)} payments, "
                        f"{closed.summary.get('collected', 0)} đồng")
     except (DomainError, AccountError) as e:

@@ -44,6 +44,8 @@ register_messages({
     "finance.close": {"vi": "Khoá sổ ngày", "en": "Close a day"},
     "finance.close_button": {"vi": "Khoá sổ", "en": "Close"},
     "finance.closed_days": {"vi": "Ngày đã khoá sổ", "en": "Closed days"},
+    "finance.allow_empty": {"vi": "Ngày không phát sinh (ngày nghỉ): vẫn khoá sổ",
+                            "en": "Nothing happened that day (a holiday): close it anyway"},
     "finance.resolve": {"vi": "Xử lý", "en": "Resolve"},
     "finance.note": {"vi": "Ghi chú", "en": "Note"},
     "finance.payment_code": {"vi": "Mã khoản thu (khi liên kết)", "en": "Payment code (to link)"},
@@ -157,7 +159,8 @@ def close():
     session = db_session()
     try:
         day = date.fromisoformat(request.form.get("day", ""))
-        close_day(session, current_user.centre_id, day, current_principal().actor())
+        close_day(session, current_user.centre_id, day, current_principal().actor(),
+                  allow_empty=request.form.get("allow_empty") == "1")
         session.commit()
         flash(t("finance.day_closed", day=f"{day:%d/%m/%Y}"), "success")
     except ValueError:

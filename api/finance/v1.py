@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Response, request
+from flask import Response, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -47,6 +47,16 @@ class ImportForm(Schema):
     source = fields.String(required=True, validate=validate.OneOf(list(SOURCES)))
 
 
+# The upload is one multipart body: the `source` field and the `file`. flask-smorest documents a form
+# schema as urlencoded (no file), so the body is described here and the form validated in the view.
+IMPORT_BODY = {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["source", "file"],
+    "properties": {"source": {"type": "string", "enum": list(SOURCES)},
+                   "file": {"type": "string", "format": "binary",
+                            "description": "the statement, settlement or COD remittance file (CSV, XLSX, camt.053)"}},
+}}}}
+
+
 class DiscrepancySchema(Schema):
     id = fields.Integer()
     day = fields.Date()
@@ -87,6 +97,13 @@ class PeriodQuery(Schema):
             raise ValidationError("'from' must not be after 'to'", field_name="from")
 
 
+class CloseDayIn(Schema):
+    allow_empty = fields.Boolean(load_default=False, metadata={"description": (
+        "confirm closing a day with nothing on its books (no payment, refund, receipt, statement line or "
+        "discrepancy), such as a Sunday or a holiday; without it such a day answers 409 `day-empty`, "
+        "since an empty day is more often a wrong date than a quiet one, and a close cannot be undone")})
+
+
 class ClosedDaySchema(Schema):
     day = fields.Date()
     closed_at = fields.AwareDateTime()
@@ -110,11 +127,12 @@ class Imports(MethodView):
         return paginate(db_session(), stmt, args["page"], args["per_page"])
 
     @require_roles("finance")
-    @blp.arguments(ImportForm, location="form")
+    @blp.doc(requestBody=IMPORT_BODY)
     @blp.response(201, ImportResultSchema)
     @blp.alt_response(200, schema=ImportResultSchema, description="the same file was imported before")
-    def post(self, form):
-        """Import a statement or settlement file (multipart field `file`) and match it."""
+    def post(self):
+        """Import a statement or settlement file (multipart fields `source` and `file`) and match it."""
+        form = ImportForm().load(request.form.to_dict())  # a ValidationError is a 422 naming the field
         upload = request.files.get("file")
         if upload is None or not upload.filename:
             raise InvalidInput("no file", errors={"file": ["Chọn tệp sao kê để tải lên."]})
@@ -156,31 +174,66 @@ class Resolve(MethodView):
         return d
 
 
-@blp.route("/reconciliation/days/<day>/close")
+@blp.route("/reconciliation/days/<day>/close", parameters=[
+    {"in": "path", "name": "day", "required": True, "description": "a past Vietnamese calendar day",
+     "schema": {"type": "string", "format": "date"}}])
 class CloseDay(MethodView):
     @require_roles("finance")
+    @blp.arguments(CloseDayIn, required=False)
     @blp.response(201, ClosedDaySchema)
-    def post(self, day):
-        """Close a Vietnamese calendar day (YYYY-MM-DD): its payments, receipts and matches are frozen."""
+    def post(self, data, day):
+        """Close a past Vietnamese calendar day of the caller's centre: its payments, receipts and matches are frozen.
+
+        Refused (409) while the day is not over, is already closed or has open discrepancies. A day with
+        nothing on its books (a Sunday, a holiday) must be closed too, for the month to close, but only
+        with `{"allow_empty": true}`: otherwise 409 `urn:hcc:problem:day-empty`, so that a mistyped date
+        is not closed by accident."""
         try:
             the_day = date.fromisoformat(day)
         except ValueError as e:
             raise InvalidInput("bad day", errors={"day": ["Ngày phải có dạng YYYY-MM-DD."]}) from e
         p = current_principal()
         session = db_session()
-        closed = close_day(session, p.centre_id, the_day, p.actor())
+        allow_empty = bool((data or {}).get("allow_empty"))
+        closed = close_day(session, p.centre_id, the_day, p.actor(), allow_empty=allow_empty)
         session.commit()
         return closed
+
+
+_COUNT = {"type": "integer", "minimum": 0}
+REPORT_JSON = {
+    "type": "object",
+    "required": ["start", "end", "payments", "collected", "by_channel", "by_fee", "refunds", "refunded_payments",
+                 "cod_collected", "cod_remitted"],
+    "properties": {
+        "start": {"type": "string", "format": "date"}, "end": {"type": "string", "format": "date"},
+        "payments": _COUNT, "collected": {**_COUNT, "description": "đồng"},
+        "by_channel": {"type": "object", "additionalProperties": {
+            "type": "object", "properties": {"payments": _COUNT, "amount": _COUNT}}},
+        "by_fee": {"type": "array", "items": {"type": "object", "properties": {
+            "fee_code": {"type": "string"}, "name": {"type": "string"}, "kind": {"type": "string"},
+            "quantity": _COUNT, "amount": _COUNT}}},
+        "refunds": _COUNT, "refunded_payments": _COUNT, "cod_collected": _COUNT, "cod_remitted": _COUNT,
+    },
+    "additionalProperties": {"type": "object", "description": "a section other packages add, by its title: "
+                                                              "receipts (`Biên lai`), dispatch (`Bưu chính`)"},
+}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FILE = {"type": "string", "format": "binary"}
+REPORT_ANSWER = "the figures as JSON, or with `format=csv` or `format=xlsx` as a file to download"
 
 
 @blp.route("/reports/summary")
 class Report(MethodView):
     @require_roles("finance")
     @blp.arguments(PeriodQuery, location="query")
-    @blp.response(200)
+    @blp.response(200, REPORT_JSON, description=REPORT_ANSWER)
+    @blp.alt_response(200, schema=FILE, content_type="text/csv", description=REPORT_ANSWER, success=True)
+    @blp.alt_response(200, schema=FILE, content_type=XLSX, description=REPORT_ANSWER, success=True)
     def get(self, args):
         """Summary for Vietnamese days from..to: by channel, by fee type, refunds, COD, receipts, dispatch.
-        `format=csv` or `format=xlsx` downloads it."""
+
+        `from` must not be after `to` (422). `format=csv` or `format=xlsx` downloads it."""
         s = summary(db_session(), current_principal().centre_id, args["start"], args["end"])
         name = f"bao-cao-{args['start']:%Y%m%d}-{args['end']:%Y%m%d}"
         if args["format"] == "csv":
@@ -188,5 +241,5 @@ class Report(MethodView):
                             headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
         if args["format"] == "xlsx":
             return Response(to_xlsx(s), headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
-                            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        return s.as_dict()
+                            mimetype=XLSX)
+        return jsonify(s.as_dict())

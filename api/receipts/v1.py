@@ -14,7 +14,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from api.auth import current_principal, require_roles
 from api.context import db_session, settings
 from api.schemas import PageArgs, page_schema, paginate
-from core.errors import InvalidInput, NotFound, PermissionDenied
+from core.errors import InvalidInput, NotFound
 from fees.models import CHANNELS
 from receipts.issuance import cancel_receipt, lookup_url, read_pdf, replace_receipt
 from receipts.models import RECEIPT_STATUSES, Receipt
@@ -68,7 +68,9 @@ class RegisterQuery(PageArgs):
     status = fields.String(load_default=None, validate=validate.OneOf(RECEIPT_STATUSES))
     fee_code = fields.String(load_default=None)
     channel = fields.String(load_default=None, validate=validate.OneOf(CHANNELS))
-    centre_id = fields.Integer(load_default=None, metadata={"description": "admins only; default your centre"})
+    centre_id = fields.Integer(load_default=None, metadata={
+        "description": "the caller's own centre (the default); any other centre's id answers 404, "
+                       "for every role including admin: a key reads only its own centre's receipts"})
 
     @validates_schema
     def _order(self, data, **_):
@@ -107,17 +109,17 @@ ReceiptPage = page_schema(ReceiptSchema, "ReceiptPage")
 
 
 def _centre_id(requested: int | None = None) -> int:
+    # Admin is a role, not a scope: like every other object, another centre's register does not exist for
+    # the caller (404, not 403, so a key cannot even learn which centre ids exist).
     p = current_principal()
     if requested is not None and requested != p.centre_id:
-        if "admin" not in p.roles:
-            raise PermissionDenied("only an administrator reads another centre's register")
-        return requested
+        raise NotFound("centre not found")
     return p.centre_id
 
 
 def _get(receipt_id: int) -> Receipt:
     r = db_session().get(Receipt, receipt_id)
-    if r is None or r.centre_id != current_principal().centre_id and "admin" not in current_principal().roles:
+    if r is None or r.centre_id != current_principal().centre_id:
         raise NotFound("receipt not found")
     return r
 
@@ -128,7 +130,8 @@ class Register(MethodView):
     @blp.arguments(RegisterQuery, location="query")
     @blp.response(200, ReceiptPage)
     def get(self, args):
-        """The receipt register: filter by centre, issue date range (Vietnamese days), status, fee type, channel."""
+        """The caller's centre's receipt register: filter by issue date range (Vietnamese days), status, fee type,
+        channel. Another centre's `centre_id` answers 404, whatever the caller's roles."""
         f = RegisterFilter(centre_id=_centre_id(args.get("centre_id")), start=args.get("start"), end=args.get("end"),
                            status=args.get("status"), fee_code=args.get("fee_code"), channel=args.get("channel"))
         return paginate(db_session(), register_query(f), args["page"], args["per_page"])
@@ -138,9 +141,10 @@ class Register(MethodView):
 class RegisterExport(MethodView):
     @require_roles("finance")
     @blp.arguments(ExportQuery, location="query")
-    @blp.response(200, content_type="text/csv")
+    @blp.response(200, {"type": "string", "format": "binary"}, content_type="text/csv")
     def get(self, args):
-        """CSV export of the register for a Vietnamese day (`day=YYYY-MM-DD`) or month (`month=YYYY-MM`)."""
+        """CSV export of the caller's centre's register for a Vietnamese day (`day=YYYY-MM-DD`) or month
+        (`month=YYYY-MM`): exactly one of the two, else 422."""
         if args.get("day"):
             start = end = args["day"]
             name = f"so-bien-lai-{start:%Y%m%d}"
@@ -159,6 +163,7 @@ class RegisterExport(MethodView):
 
 @blp.route("/verify")
 class Verify(MethodView):
+    @blp.doc(security=[])  # public (api/receipts/__init__.py), like the lookup page: no key, no Idempotency-Key
     @blp.arguments(VerifyForm, location="files")
     @blp.response(200, VerifyResultSchema)
     def post(self, form):
@@ -179,7 +184,7 @@ class ReceiptOne(MethodView):
 @blp.route("/<int:receipt_id>/pdf")
 class ReceiptPdf(MethodView):
     @require_roles(*READERS)
-    @blp.response(200, content_type="application/pdf")
+    @blp.response(200, {"type": "string", "format": "binary"}, content_type="application/pdf")
     def get(self, receipt_id):
         """The signed PDF, byte for byte as issued (the receipt's XML is attached inside)."""
         r = _get(receipt_id)

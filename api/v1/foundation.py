@@ -153,4 +153,7 @@ class Audit(MethodView):
 
 
 def init_app(app, api) -> None:
+    from api.v1 import openapi
+
     api.register_blueprint(blp)
+    openapi.init_app(api)

@@ -115,3 +115,34 @@ def test_a_pending_request_can_be_cancelled_and_then_not_paid_at_the_counter(cli
     assert resp.get_json()["status"] == "cancelled"
     assert client.post(f"/api/v1/payments/{payment.id}/counter", json={"method": "cash"},
                        headers=bearer(key)).status_code == 409
+
+
+def test_cashier_and_finance_cancel_a_request_but_a_dispatcher_may_not(client, session, centre):
+    dispatcher = make_api_key(session, roles=("dispatcher",), name="Bộ phận trả kết quả")
+    cashier = make_api_key(session, roles=("cashier",), name="Quầy thu")
+    finance = make_api_key(session, roles=("finance",), name="Kế toán")
+    first = make_payment(session, dossier_code="000.00.12.H26-260101-0001")
+    second = make_payment(session, dossier_code="000.00.12.H26-260101-0002")
+    body = {"reason": "công dân rút hồ sơ"}
+    refused = client.post(f"/api/v1/payments/{first.id}/cancel", json=body, headers=bearer(dispatcher))
+    assert refused.status_code == 403
+    assert client.get(f"/api/v1/payments/{first.id}", headers=bearer(cashier)).get_json()["status"] == "pending"
+    for key, payment in ((cashier, first), (finance, second)):
+        resp = client.post(f"/api/v1/payments/{payment.id}/cancel", json=body, headers=bearer(key))
+        assert resp.status_code == 200 and resp.get_json()["status"] == "cancelled"
+
+
+def test_the_cancel_operation_says_who_may_cancel(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    description = doc["paths"]["/api/v1/payments/{payment_id}/cancel"]["post"]["description"]
+    assert "cashier" in description and "finance" in description and "dispatcher" in description
+
+
+def test_a_failed_counter_payment_with_an_idempotency_key_answers_at_once_and_replays(client, key):
+    # The counter locks the payment row before finding it is not ours; recording the answer for the
+    # Idempotency-Key used to wait on that lock (SQLite) and turn the 404 into a 500.
+    headers = {**bearer(key), "Idempotency-Key": "quay-1-lan-1"}
+    first = client.post("/api/v1/payments/910114/counter", json={"method": "cash"}, headers=headers)
+    assert first.status_code == 404 and first.mimetype == "application/problem+json"
+    again = client.post("/api/v1/payments/910114/counter", json={"method": "cash"}, headers=headers)
+    assert again.status_code == 404 and again.headers.get("Idempotent-Replayed") == "true"

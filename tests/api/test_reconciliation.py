@@ -163,7 +163,7 @@ def test_cli_close_prepares_a_fresh_embedded_instance_like_import(tmp_path, sign
                                  signing_pkcs12_password=signing_files.password, public_url="http://localhost")
     app = create_app({"settings": settings, "TESTING": True})
     day = local_day() - timedelta(days=3)
-    result = app.test_cli_runner().invoke(main, ["reconcile", "close", str(day)])
+    result = app.test_cli_runner().invoke(main, ["reconcile", "close", str(day), "--allow-empty"])
     app.extensions["hcc"].db.dispose()
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"closed {day}: 0 payments")

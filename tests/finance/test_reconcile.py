@@ -253,9 +253,29 @@ def test_today_cannot_be_closed_before_it_is_over(session, centre):
 
 def test_money_for_a_closed_day_is_booked_today(session, centre):
     day = local_day() - timedelta(days=2)
-    close_day(session, centre.id, day, OFFICER)
+    close_day(session, centre.id, day, OFFICER, allow_empty=True)
     import_statement(session, centre.id, "bank-csv", "z.csv", bank_csv([(day, "FT5", 99_000, "khong ro")]), OFFICER)
     assert session.scalars(select(Discrepancy.day)).one() == local_day()
+
+
+def test_a_day_with_nothing_on_its_books_closes_only_when_the_officer_confirms_it(session, centre):
+    from finance.closing import EmptyDayError, is_closed
+
+    sunday = local_day() - timedelta(days=3)   # nothing was collected, refunded or imported that day
+    with pytest.raises(EmptyDayError, match="không có khoản thu"):
+        close_day(session, centre.id, sunday, OFFICER)
+    assert not is_closed(session, centre.id, sunday)
+    closed = close_day(session, centre.id, sunday, OFFICER, allow_empty=True)
+    session.commit()
+    assert is_closed(session, centre.id, sunday) and closed.summary["payments"] == 0
+
+
+def test_a_day_with_only_a_statement_line_is_not_empty(session, centre):
+    day = local_day() - timedelta(days=1)
+    import_statement(session, centre.id, "bank-csv", "a.csv", bank_csv([(day, "FT9", 10_000, "la")]), OFFICER)
+    d = session.scalars(select(Discrepancy)).one()
+    resolve_discrepancy(session, d.id, centre.id, action="write_off", note="Tiền nhầm, đã trả lại", actor=OFFICER)
+    assert close_day(session, centre.id, day, OFFICER).day == day   # no confirmation needed
 
 
 def test_camt053_statement(session, centre):
@@ -323,3 +343,34 @@ def test_a_closed_days_receipt_cannot_be_edited_but_can_be_cancelled_today(sessi
     cancel_receipt(session, receipt.id, reason="Thu nhầm hồ sơ, hoàn trả người nộp", actor=OFFICER)
     session.commit()
     assert session.get(Receipt, receipt.id).status == "cancelled"
+
+
+def test_over_the_api_an_empty_day_needs_allow_empty(client, session):
+    from tests.factories import bearer, make_api_key
+
+    key = make_api_key(session, roles=("finance",))
+    sunday = local_day() - timedelta(days=3)
+    url = f"/api/v1/reconciliation/days/{sunday}/close"
+    refused = client.post(url, headers=bearer(key))
+    assert refused.status_code == 409 and refused.json["type"] == "urn:hcc:problem:day-empty"
+    assert client.post(url, json={"allow_empty": False}, headers=bearer(key)).status_code == 409
+    closed = client.post(url, json={"allow_empty": True}, headers=bearer(key))
+    assert closed.status_code == 201 and closed.json["day"] == sunday.isoformat()
+    assert client.post(url, json={"allow_empty": True}, headers=bearer(key)).json["type"].endswith("already-closed")
+
+
+def test_on_the_finance_page_an_empty_day_needs_the_box_ticked(client, session, centre):
+    from finance.closing import is_closed
+    from tests.factories import csrf_token, make_user, sign_in
+
+    user = make_user(session, roles=("finance",))
+    sign_in(client, user.username)
+    sunday = local_day() - timedelta(days=3)
+    page = client.post("/staff/finance/close", data={"day": sunday.isoformat(),
+                                                     "csrf_token": csrf_token(client, "/staff/finance/")},
+                       follow_redirects=True)
+    assert "xác nhận khoá sổ ngày trống" in page.get_data(as_text=True)
+    assert not is_closed(session, centre.id, sunday)
+    client.post("/staff/finance/close", data={"day": sunday.isoformat(), "allow_empty": "1",
+                                              "csrf_token": csrf_token(client, "/staff/finance/")})
+    assert is_closed(session, centre.id, sunday)
