@@ -196,7 +196,8 @@ def _unit_page(code: str, *, import_errors: dict | None = None, status: int = 20
             "expiring" if unit.cert_not_after <= now + EXPIRY_WARNING else "ok")
     series_rows = list(session.scalars(select(ReceiptSeries).where(ReceiptSeries.unit_id == unit.id)
                                        .order_by(ReceiptSeries.year, ReceiptSeries.template, ReceiptSeries.symbol)))
-    centre_codes = [c.code for c in scope.centres(session) if c.id in unit_service.centre_ids_serving(session, unit.id)]
+    serving = set(unit_service.centre_ids_serving(session, unit.id))
+    centre_codes = [c.code for c in scope.centres(session) if c.id in serving]
     return render_template("admin/unit.html", unit=unit, cert_state=cert_state, series=series_rows,
                            fees=fee_catalogue.fees_of_unit(session, unit.id), centre_codes=centre_codes,
                            credentials=secrets.describe(session, "unit", unit.id), secret_names=UNIT_SECRETS,
