@@ -29,7 +29,8 @@ from core import audit
 from core.clock import local_day
 from core.errors import Conflict, InvalidInput
 from fees.models import FeeType
-from province.models import CollectingUnit
+from core.models import Centre
+from province.models import CentreUnit, CollectingUnit
 from province.units import centre_ids_serving
 
 COLUMNS = ("code", "procedure", "name", "kind", "amount", "online_amount", "retained_percent", "valid_from",
@@ -446,9 +447,15 @@ def _fee_snapshot(row: FeeType) -> dict:
 
 
 def codes_of_other_units(session: Session, unit_id: int | None) -> dict[str, str]:
-    """Fee codes already owned by other units, mapped to those units' codes."""
+    """Fee codes already owned by other units, mapped to those units' codes.
+
+    The embedded default's demo unit (served at the demo centre) does not count: its demo fees must not
+    stop a province's real catalogue from using the same codes, and no real centre serves it.
+    """
+    demo_units = (select(CentreUnit.unit_id).join(Centre, Centre.id == CentreUnit.centre_id)
+                  .where(Centre.is_demo.is_(True)))
     stmt = (select(FeeType.code, CollectingUnit.code).join(CollectingUnit, CollectingUnit.id == FeeType.unit_id)
-            .distinct())
+            .where(CollectingUnit.id.not_in(demo_units)).distinct())
     if unit_id is not None:
         stmt = stmt.where(FeeType.unit_id != unit_id)
     return {fee_code: unit_code for fee_code, unit_code in session.execute(stmt)}

@@ -42,6 +42,18 @@ def test_an_invalid_file_writes_nothing_and_names_each_error_with_its_path(runne
     assert session.scalar(select(Centre).where(Centre.code == "TTPVHCC")) is None
 
 
+def test_the_example_imports_into_an_instance_that_already_seeded_its_demo_fees(runner, session):
+    # `hcc serve` seeds the demo centre's fees (CT-BANSAO, CT-CHUKY...) before anyone imports a province.
+    from core.accounts import ensure_demo_centre
+    from fees.schedule import seed_default
+
+    seed_default(session, ensure_demo_centre(session))
+    session.commit()
+    result = runner.invoke(main, ["province", "import", str(EXAMPLE)])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "Đơn vị thu: tạo mới 3" in result.stdout
+
+
 def test_a_file_that_is_not_yaml_is_refused(runner, tmp_path):
     bad = tmp_path / "tinh.yaml"
     bad.write_text("units: [\n", encoding="utf-8")
