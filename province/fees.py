@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.clock import local_day
 from core.errors import Conflict, InvalidInput
-from fees.models import FeeType
 from core.models import Centre
+from fees.models import FeeType
 from province.models import CentreUnit, CollectingUnit
 from province.units import centre_ids_serving
 
