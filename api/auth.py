@@ -9,6 +9,8 @@ from functools import wraps
 from flask import Flask, abort, g, redirect, request, session, url_for
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session
 
 from api import security
 from api.context import db_session, hcc
@@ -16,7 +18,10 @@ from api.i18n import t
 from core import audit
 from core.accounts import authenticate_api_key
 from core.clock import utcnow
-from core.models import User
+from core.errors import NotFound
+from core.models import Centre, User
+from province.access import centre_ids_for
+from province.models import PrincipalCentre
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +32,73 @@ csrf = CSRFProtect()
 PUBLIC_API_PATHS = {"/api/v1/openapi.json"}
 
 
+def centre_ids_of(session: Session, kind: str, principal_id: int, home_centre_id: int) -> frozenset[int] | None:
+    """The centres a user or API key sees: None for the whole province (a principal_centre row without a
+    centre, written by `hcc ... --province`), else its home centre and the centres granted to it."""
+    wide = session.scalar(select(PrincipalCentre.id).where(
+        PrincipalCentre.principal_type == kind, PrincipalCentre.principal_id == principal_id,
+        PrincipalCentre.centre_id.is_(None)).limit(1)) is not None
+    return None if wide else centre_ids_for(session, kind, principal_id, home_centre_id)
+
+
+class CentreScope:
+    """What a caller sees: objects of its centres (`centre_ids`; None is the whole province).
+
+    Another centre's object is answered as if it did not exist (404), whatever the caller's roles:
+    look objects up through `scope` or check them with `sees`, never against `centre_id` alone, which is
+    only the home centre where new objects go.
+    """
+
+    centre_id: int
+    centre_ids: frozenset[int] | None
+
+    def sees(self, centre_id: int | None) -> bool:
+        return centre_id is not None and (self.centre_ids is None or centre_id in self.centre_ids)
+
+    def scope(self, stmt, column):
+        """`stmt` limited to rows whose `column` (a centre id) is one of the caller's centres."""
+        if self.centre_ids is None:
+            return stmt
+        return stmt.where(column.in_(sorted(self.centre_ids)))
+
+    @property
+    def many_centres(self) -> bool:
+        """Whether lists mix centres (and so show which centre each row is of)."""
+        return self.centre_ids is None or len(self.centre_ids) > 1
+
+    def centres(self, session: Session) -> list[Centre]:
+        """The caller's centres, home centre first, then by code."""
+        rows = list(session.scalars(self.scope(select(Centre), Centre.id).order_by(Centre.code)))
+        return sorted(rows, key=lambda c: c.id != self.centre_id)
+
+    def centre(self, session: Session, code: str | None = None) -> Centre:
+        """The centre named by `code` (the home centre when none is named); a centre the caller does not see
+        answers NotFound like one that does not exist."""
+        if not code:
+            centre = session.get(Centre, self.centre_id)
+        else:
+            centre = session.scalar(select(Centre).where(Centre.code == code))
+        if centre is None or not self.sees(centre.id):
+            raise NotFound(f"Không có trung tâm mã {code!r}" if code else "centre not found",
+                           errors={"centre_code": ["Không có trung tâm này trong phạm vi của bạn."]})
+        return centre
+
+
 @dataclass
-class Principal:
+class Principal(CentreScope):
     """The authenticated caller of a request."""
 
     kind: str  # "user" or "api_client"
     id: int
     name: str
-    centre_id: int
+    centre_id: int  # the home centre: where objects are created unless the request names another it sees
     roles: list[str] = field(default_factory=list)
+    # The centres it sees; None is the whole province. Defaults to the home centre alone.
+    centre_ids: frozenset[int] | None = field(default_factory=frozenset)
+
+    def __post_init__(self):
+        if self.centre_ids is not None and not self.centre_ids:
+            self.centre_ids = frozenset({self.centre_id})
 
     @property
     def key(self) -> str:
@@ -49,13 +112,14 @@ class Principal:
                            ip=request.remote_addr)
 
 
-class StaffUser:
+class StaffUser(CentreScope):
     """flask-login's view of a staff user (kept apart from the ORM row so sessions can close)."""
 
     def __init__(self, user: User):
         self.id, self.username, self.full_name = user.id, user.username, user.full_name
         self.centre_id, self.roles, self.active = user.centre_id, list(user.roles), user.active
         self.centre_name = user.centre.name
+        self.centre_ids = centre_ids_of(object_session(user) or db_session(), "user", user.id, user.centre_id)
 
     is_authenticated = True
     is_anonymous = False
@@ -141,6 +205,11 @@ def current_principal() -> Principal | None:
     return g.get("principal")
 
 
+def _staff_principal() -> Principal:
+    return Principal("user", current_user.id, current_user.username, current_user.centre_id,
+                     list(current_user.roles), current_user.centre_ids)
+
+
 def _authenticate_api_request():
     if request.method == "OPTIONS" or not request.path.startswith("/api/v1") or request.path in PUBLIC_API_PATHS:
         return None
@@ -158,14 +227,14 @@ def _authenticate_api_request():
             abort(401, description="The API key is not valid.")
         client.last_used_at = utcnow()
         dbs.commit()
-        g.principal = Principal("api_client", client.id, client.name, client.centre_id, list(client.roles))
+        g.principal = Principal("api_client", client.id, client.name, client.centre_id, list(client.roles),
+                                centre_ids_of(dbs, "api_client", client.id, client.centre_id))
         return None
     if current_user.is_authenticated:
         # Staff pages may call the API with their session; then CSRF applies as on pages.
         if request.method not in ("GET", "HEAD"):
             csrf.protect()
-        g.principal = Principal("user", current_user.id, current_user.username, current_user.centre_id,
-                                list(current_user.roles))
+        g.principal = _staff_principal()
         return None
     abort(401, description="Send 'Authorization: Bearer <API key>'.")
 
@@ -186,9 +255,7 @@ def require_roles(*roles: str):
         def wrapped(*args, **kwargs):
             principal = current_principal()
             if principal is None and current_user.is_authenticated:
-                principal = Principal("user", current_user.id, current_user.username, current_user.centre_id,
-                                      list(current_user.roles))
-                g.principal = principal
+                principal = g.principal = _staff_principal()
             if principal is None:
                 if request.path.startswith("/api/"):
                     abort(401)

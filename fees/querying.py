@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from core import audit
-from fees.gateways.base import get_gateway
+from fees.merchants import gateway_for_payment
 from fees.models import Payment
 from fees.settlement import Settled, settle_gateway_payment
 
@@ -17,7 +17,8 @@ def settle_by_query(session: Session, payment_id: int, settings) -> Settled | No
     channel = (payment.extra or {}).get("checkout_channel")
     if channel not in ("vnpay", "momo"):
         return None
-    result = get_gateway(channel, settings).query(payment)
+    # The account the order was opened with (a unit's own merchant), not the deployment's default.
+    result = gateway_for_payment(session, settings, payment, channel).query(payment)
     if not result.found or result.pending or not result.success:
         # Remember the question, so the sweep asks again only after a pause (updated_at moves).
         from core.clock import utcnow

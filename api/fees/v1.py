@@ -15,12 +15,12 @@ from api.schemas import PageArgs, page_schema, paginate
 from core.clock import local_day
 from core.errors import NotFound
 from core.models import Centre
+from fees import merchants, webhooks
 from fees import refunds as refund_service
-from fees import webhooks
 from fees.gateways.counter import record_counter_payment
-from fees.gateways.vietqr import VietqrGateway
 from fees.models import PAYMENT_STATUSES, FeeType, Payment, Refund, WebhookEndpoint
 from fees.payments import ItemRequest, Payer, create_payment, get_payment, lock_payment, transition
+from province.models import CollectingUnit
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +28,21 @@ blp = Blueprint("fees_api", __name__, url_prefix="/api/v1", description="Fees, p
 
 STAFF = ("cashier", "dispatcher", "finance")
 
+CENTRE_CODE_IN = ("the code of the centre the object is created at, one of the caller's centres (a key or user "
+                  "of several centres, or of the whole province); the caller's home centre when omitted. A centre "
+                  "the caller does not see answers 404, like one that does not exist")
+
+
+def _code_of(model, object_id: int | None) -> str | None:
+    row = db_session().get(model, object_id) if object_id is not None else None
+    return row.code if row is not None else None
+
 
 class FeeTypeSchema(Schema):
     id = fields.Integer()
     code = fields.String()
+    unit_code = fields.Function(lambda f: _code_of(CollectingUnit, f.unit_id), allow_none=True,
+                                metadata={"description": "the collecting unit that owns the fee"})
     name = fields.String()
     procedure_code = fields.String(allow_none=True)
     kind = fields.String(metadata={"description": "`phi` (phí) or `le_phi` (lệ phí)"})
@@ -54,7 +65,16 @@ class PaymentItemIn(Schema):
     quantity = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1, max=1000))
 
 
+class FeeQuery(Schema):
+    centre_code = fields.String(load_default=None, validate=validate.Length(min=1, max=32), metadata={
+        "description": "whose schedule: one of the caller's centres (the home centre when omitted); another "
+                       "centre answers 404"})
+
+
 class PaymentIn(Schema):
+    centre_code = fields.String(load_default=None, validate=validate.Length(min=1, max=32),
+                                metadata={"description": CENTRE_CODE_IN + "; its fees are those of the units "
+                                                                           "served at that centre"})
     dossier_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
     payer = fields.Nested(PaymentPayerIn, required=True)
     items = fields.List(fields.Nested(PaymentItemIn), required=True, validate=validate.Length(min=1, max=50))
@@ -71,8 +91,19 @@ class PaymentItemOut(Schema):
     amount = fields.Integer()
 
 
+class PaymentReceiptOut(Schema):
+    id = fields.Integer()
+    unit_code = fields.String(allow_none=True, metadata={"description": "the collecting unit whose receipt it is"})
+    template = fields.String(metadata={"description": "ký hiệu mẫu"})
+    symbol = fields.String(metadata={"description": "ký hiệu"})
+    number = fields.String(allow_none=True, metadata={"description": "zero-padded number in the unit's series"})
+    status = fields.String(metadata={"description": "pending (being signed) or issued"})
+    pdf_url = fields.String()
+
+
 class PaymentOut(Schema):
     id = fields.Integer()
+    centre_code = fields.String(metadata={"description": "the centre that collects it"})
     code = fields.String(metadata={"description": "the citizen's code (pay link, transfer description, vnp_TxnRef)"})
     dossier_code = fields.String()
     status = fields.String()
@@ -89,9 +120,17 @@ class PaymentOut(Schema):
     paid_at = fields.AwareDateTime(allow_none=True)
     items = fields.List(fields.Nested(PaymentItemOut))
     pay_url = fields.String()
-    vietqr = fields.String(metadata={"description": "EMVCo VietQR payload for a bank transfer"})
-    receipt_id = fields.Integer(allow_none=True)
-    receipt_pdf_url = fields.String(allow_none=True)
+    vietqr = fields.String(allow_none=True, metadata={
+        "description": "EMVCo VietQR payload for a bank transfer to the account of the payment's units; null when "
+                       "their fees go to different bank accounts (no one QR can pay them)"})
+    receipts = fields.List(fields.Nested(PaymentReceiptOut), metadata={
+        "description": "the payment's current receipts, one per collecting unit among its lines, by unit code; "
+                       "empty until it is paid"})
+    receipt_blocked = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": "unit code -> why that unit's receipt cannot be issued yet (no registered series, expired "
+                       "certificate); issued by the sweep once fixed. Empty when nothing is blocked"})
+    receipt_id = fields.Integer(allow_none=True, metadata={"description": "the first of `receipts` (compatibility)"})
+    receipt_pdf_url = fields.String(allow_none=True, metadata={"description": "the first receipt's PDF"})
 
 
 class PaymentQuery(PageArgs):
@@ -136,6 +175,8 @@ class RefundRejectIn(Schema):
 
 
 class WebhookEndpointIn(Schema):
+    centre_code = fields.String(load_default=None, validate=validate.Length(min=1, max=32),
+                                metadata={"description": CENTRE_CODE_IN + "; it receives that centre's events"})
     # The pattern documents what fields.Url checks (http or https only), so a client knows before it calls.
     url = fields.Url(required=True, require_tld=False, schemes={"http", "https"},
                      validate=validate.Regexp(r"^https?://[^\s/?#]+", error="URL phải bắt đầu bằng http(s)://"),
@@ -146,6 +187,7 @@ class WebhookEndpointIn(Schema):
 
 class WebhookEndpointOut(Schema):
     id = fields.Integer()
+    centre_code = fields.Function(lambda e: _code_of(Centre, e.centre_id), allow_none=True, metadata={"description": "whose events it receives"})
     url = fields.String()
     events = fields.List(fields.String())
     active = fields.Boolean()
@@ -163,41 +205,75 @@ PaymentPage = page_schema(PaymentOut, "PaymentPage")
 def receipt_id_of(session, payment_id: int) -> int | None:
     from receipts.issuance import receipt_id_for_payment
 
-    try:
-        return receipt_id_for_payment(session, payment_id)
-    except NotImplementedError:
-        return None
+    return receipt_id_for_payment(session, payment_id)
 
 
 def issue_receipt_now(session, payment_id: int) -> int | None:
-    """The counter's one action ends with the receipt (when the receipts work is in place)."""
-    from receipts.issuance import issue_receipt
+    """The counter's one action ends with the receipts, one per unit; answers the first one's id.
+
+    A unit that cannot issue yet (no registered series, expired certificate) is not an error here: the
+    reason is noted on the payment (`receipt_blocked`) and the sweep issues it once fixed.
+    """
+    from receipts.issuance import ReceiptError, issue_receipts
 
     try:
         with session.begin_nested():
-            receipt = issue_receipt(session, payment_id)
-    except NotImplementedError:
+            receipts = issue_receipts(session, payment_id)
+    except ReceiptError as e:
+        # The payment is committed; staff see why on the payment, the sweep retries. Not a crash.
+        log.warning("no receipt at the counter", extra={"payment_id": payment_id, "reason": e.code})
         return None
     except Exception:
         # The payment is committed; the receipts sweep issues the receipt later. Say so, do not fail.
         log.exception("receipt issuance at the counter failed", extra={"payment_id": payment_id})
         return None
-    return getattr(receipt, "id", None)
+    return receipts[0].id if receipts else None
+
+
+def _receipts_of(session, payment: Payment, base: str) -> list[dict]:
+    from receipts.issuance import receipts_for_payment
+
+    return [{"id": r.id, "unit_code": r.unit.code if r.unit is not None else None, "template": r.template,
+             "symbol": r.symbol, "number": r.number_text, "status": r.status,
+             "pdf_url": f"{base}/api/v1/receipts/{r.id}/pdf"} for r in receipts_for_payment(session, payment.id)]
 
 
 def present(session, payment: Payment) -> dict:
-    receipt_id = receipt_id_of(session, payment.id)
+    from receipts.issuance import BLOCKED
+
     base = settings().public_url
+    receipts = _receipts_of(session, payment, base)
+    first = receipts[0] if receipts else None
+    centre = session.get(Centre, payment.centre_id)
     return {
         **{k: getattr(payment, k) for k in ("id", "code", "dossier_code", "status", "amount", "paid_amount",
                                            "refunded_amount", "refundable_amount", "channel", "channel_ref",
                                            "allowed_channels", "flags", "created_at", "expires_at", "paid_at",
                                            "items")},
+        "centre_code": centre.code,
         "pay_url": f"{base}/pay/{payment.code}",
-        "vietqr": VietqrGateway(settings()).qr_payload(payment),
-        "receipt_id": receipt_id,
-        "receipt_pdf_url": f"{base}/api/v1/receipts/{receipt_id}/pdf" if receipt_id else None,
+        # The bank account of the payment's units (a unit's own or the default), not always the default.
+        "vietqr": merchants.vietqr_payload(session, settings(), payment),
+        "receipts": receipts,
+        "receipt_blocked": dict((payment.extra or {}).get(BLOCKED) or {}),
+        "receipt_id": first["id"] if first else None,
+        "receipt_pdf_url": first["pdf_url"] if first else None,
     }
+
+
+def _payment(session, payment_id: int) -> Payment:
+    """The payment if it is of one of the caller's centres; any other answers 404, as if it did not exist."""
+    payment = get_payment(session, payment_id=payment_id)
+    if not current_principal().sees(payment.centre_id):
+        raise NotFound("payment not found")
+    return payment
+
+
+def _refund(session, refund_id: int) -> Refund:
+    refund = session.get(Refund, refund_id) if 0 < refund_id < 2**63 else None
+    if refund is None or not current_principal().sees(refund.payment.centre_id):
+        raise NotFound("refund not found")
+    return refund
 
 
 def _refund_out(session, refund: Refund) -> dict:
@@ -210,15 +286,22 @@ def _refund_out(session, refund: Refund) -> dict:
 @blp.route("/fees")
 class Fees(MethodView):
     @require_roles(*STAFF)
+    @blp.arguments(FeeQuery, location="query")
     @blp.response(200, FeeTypeSchema(many=True))
-    def get(self):
-        """The centre's fee schedule in force today."""
+    def get(self, args):
+        """The fee schedule in force today at one of the caller's centres: the fees of the units served there."""
+        from province.units import unit_ids_served_at
+
+        session = db_session()
+        centre = current_principal().centre(session, args.get("centre_code"))
         day = local_day()
-        stmt = (select(FeeType).where(FeeType.centre_id == current_principal().centre_id, FeeType.active.is_(True),
-                                      FeeType.effective_from <= day,
+        units = sorted(unit_ids_served_at(session, {centre.id}))
+        # Fee rows from before units are kept under their centre (unit_id NULL).
+        owned = FeeType.unit_id.in_(units) | (FeeType.unit_id.is_(None) & (FeeType.centre_id == centre.id))
+        stmt = (select(FeeType).where(owned, FeeType.active.is_(True), FeeType.effective_from <= day,
                                       (FeeType.effective_to.is_(None)) | (FeeType.effective_to >= day))
-                .order_by(FeeType.code))
-        return list(db_session().scalars(stmt))
+                .order_by(FeeType.code, FeeType.id))
+        return list(session.scalars(stmt))
 
 
 @blp.route("/payments")
@@ -227,9 +310,9 @@ class Payments(MethodView):
     @blp.arguments(PaymentQuery, location="query")
     @blp.response(200, PaymentPage)
     def get(self, args):
-        """Payment requests of the centre, newest first."""
+        """Payment requests of the caller's centres, newest first."""
         session = db_session()
-        stmt = select(Payment).where(Payment.centre_id == current_principal().centre_id).order_by(Payment.id.desc())
+        stmt = current_principal().scope(select(Payment), Payment.centre_id).order_by(Payment.id.desc())
         for name in ("status", "dossier_code", "code"):
             if args.get(name):
                 stmt = stmt.where(getattr(Payment, name) == args[name])
@@ -241,14 +324,21 @@ class Payments(MethodView):
     @blp.arguments(PaymentIn)
     @blp.response(201, PaymentOut)
     def post(self, data):
-        """Create a payment request priced from the fee schedule; answers with the citizen's pay link and VietQR."""
+        """Create a payment request priced from the fee schedule; answers with the citizen's pay link and VietQR.
+
+        Its `fee_code`s may be of any collecting unit served at the centre (the caller's home centre, or
+        `centre_code`); a fee of no unit served there is refused (422 naming the line). Fees of units paid
+        into different merchant or bank accounts through one of the `channels` are refused at once (409
+        `mixed-merchant-accounts`): make one request per unit."""
         session = db_session()
         p = current_principal()
-        centre = session.get(Centre, p.centre_id)
+        centre = p.centre(session, data.get("centre_code"))
         payer = Payer(**data["payer"])
         items = [ItemRequest(fee_code=i["fee_code"], quantity=i["quantity"]) for i in data["items"]]
         payment = create_payment(session, centre, dossier_code=data["dossier_code"], payer=payer, items=items,
                                  actor=p.actor(), channels=data.get("channels"))
+        # Refused before anything is committed: the request rolls back with the exception.
+        merchants.check_single_merchant(session, settings(), payment)
         session.commit()
         return present(session, payment)
 
@@ -258,9 +348,9 @@ class PaymentOne(MethodView):
     @require_roles(*STAFF)
     @blp.response(200, PaymentOut)
     def get(self, payment_id):
-        """One payment request, with `receipt_id` once its receipt exists."""
+        """One payment request, with its `receipts` (one per unit) once paid."""
         session = db_session()
-        return present(session, get_payment(session, payment_id=payment_id, centre_id=current_principal().centre_id))
+        return present(session, _payment(session, payment_id))
 
 
 # Withdrawing a fee the citizen was asked to pay is a money decision: the cashier who took the request
@@ -280,7 +370,7 @@ class PaymentCancel(MethodView):
         Who: the `cashier` and `finance` roles (an integrating system's key needs `cashier`); `dispatcher`
         alone answers 403. A paid request is not cancelled but refunded (409 here)."""
         session = db_session()
-        get_payment(session, payment_id=payment_id, centre_id=current_principal().centre_id)
+        _payment(session, payment_id)
         payment = lock_payment(session, payment_id=payment_id)
         transition(session, payment, "cancelled", actor=current_principal().actor(), reason=data["reason"])
         session.commit()
@@ -296,8 +386,9 @@ class PaymentCounter(MethodView):
         """Record a cash or card-terminal payment at the desk; the receipt is issued in the same action."""
         session = db_session()
         p = current_principal()
+        centre_id = _payment(session, payment_id).centre_id
         payment = record_counter_payment(session, payment_id, method=data["method"], actor=p.actor(),
-                                         terminal_ref=data.get("terminal_ref"), centre_id=p.centre_id)
+                                         terminal_ref=data.get("terminal_ref"), centre_id=centre_id)
         session.commit()
         issue_receipt_now(session, payment.id)
         session.commit()
@@ -314,7 +405,7 @@ class PaymentQueryGateway(MethodView):
         from fees.querying import settle_by_query
 
         session = db_session()
-        payment = get_payment(session, payment_id=payment_id, centre_id=current_principal().centre_id)
+        payment = _payment(session, payment_id)
         try:
             settle_by_query(session, payment.id, settings())
         except GatewayError as e:
@@ -334,7 +425,7 @@ class PaymentRefunds(MethodView):
     def get(self, payment_id):
         """Refunds of a payment."""
         session = db_session()
-        payment = get_payment(session, payment_id=payment_id, centre_id=current_principal().centre_id)
+        payment = _payment(session, payment_id)
         rows = session.scalars(select(Refund).where(Refund.payment_id == payment.id).order_by(Refund.id))
         return [_refund_out(session, r) for r in rows]
 
@@ -345,9 +436,10 @@ class PaymentRefunds(MethodView):
         """Refund all or part of a paid request (finance; a second person approves when HCC_REFUND_NEEDS_APPROVAL)."""
         session = db_session()
         p = current_principal()
+        centre_id = _payment(session, payment_id).centre_id
         refund = refund_service.request_refund(
             session, payment_id, amount=data["amount"], reason=data["reason"], actor=p.actor(),
-            needs_approval=settings().get_bool("HCC_REFUND_NEEDS_APPROVAL", True), centre_id=p.centre_id)
+            needs_approval=settings().get_bool("HCC_REFUND_NEEDS_APPROVAL", True), centre_id=centre_id)
         session.commit()
         session.refresh(refund)
         session.refresh(refund.payment)
@@ -362,7 +454,8 @@ class RefundApprove(MethodView):
         """Approve a refund someone else requested; it is then sent to the gateway."""
         session = db_session()
         p = current_principal()
-        refund = refund_service.approve_refund(session, refund_id, actor=p.actor(), centre_id=p.centre_id)
+        centre_id = _refund(session, refund_id).payment.centre_id
+        refund = refund_service.approve_refund(session, refund_id, actor=p.actor(), centre_id=centre_id)
         session.commit()
         session.refresh(refund)
         session.refresh(refund.payment)
@@ -378,8 +471,9 @@ class RefundReject(MethodView):
         """Reject a requested refund, with a note."""
         session = db_session()
         p = current_principal()
+        centre_id = _refund(session, refund_id).payment.centre_id
         refund = refund_service.reject_refund(session, refund_id, actor=p.actor(), note=data["note"],
-                                              centre_id=p.centre_id)
+                                              centre_id=centre_id)
         session.commit()
         return _refund_out(session, refund)
 
@@ -389,9 +483,9 @@ class Webhooks(MethodView):
     @require_roles("admin")
     @blp.response(200, WebhookEndpointOut(many=True))
     def get(self):
-        """Webhook endpoints registered for the centre."""
-        return list(db_session().scalars(select(WebhookEndpoint).where(
-            WebhookEndpoint.centre_id == current_principal().centre_id).order_by(WebhookEndpoint.id)))
+        """Webhook endpoints registered for the caller's centres."""
+        return list(db_session().scalars(current_principal().scope(
+            select(WebhookEndpoint), WebhookEndpoint.centre_id).order_by(WebhookEndpoint.id)))
 
     @require_roles("admin")
     @blp.arguments(WebhookEndpointIn)
@@ -400,7 +494,8 @@ class Webhooks(MethodView):
         """Register a URL for signed payment events (`*` or a list such as `payment.paid`)."""
         session = db_session()
         p = current_principal()
-        endpoint = webhooks.register_endpoint(session, p.centre_id, data["url"], events_=data.get("events"),
+        centre = p.centre(session, data.get("centre_code"))
+        endpoint = webhooks.register_endpoint(session, centre.id, data["url"], events_=data.get("events"),
                                               description=data.get("description"), created_by=p.key)
         session.commit()
         return endpoint
@@ -413,8 +508,8 @@ class WebhookOne(MethodView):
     def delete(self, endpoint_id):
         """Stop sending events to this endpoint."""
         session = db_session()
-        endpoint = session.get(WebhookEndpoint, endpoint_id)
-        if endpoint is None or endpoint.centre_id != current_principal().centre_id:
+        endpoint = session.get(WebhookEndpoint, endpoint_id) if 0 < endpoint_id < 2**63 else None
+        if endpoint is None or not current_principal().sees(endpoint.centre_id):
             raise NotFound("webhook endpoint not found")
         endpoint.active = False
         session.commit()
