@@ -11,6 +11,7 @@ from datetime import datetime
 from num2words import num2words
 
 from core.clock import format_local, to_local
+from core.text import printable
 
 RECEIPT_TYPE = "BIÊN LAI THU PHÍ, LỆ PHÍ"
 KIND_LABELS = {"phi": "Phí", "le_phi": "Lệ phí"}
@@ -54,7 +55,9 @@ def build_content(*, payment, unit, centre, items, template: str, symbol: str, n
         "organisation": {"name": unit.name, "tax_code": unit.tax_code, "address": unit.address},
         "unit_code": unit.code,
         "collected_at_centre": centre.name,
-        "payer": {"name": payment.payer_name, "address": payment.payer_address or ""},
+        # printable(): a payment stored before input was cleaned may hold control characters, which the
+        # signed XML cannot carry; the receipt shows the name as typed, without them.
+        "payer": {"name": printable(payment.payer_name), "address": printable(payment.payer_address or "")},
         "payment_code": payment.code,
         "dossier_code": payment.dossier_code,
         "lines": lines,

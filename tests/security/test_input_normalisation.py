@@ -146,3 +146,25 @@ def test_the_staff_form_gets_the_same_rules_as_the_api(session, settings):
                         carrier="ghn", recipient=Recipient(name="A" * 256, phone="0912345678", street="B" * 256,
                                                            ward="Thanh Xuân", province="Hà Nội"))
     assert {"recipient.name", "recipient.address.street"} <= set(refused.value.errors)
+
+
+def test_a_payment_stored_with_control_characters_before_the_fix_still_gets_its_receipt(session, centre):
+    from sqlalchemy import update
+
+    from receipts.issuance import receipts_for_payment
+    from tests.receipts.factories import pay
+
+    seed_default(session, centre)
+    payment = create_payment(session, centre, dossier_code="000.00.12.H26-260101-0099", payer=Payer(NAME),
+                             items=[ItemRequest("LLTP")], actor=audit.SYSTEM)
+    session.commit()
+    # As a row written before names were cleaned would hold it: the signed XML cannot carry these.
+    session.execute(update(Payment).where(Payment.id == payment.id)
+                    .values(payer_name=NAME + "\x07\x1b", payer_address="Số 1\x00 Tràng Tiền"))
+    session.commit()
+    session.expire_all()
+    pay(session, session.get(Payment, payment.id))
+    session.commit()
+    [receipt] = receipts_for_payment(session, payment.id)
+    assert receipt.status == "issued"
+    assert receipt.content["payer"] == {"name": NAME, "address": "Số 1 Tràng Tiền"}
