@@ -13,7 +13,7 @@ from sqlalchemy import select
 from api.auth import current_principal, require_roles
 from api.context import db_session, settings
 from api.schemas import PageArgs, page_schema, paginate
-from core.errors import InvalidInput
+from core.errors import InvalidInput, NotFound
 from finance.closing import close_day
 from finance.models import DISCREPANCY_TYPES, RESOLUTION_ACTIONS, SOURCES, Discrepancy, StatementImport
 from finance.reconcile import import_statement, late_days_setting, resolve_discrepancy
@@ -43,8 +43,13 @@ class ImportResultSchema(Schema):
     discrepancies = fields.Integer()
 
 
+CENTRE_CODE = ("one of the caller's centres (its home centre when omitted): one centre's books at a time; a "
+               "centre the caller does not see answers 404, like one that does not exist")
+
+
 class ImportForm(Schema):
     source = fields.String(required=True, validate=validate.OneOf(list(SOURCES)))
+    centre_code = fields.String(load_default=None, validate=validate.Length(min=1, max=32))
 
 
 # The upload is one multipart body: the `source` field and the `file`. flask-smorest documents a form
@@ -52,6 +57,8 @@ class ImportForm(Schema):
 IMPORT_BODY = {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["source", "file"],
     "properties": {"source": {"type": "string", "enum": list(SOURCES)},
+                   "centre_code": {"type": "string", "minLength": 1, "maxLength": 32,
+                                   "description": "whose statement: " + CENTRE_CODE},
                    "file": {"type": "string", "format": "binary",
                             "description": "the statement, settlement or COD remittance file (CSV, XLSX, camt.053)"}},
 }}}}
@@ -87,6 +94,8 @@ class ResolveIn(Schema):
 
 
 class PeriodQuery(Schema):
+    centre_code = fields.String(load_default=None, validate=validate.Length(min=1, max=32),
+                                metadata={"description": CENTRE_CODE})
     start = fields.Date(required=True, data_key="from")
     end = fields.Date(required=True, data_key="to")
     format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv", "xlsx"]))
@@ -98,6 +107,8 @@ class PeriodQuery(Schema):
 
 
 class CloseDayIn(Schema):
+    centre_code = fields.String(load_default=None, validate=validate.Length(min=1, max=32),
+                                metadata={"description": "whose day: " + CENTRE_CODE})
     allow_empty = fields.Boolean(load_default=False, metadata={"description": (
         "confirm closing a day with nothing on its books (no payment, refund, receipt, statement line or "
         "discrepancy), such as a Sunday or a holiday; without it such a day answers 409 `day-empty`, "
@@ -122,7 +133,7 @@ class Imports(MethodView):
     @blp.response(200, ImportPage)
     def get(self, args):
         """Imported statements, newest first."""
-        stmt = (select(StatementImport).where(StatementImport.centre_id == current_principal().centre_id)
+        stmt = (current_principal().scope(select(StatementImport), StatementImport.centre_id)
                 .order_by(StatementImport.id.desc()))
         return paginate(db_session(), stmt, args["page"], args["per_page"])
 
@@ -138,7 +149,8 @@ class Imports(MethodView):
             raise InvalidInput("no file", errors={"file": ["Chọn tệp sao kê để tải lên."]})
         p = current_principal()
         session = db_session()
-        result = import_statement(session, p.centre_id, form["source"], upload.filename, upload.read(), p.actor(),
+        centre = p.centre(session, form.get("centre_code"))
+        result = import_statement(session, centre.id, form["source"], upload.filename, upload.read(), p.actor(),
                                   late_days=late_days_setting(settings()))
         session.commit()
         return result, (201 if result.created else 200)
@@ -151,7 +163,7 @@ class Discrepancies(MethodView):
     @blp.response(200, DiscrepancyPage)
     def get(self, args):
         """Discrepancies with their type, open ones first."""
-        stmt = select(Discrepancy).where(Discrepancy.centre_id == current_principal().centre_id)
+        stmt = current_principal().scope(select(Discrepancy), Discrepancy.centre_id)
         for name in ("status", "type", "day"):
             if args.get(name):
                 stmt = stmt.where(getattr(Discrepancy, name) == args[name])
@@ -168,7 +180,10 @@ class Resolve(MethodView):
         """Resolve a discrepancy: link it to a payment, mark a refund, write it off, or accept it; with a note."""
         p = current_principal()
         session = db_session()
-        d = resolve_discrepancy(session, discrepancy_id, p.centre_id, action=data["action"], note=data["note"],
+        found = session.get(Discrepancy, discrepancy_id) if 0 < discrepancy_id < 2**63 else None
+        if found is None or not p.sees(found.centre_id):
+            raise NotFound("discrepancy not found")
+        d = resolve_discrepancy(session, discrepancy_id, found.centre_id, action=data["action"], note=data["note"],
                                 payment_code=data["payment_code"], actor=p.actor())
         session.commit()
         return d
@@ -182,7 +197,7 @@ class CloseDay(MethodView):
     @blp.arguments(CloseDayIn, required=False)
     @blp.response(201, ClosedDaySchema)
     def post(self, data, day):
-        """Close a past Vietnamese calendar day of the caller's centre: its payments, receipts and matches are frozen.
+        """Close a past Vietnamese calendar day of one of the caller's centres (`centre_code`, default home): its payments, receipts and matches are frozen.
 
         Refused (409) while the day is not over, is already closed or has open discrepancies. A day with
         nothing on its books (a Sunday, a holiday) must be closed too, for the month to close, but only
@@ -195,7 +210,8 @@ class CloseDay(MethodView):
         p = current_principal()
         session = db_session()
         allow_empty = bool((data or {}).get("allow_empty"))
-        closed = close_day(session, p.centre_id, the_day, p.actor(), allow_empty=allow_empty)
+        centre = p.centre(session, (data or {}).get("centre_code"))
+        closed = close_day(session, centre.id, the_day, p.actor(), allow_empty=allow_empty)
         session.commit()
         return closed
 
@@ -234,7 +250,8 @@ class Report(MethodView):
         """Summary for Vietnamese days from..to: by channel, by fee type, refunds, COD, receipts, dispatch.
 
         `from` must not be after `to` (422). `format=csv` or `format=xlsx` downloads it."""
-        s = summary(db_session(), current_principal().centre_id, args["start"], args["end"])
+        centre = current_principal().centre(db_session(), args.get("centre_code"))
+        s = summary(db_session(), centre.id, args["start"], args["end"])
         name = f"bao-cao-{args['start']:%Y%m%d}-{args['end']:%Y%m%d}"
         if args["format"] == "csv":
             return Response(to_csv(s), mimetype="text/csv",

@@ -52,6 +52,10 @@ class FeeLineIn(Schema):
 
 
 class ShipmentIn(Schema):
+    centre_code = fields.String(load_default=None, validate=validate.Length(min=1, max=32), metadata={
+        "description": "the centre that sends the result or receives the dossier: one of the caller's centres "
+                       "(its home centre when omitted); a centre the caller does not see answers 404, like one "
+                       "that does not exist"})
     dossier_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
     direction = fields.String(load_default="outbound", validate=validate.OneOf(DIRECTIONS))
     carrier = fields.String(load_default=None, validate=validate.OneOf(CARRIER_CHOICES),
@@ -78,6 +82,7 @@ class EventOut(Schema):
 
 class ShipmentOut(Schema):
     id = fields.Integer()
+    centre_code = fields.Function(lambda s: _centre_code(s.centre_id), metadata={"description": "whose parcel"})
     code = fields.String()
     dossier_code = fields.String()
     direction = fields.String()
@@ -127,7 +132,8 @@ class ActionIn(Schema):
 
 
 class BatchIn(Schema):
-    shipment_ids = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1, max=500))
+    shipment_ids = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1, max=500), metadata={
+        "description": "parcels of one centre of the caller's (the batch is that centre's) and one carrier"})
 
 
 class BatchOut(Schema):
@@ -152,6 +158,19 @@ class BatchOut(Schema):
 ShipmentPage = page_schema(ShipmentOut, "ShipmentPage")
 
 
+def _centre_code(centre_id: int) -> str | None:
+    centre = db_session().get(Centre, centre_id)
+    return centre.code if centre is not None else None
+
+
+def _shipment(session, shipment_id: int):
+    """The shipment if it is of one of the caller's centres; any other answers 404, as if it did not exist."""
+    s = get_shipment(session, shipment_id)
+    if not current_principal().sees(s.centre_id):
+        raise NotFound("shipment not found")
+    return s
+
+
 def _pdf(data: bytes, filename: str) -> Response:
     return Response(data, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
@@ -166,7 +185,7 @@ class Shipments(MethodView):
         """Send a result (outbound) or order a dossier pickup (inbound); created at the carrier in the background."""
         p = current_principal()
         session = db_session()
-        centre = session.get(Centre, p.centre_id)
+        centre = p.centre(session, data.get("centre_code"))
         r = data["recipient"]
         s = create_shipment(session, centre, settings(), dossier_code=data["dossier_code"],
                             recipient=Recipient(name=r["name"], phone=r["phone"], street=r["address"]["street"],
@@ -182,8 +201,8 @@ class Shipments(MethodView):
     @blp.arguments(ShipmentQuery, location="query")
     @blp.response(200, ShipmentPage)
     def get(self, args):
-        """The centre's shipments, newest first, by status, dossier or carrier."""
-        stmt = select(Shipment).where(Shipment.centre_id == current_principal().centre_id).order_by(Shipment.id.desc())
+        """The shipments of the caller's centres, newest first, by status, dossier or carrier."""
+        stmt = current_principal().scope(select(Shipment), Shipment.centre_id).order_by(Shipment.id.desc())
         for name in ("status", "dossier_code", "carrier"):
             if args.get(name):
                 stmt = stmt.where(getattr(Shipment, name) == args[name])
@@ -196,7 +215,9 @@ class OverdueShipments(MethodView):
     @blp.response(200, ShipmentSummaryOut(many=True))
     def get(self):
         """Results not delivered by their promised date (oldest promise first), for the late-results report."""
-        return overdue(db_session(), current_principal().centre_id)
+        session = db_session()
+        rows = [s for centre in current_principal().centres(session) for s in overdue(session, centre.id)]
+        return sorted(rows, key=lambda s: (s.promised_date, s.id))
 
 
 @blp.route("/shipments/<int:shipment_id>/apology.pdf")
@@ -206,7 +227,7 @@ class ShipmentApology(MethodView):
     def get(self, shipment_id: int):
         """The letter of apology (thư xin lỗi) for a result returned after its promised date."""
         session = db_session()
-        s = get_shipment(session, shipment_id, current_principal().centre_id)
+        s = _shipment(session, shipment_id)
         return _pdf(documents.apology_pdf(s, session.get(Centre, s.centre_id)), f"thu-xin-loi-{s.dossier_code}.pdf")
 
 
@@ -216,11 +237,11 @@ class ShipmentItem(MethodView):
     @blp.response(200, ShipmentOut)
     def get(self, shipment_id: int):
         """A shipment with its status, tracking code and every carrier event (raw events kept)."""
-        s = get_shipment(db_session(), shipment_id, current_principal().centre_id)
+        s = _shipment(db_session(), shipment_id)
         if s.tracking_code and s.status not in FINAL_STATUSES and settings().sandbox:
             refresh_from_sandbox(s.carrier)
             db_session().expire_all()
-            s = get_shipment(db_session(), shipment_id, current_principal().centre_id)
+            s = _shipment(db_session(), shipment_id)
         return s
 
 
@@ -230,7 +251,7 @@ class ShipmentLabel(MethodView):
     @blp.response(200, {"format": "binary", "type": "string"}, content_type="application/pdf")
     def get(self, shipment_id: int):
         """The label PDF stored when the carrier created the parcel."""
-        s = get_shipment(db_session(), shipment_id, current_principal().centre_id)
+        s = _shipment(db_session(), shipment_id)
         if not s.label_pdf:
             raise NotFound("the label is not available yet")
         return _pdf(s.label_pdf, f"nhan-{s.tracking_code or s.code}.pdf")
@@ -239,7 +260,7 @@ class ShipmentLabel(MethodView):
 def _action(shipment_id: int, action: str, data: dict):
     p = current_principal()
     session = db_session()
-    s = get_shipment(session, shipment_id, p.centre_id)
+    s = _shipment(session, shipment_id)
     staff_action(session, s, action, actor=p.actor(), settings=settings(), note=data.get("note"))
     session.commit()
     return s
@@ -284,7 +305,12 @@ class Batches(MethodView):
         """Group parcels of one carrier for one pickup; the handover list and labels come with it."""
         p = current_principal()
         session = db_session()
-        batch = create_batch(session, session.get(Centre, p.centre_id), data["shipment_ids"], actor=p.actor())
+        # The batch is the centre of its parcels (create_batch refuses parcels of another centre, or none).
+        ids = [i for i in data["shipment_ids"] if 0 < i < 2**63]
+        centres = set(session.scalars(p.scope(select(Shipment.centre_id).where(Shipment.id.in_(ids)),
+                                              Shipment.centre_id).distinct()))
+        centre = session.get(Centre, centres.pop() if len(centres) == 1 else p.centre_id)
+        batch = create_batch(session, centre, data["shipment_ids"], actor=p.actor())
         session.commit()
         session.refresh(batch)
         return batch
@@ -292,7 +318,7 @@ class Batches(MethodView):
 
 def _batch(batch_id: int) -> DispatchBatch:
     batch = db_session().get(DispatchBatch, batch_id) if 0 < batch_id < 2**63 else None
-    if batch is None or batch.centre_id != current_principal().centre_id:
+    if batch is None or not current_principal().sees(batch.centre_id):
         raise NotFound("batch not found")
     return batch
 

@@ -15,6 +15,7 @@ from api.auth import current_principal, require_roles
 from api.context import db_session, settings
 from api.schemas import PageArgs, page_schema, paginate
 from core.errors import InvalidInput, NotFound
+from core.models import Centre
 from fees.models import CHANNELS
 from receipts.issuance import cancel_receipt, lookup_url, read_pdf, replace_receipt
 from receipts.models import RECEIPT_STATUSES, Receipt
@@ -34,9 +35,23 @@ class LineSchema(Schema):
     amount = fields.Integer()
 
 
+def _centre_code(centre_id: int | None) -> str | None:
+    centre = db_session().get(Centre, centre_id) if centre_id is not None else None
+    return centre.code if centre is not None else None
+
+
+class UnitSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    tax_code = fields.String(metadata={"description": "mã số thuế, 10 or 13 characters"})
+
+
 class ReceiptSchema(Schema):
     id = fields.Integer()
     payment_id = fields.Integer()
+    unit = fields.Nested(UnitSchema, allow_none=True, metadata={
+        "description": "the collecting unit whose receipt it is: its name, tax code and series are on it"})
+    centre_code = fields.Function(lambda r: _centre_code(r.centre_id), allow_none=True, metadata={"description": "the centre that collected"})
     template = fields.String(metadata={"description": "ký hiệu mẫu"})
     symbol = fields.String(metadata={"description": "ký hiệu, ending in the year's last two digits"})
     number = fields.String(attribute="number_text", metadata={"description": "zero-padded number"})
@@ -69,8 +84,8 @@ class RegisterQuery(PageArgs):
     fee_code = fields.String(load_default=None)
     channel = fields.String(load_default=None, validate=validate.OneOf(CHANNELS))
     centre_id = fields.Integer(load_default=None, metadata={
-        "description": "the caller's own centre (the default); any other centre's id answers 404, "
-                       "for every role including admin: a key reads only its own centre's receipts"})
+        "description": "one of the caller's centres (default: its home centre); any other centre's id answers 404, "
+                       "for every role including admin: a key reads only its own centres' receipts"})
 
     @validates_schema
     def _order(self, data, **_):
@@ -79,6 +94,9 @@ class RegisterQuery(PageArgs):
 
 
 class ExportQuery(Schema):
+    centre_code = fields.String(load_default=None, validate=validate.Length(min=1, max=32), metadata={
+        "description": "whose register: one of the caller's centres (the home centre when omitted); another "
+                       "centre answers 404"})
     day = fields.Date(load_default=None)
     month = fields.String(load_default=None, validate=validate.Regexp(r"^\d{4}-\d{2}$"))
 
@@ -110,16 +128,17 @@ ReceiptPage = page_schema(ReceiptSchema, "ReceiptPage")
 
 def _centre_id(requested: int | None = None) -> int:
     # Admin is a role, not a scope: like every other object, another centre's register does not exist for
-    # the caller (404, not 403, so a key cannot even learn which centre ids exist).
+    # the caller (404, not 403, so a key cannot even learn which centre ids exist). One centre's register
+    # at a time, as it is kept: the home centre unless the caller names another of its centres.
     p = current_principal()
-    if requested is not None and requested != p.centre_id:
+    if requested is not None and not p.sees(requested):
         raise NotFound("centre not found")
-    return p.centre_id
+    return p.centre_id if requested is None else requested
 
 
 def _get(receipt_id: int) -> Receipt:
-    r = db_session().get(Receipt, receipt_id)
-    if r is None or r.centre_id != current_principal().centre_id:
+    r = db_session().get(Receipt, receipt_id) if 0 < receipt_id < 2**63 else None
+    if r is None or not current_principal().sees(r.centre_id):
         raise NotFound("receipt not found")
     return r
 
@@ -130,7 +149,7 @@ class Register(MethodView):
     @blp.arguments(RegisterQuery, location="query")
     @blp.response(200, ReceiptPage)
     def get(self, args):
-        """The caller's centre's receipt register: filter by issue date range (Vietnamese days), status, fee type,
+        """A receipt register of one of the caller's centres (its home centre unless `centre_id` names another): filter by issue date range (Vietnamese days), status, fee type,
         channel. Another centre's `centre_id` answers 404, whatever the caller's roles."""
         f = RegisterFilter(centre_id=_centre_id(args.get("centre_id")), start=args.get("start"), end=args.get("end"),
                            status=args.get("status"), fee_code=args.get("fee_code"), channel=args.get("channel"))
@@ -156,7 +175,8 @@ class RegisterExport(MethodView):
                 raise InvalidInput("bad month", errors={"month": ["Tháng phải có dạng YYYY-MM."]}) from e
             end = start.replace(day=calendar.monthrange(y, m)[1])
             name = f"so-bien-lai-{start:%Y%m}"
-        rows = db_session().scalars(register_query(RegisterFilter(current_principal().centre_id, start, end)))
+        centre = current_principal().centre(db_session(), args.get("centre_code"))
+        rows = db_session().scalars(register_query(RegisterFilter(centre.id, start, end)))
         return Response(register_csv(rows), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
@@ -201,7 +221,8 @@ class Cancel(MethodView):
         """Cancel an issued receipt with a reason (audited; the receipt stays retrievable)."""
         p = current_principal()
         session = db_session()
-        r = cancel_receipt(session, _get(receipt_id).id, reason=data["reason"], actor=p.actor())
+        found = _get(receipt_id)
+        r = cancel_receipt(session, found.id, reason=data["reason"], actor=p.actor(), centre_id=found.centre_id)
         session.commit()
         return r
 
@@ -215,6 +236,7 @@ class Replace(MethodView):
         """Replace an issued receipt by a new one naming it; answers the new receipt."""
         p = current_principal()
         session = db_session()
-        new = replace_receipt(session, _get(receipt_id).id, reason=data["reason"], actor=p.actor())
+        found = _get(receipt_id)
+        new = replace_receipt(session, found.id, reason=data["reason"], actor=p.actor(), centre_id=found.centre_id)
         session.commit()
         return new

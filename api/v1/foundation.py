@@ -30,7 +30,11 @@ class MeSchema(Schema):
     id = fields.Integer()
     name = fields.String()
     roles = fields.List(fields.String())
-    centre = fields.Nested(CentreSchema)
+    centre = fields.Nested(CentreSchema, metadata={"description": "the home centre, where objects are created "
+                                                                  "unless a request names another `centre_code`"})
+    centres = fields.List(fields.Nested(CentreSchema), metadata={
+        "description": "every centre the caller sees (its objects answer; any other centre's answer 404)"})
+    province_wide = fields.Boolean(metadata={"description": "sees the whole province, centres added later too"})
 
 
 class ProvinceSchema(Schema):
@@ -98,10 +102,12 @@ AuditPage = page_schema(AuditSchema, "AuditPage")
 class Me(MethodView):
     @blp.response(200, MeSchema)
     def get(self):
-        """Who the caller is, and for which centre."""
+        """Who the caller is, and for which centres."""
         p = current_principal()
-        centre = db_session().get(Centre, p.centre_id)
-        return {"kind": p.kind, "id": p.id, "name": p.name, "roles": p.roles, "centre": centre}
+        session = db_session()
+        return {"kind": p.kind, "id": p.id, "name": p.name, "roles": p.roles,
+                "centre": session.get(Centre, p.centre_id), "centres": p.centres(session),
+                "province_wide": p.centre_ids is None}
 
 
 @blp.route("/addresses/provinces")
@@ -143,9 +149,9 @@ class Audit(MethodView):
     @blp.arguments(AuditQuery, location="query")
     @blp.response(200, AuditPage)
     def get(self, args):
-        """The centre's audit log, newest first (administrators only)."""
+        """The audit log of the caller's centres, newest first (administrators only)."""
         p = current_principal()
-        stmt = select(AuditLog).where(AuditLog.centre_id == p.centre_id).order_by(AuditLog.id.desc())
+        stmt = p.scope(select(AuditLog), AuditLog.centre_id).order_by(AuditLog.id.desc())
         for name in ("action", "entity_type", "entity_id"):
             if args.get(name):
                 stmt = stmt.where(getattr(AuditLog, name) == args[name])
