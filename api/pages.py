@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from api.auth import end_session, protect_forms, require_roles, start_session
 from api.context import db_session, settings
-from api.i18n import LANGUAGES, t
+from api.i18n import LANGUAGES, register_messages, t
 from core import audit
 from core.accounts import MAX_FAILED_LOGINS, AccountError, authenticate_user, create_user, revoke_sessions, unlock_user
 from core.models import ROLES, AuditLog, Centre, User
@@ -24,6 +24,45 @@ NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("pages.users", "nav.users", ("admin",)),
     ("pages.audit_log", "nav.audit", ("admin",)),
 ]
+
+
+register_messages({
+    "centre.column": {"vi": "Trung tâm", "en": "Centre"},
+    "centre.choose": {"vi": "Trung tâm", "en": "Centre"},
+    "centre.show": {"vi": "Xem", "en": "Show"},
+    "centre.yours": {"vi": "Các trung tâm của bạn", "en": "Your centres"},
+    "centre.province": {"vi": "Toàn tỉnh", "en": "Whole province"},
+})
+
+
+@bp.app_context_processor
+def _centre_helpers() -> dict:
+    """For staff templates: whether lists mix centres (then they show a centre column), the code of a
+    centre id, and the user's centres (for the one-centre-at-a-time pages' chooser)."""
+    codes: dict[int, str] = {}
+
+    def centre_code(centre_id: int | None) -> str:
+        if centre_id is not None and centre_id not in codes:
+            centre = db_session().get(Centre, centre_id)
+            codes[centre_id] = centre.code if centre is not None else ""
+        return codes.get(centre_id, "") if centre_id is not None else ""
+
+    def staff_centres() -> list[Centre]:
+        return current_user.centres(db_session()) if current_user.is_authenticated else []
+
+    many = bool(current_user.is_authenticated and current_user.many_centres)
+    return {"many_centres": many, "centre_code": centre_code, "staff_centres": staff_centres}
+
+
+def chosen_centre(arg: str = "centre") -> Centre:
+    """The centre a one-centre-at-a-time page shows (`?centre=CODE`, default the user's home centre); one the
+    user does not see is a 404, like any object of another centre."""
+    from core.errors import NotFound
+
+    try:
+        return current_user.centre(db_session(), (request.values.get(arg) or "").strip() or None)
+    except NotFound:
+        abort(404)
 
 
 def current_actor() -> audit.Actor:
@@ -94,15 +133,19 @@ def set_language(code: str):
 @bp.get("/staff/")
 @login_required
 def dashboard():
-    centre = db_session().get(Centre, current_user.centre_id)
-    return render_template("staff/dashboard.html", centre=centre)
+    session = db_session()
+    centre = session.get(Centre, current_user.centre_id)
+    return render_template("staff/dashboard.html", centre=centre,
+                           centres=current_user.centres(session) if current_user.many_centres else [],
+                           province_wide=current_user.centre_ids is None)
 
 
 @bp.route("/staff/users", methods=["GET", "POST"])
 @require_roles("admin")
 def users():
     session = db_session()
-    centre = session.get(Centre, current_user.centre_id)
+    # New users go to the centre chosen in the form (one of the admin's), by default the admin's home centre.
+    centre = chosen_centre("centre_code") if request.method == "POST" else session.get(Centre, current_user.centre_id)
     if request.method == "POST":
         roles = request.form.getlist("roles")
         try:
@@ -114,7 +157,7 @@ def users():
         except AccountError as e:
             session.rollback()
             flash(str(e), "error")
-    rows = session.scalars(select(User).where(User.centre_id == centre.id).order_by(User.username))
+    rows = session.scalars(current_user.scope(select(User), User.centre_id).order_by(User.username))
     return render_template("staff/users.html", users=list(rows), roles=ROLES)
 
 
@@ -123,7 +166,7 @@ def users():
 def unlock(user_id: int):
     session = db_session()
     user = session.get(User, user_id)
-    if user is None or user.centre_id != current_user.centre_id:
+    if user is None or not current_user.sees(user.centre_id):
         abort(404)
     unlock_user(session, user, current_actor())
     session.commit()
@@ -136,7 +179,7 @@ def unlock(user_id: int):
 def audit_log():
     page = max(1, request.args.get("page", 1, type=int))
     per_page = 50
-    stmt = (select(AuditLog).where(AuditLog.centre_id == current_user.centre_id)
+    stmt = (current_user.scope(select(AuditLog), AuditLog.centre_id)
             .order_by(AuditLog.id.desc()).limit(per_page + 1).offset((page - 1) * per_page))
     rows = list(db_session().scalars(stmt))
     return render_template("staff/audit.html", rows=rows[:per_page], page=page, has_next=len(rows) > per_page)

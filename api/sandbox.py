@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template
-from flask_login import login_required
+from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from api.context import db_session, settings
@@ -38,7 +38,9 @@ def index():
 @bp.get("/messages")
 @login_required
 def messages():
-    rows = db_session().scalars(select(OutboundMessage).order_by(OutboundMessage.id.desc()).limit(200)).all()
+    # What citizens of the user's centres were sent: another centre's citizens' messages are not shown.
+    stmt = current_user.scope(select(OutboundMessage), OutboundMessage.centre_id)
+    rows = db_session().scalars(stmt.order_by(OutboundMessage.id.desc()).limit(200)).all()
     return render_template("sandbox/messages.html", rows=rows)
 
 

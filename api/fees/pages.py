@@ -180,12 +180,12 @@ def cashier():
     rows: list[Payment] = []
     if q:
         rows = list(db_session().scalars(
-            select(Payment).where(Payment.centre_id == current_user.centre_id,
-                                  or_(Payment.code == q.upper(), Payment.dossier_code == q))
+            current_user.scope(select(Payment), Payment.centre_id)
+            .where(or_(Payment.code == q.upper(), Payment.dossier_code == q))
             .order_by(Payment.id.desc()).limit(20)))
     last = request.args.get("paid", type=int)
     last_payment = db_session().get(Payment, last) if last else None
-    if last_payment is not None and last_payment.centre_id != current_user.centre_id:
+    if last_payment is not None and not current_user.sees(last_payment.centre_id):
         last_payment = None
     receipt_id = receipt_id_of(db_session(), last_payment.id) if last_payment else None
     return render_template("fees/cashier.html", q=q, rows=rows, last=last_payment, receipt_id=receipt_id,
@@ -196,12 +196,12 @@ def cashier():
 @require_roles("cashier")
 def cashier_pay(payment_id: int):
     session = db_session()
+    centre_id = _seen_payment(payment_id).centre_id
     actor = audit.Actor(type="user", id=str(current_user.id), name=current_user.username,
                         centre_id=current_user.centre_id, ip=request.remote_addr)
     try:
         payment = record_counter_payment(session, payment_id, method=request.form.get("method", ""), actor=actor,
-                                         terminal_ref=request.form.get("terminal_ref"),
-                                         centre_id=current_user.centre_id)
+                                         terminal_ref=request.form.get("terminal_ref"), centre_id=centre_id)
         session.commit()
     except DomainError as e:
         session.rollback()
@@ -212,6 +212,14 @@ def cashier_pay(payment_id: int):
     session.commit()
     flash(t("cashier.recorded"), "success")
     return redirect(url_for("fees_desk.cashier", q=request.form.get("q", ""), paid=payment.id))
+
+
+def _seen_payment(payment_id: int) -> Payment:
+    """A payment of one of the user's centres; any other is a 404, as if it did not exist."""
+    payment = db_session().get(Payment, payment_id) if 0 < payment_id < 2**63 else None
+    if payment is None or not current_user.sees(payment.centre_id):
+        abort(404)
+    return payment
 
 
 def _staff_actor() -> audit.Actor:
@@ -229,10 +237,10 @@ def refunds():
     q = (request.args.get("q") or "").strip()
     found = None
     if q:
-        found = session.scalars(select(Payment).where(Payment.centre_id == current_user.centre_id,
-                                                      or_(Payment.code == q.upper(), Payment.dossier_code == q))
+        found = session.scalars(current_user.scope(select(Payment), Payment.centre_id)
+                                .where(or_(Payment.code == q.upper(), Payment.dossier_code == q))
                                 .order_by(Payment.id.desc())).first()
-    rows = list(session.scalars(select(Refund).join(Payment).where(Payment.centre_id == current_user.centre_id)
+    rows = list(session.scalars(current_user.scope(select(Refund).join(Payment), Payment.centre_id)
                                 .order_by(Refund.id.desc()).limit(50)))
     me = f"user:{current_user.id}"
     return render_template("fees/refunds.html", q=q, found=found, rows=rows, me=me,
@@ -247,11 +255,16 @@ def refund_request():
     session = db_session()
     # "15.000,50" or "15000.5" must not become 1500050 đồng: None (refused below) unless whole đồng.
     amount = parse_whole_dong(request.form.get("amount") or "") or 0
+    payment_id = request.form.get("payment_id", type=int) or 0
+    payment = session.get(Payment, payment_id) if 0 < payment_id < 2**63 else None
+    # Another centre's payment is looked up under the home centre: "not found", as for no payment at all.
+    centre_id = payment.centre_id if payment is not None and current_user.sees(payment.centre_id) \
+        else current_user.centre_id
     try:
-        request_refund(session, request.form.get("payment_id", type=int) or 0, amount=amount,
+        request_refund(session, payment_id, amount=amount,
                        reason=request.form.get("reason", ""), actor=_staff_actor(),
                        needs_approval=settings().get_bool("HCC_REFUND_NEEDS_APPROVAL", True),
-                       centre_id=current_user.centre_id)
+                       centre_id=centre_id)
         session.commit()
         flash(t("refunds.requested"), "success")
     except DomainError as e:
@@ -263,15 +276,20 @@ def refund_request():
 @desk.post("/staff/refunds/<int:refund_id>/<action>")
 @require_roles("finance")
 def refund_decide(refund_id: int, action: str):
+    from fees.models import Refund
     from fees.refunds import approve_refund, reject_refund
 
     session = db_session()
+    refund = session.get(Refund, refund_id) if 0 < refund_id < 2**63 else None
+    if refund is None or not current_user.sees(refund.payment.centre_id):
+        abort(404)
+    centre_id = refund.payment.centre_id
     try:
         if action == "approve":
-            approve_refund(session, refund_id, actor=_staff_actor(), centre_id=current_user.centre_id)
+            approve_refund(session, refund_id, actor=_staff_actor(), centre_id=centre_id)
         elif action == "reject":
             reject_refund(session, refund_id, actor=_staff_actor(), note=request.form.get("note") or "từ chối",
-                          centre_id=current_user.centre_id)
+                          centre_id=centre_id)
         else:
             abort(404)
         session.commit()

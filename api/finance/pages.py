@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 from datetime import date, timedelta
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -91,11 +91,27 @@ def _month_bounds(month: str | None) -> tuple[date, date, str]:
     return start, end, f"{start:%Y-%m}"
 
 
+def _chosen():
+    from api.pages import chosen_centre
+
+    return chosen_centre()
+
+
+def _back():
+    """Back to the dashboard of the centre the form was about."""
+    code = request.values.get("centre")
+    return redirect(url_for("finance.dashboard", centre=code) if code else url_for("finance.dashboard"))
+
+
 @bp.get("/")
 @require_roles("finance")
 def dashboard():
+    from api.pages import chosen_centre
+
     session = db_session()
-    centre_id = current_user.centre_id
+    # One centre's books at a time: the user's home centre unless `?centre=` names another of theirs.
+    chosen = chosen_centre()
+    centre_id = chosen.id
     today = local_day()
     start, end, month = _month_bounds(request.args.get("month"))
     open_q = (select(Discrepancy).where(Discrepancy.centre_id == centre_id, Discrepancy.status == "open")
@@ -112,7 +128,7 @@ def dashboard():
                            discrepancies=session.scalars(open_q).all(), open_count=open_count, imports=imports,
                            closed=closed, report=report, month=month, top=top, sources=SOURCES,
                            actions=RESOLUTION_ACTIONS, channel_labels=CHANNEL_LABELS, figure_labels=FIGURE_LABELS,
-                           yesterday=today - timedelta(days=1))
+                           yesterday=today - timedelta(days=1), chosen=chosen)
 
 
 @bp.post("/import")
@@ -121,27 +137,30 @@ def upload():
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         flash(t("finance.no_file"), "error")
-        return redirect(url_for("finance.dashboard"))
+        return _back()
     session = db_session()
     try:
-        result = import_statement(session, current_user.centre_id, request.form.get("source", ""), upload.filename,
+        result = import_statement(session, _chosen().id, request.form.get("source", ""), upload.filename,
                                   upload.read(), current_principal().actor(), late_days=late_days_setting(settings()))
         session.commit()
     except DomainError as e:
         session.rollback()
         flash(e.message, "error")
-        return redirect(url_for("finance.dashboard"))
+        return _back()
     flash(t("finance.imported", name=upload.filename, summary=result.summary_line) if result.created
           else t("finance.already"), "success")
-    return redirect(url_for("finance.dashboard"))
+    return _back()
 
 
 @bp.post("/discrepancies/<int:discrepancy_id>/resolve")
 @require_roles("finance")
 def resolve(discrepancy_id: int):
     session = db_session()
+    found = session.get(Discrepancy, discrepancy_id) if 0 < discrepancy_id < 2**63 else None
+    if found is None or not current_user.sees(found.centre_id):
+        abort(404)
     try:
-        resolve_discrepancy(session, discrepancy_id, current_user.centre_id, action=request.form.get("action", ""),
+        resolve_discrepancy(session, discrepancy_id, found.centre_id, action=request.form.get("action", ""),
                             note=request.form.get("note", ""), payment_code=request.form.get("payment_code") or None,
                             actor=current_principal().actor())
         session.commit()
@@ -150,7 +169,7 @@ def resolve(discrepancy_id: int):
         session.rollback()
         details = "; ".join(m for msgs in e.errors.values() for m in msgs) if e.errors else e.message
         flash(details, "error")
-    return redirect(url_for("finance.dashboard"))
+    return _back()
 
 
 @bp.post("/close")
@@ -159,7 +178,7 @@ def close():
     session = db_session()
     try:
         day = date.fromisoformat(request.form.get("day", ""))
-        close_day(session, current_user.centre_id, day, current_principal().actor(),
+        close_day(session, _chosen().id, day, current_principal().actor(),
                   allow_empty=request.form.get("allow_empty") == "1")
         session.commit()
         flash(t("finance.day_closed", day=f"{day:%d/%m/%Y}"), "success")
@@ -168,14 +187,14 @@ def close():
     except DomainError as e:
         session.rollback()
         flash(e.message, "error")
-    return redirect(url_for("finance.dashboard"))
+    return _back()
 
 
 @bp.get("/report.<fmt>")
 @require_roles("finance")
 def report_download(fmt: str):
     start, end, month = _month_bounds(request.args.get("month"))
-    s = summary(db_session(), current_user.centre_id, start, end)
+    s = summary(db_session(), _chosen().id, start, end)
     if fmt == "xlsx":
         return Response(to_xlsx(s), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers={"Content-Disposition": f'attachment; filename="bao-cao-{month}.xlsx"'})

@@ -22,7 +22,6 @@ from postal.shipments import (
     configured_carriers,
     create_batch,
     create_shipment,
-    get_shipment,
     overdue,
     staff_action,
 )
@@ -132,7 +131,18 @@ def register_navigation() -> None:
 
 
 def _centre() -> Centre:
-    return db_session().get(Centre, current_user.centre_id)
+    """The centre a new shipment is sent from: the one chosen in the form (one of the user's), else home."""
+    from api.pages import chosen_centre
+
+    return chosen_centre("centre_code")
+
+
+def _shipment(shipment_id: int) -> Shipment:
+    """A shipment of one of the user's centres; any other is a 404, as if it did not exist."""
+    s = db_session().get(Shipment, shipment_id) if 0 < shipment_id < 2**63 else None
+    if s is None or not current_user.sees(s.centre_id):
+        abort(404)
+    return s
 
 
 @bp.get("/")
@@ -146,15 +156,15 @@ def _desk(form=None, status: int = 200):
     session = db_session()
     group = request.args.get("status", "all")
     statuses = STATUS_GROUPS.get(group)
-    stmt = select(Shipment).where(Shipment.centre_id == current_user.centre_id).order_by(Shipment.id.desc())
+    stmt = current_user.scope(select(Shipment), Shipment.centre_id).order_by(Shipment.id.desc())
     if statuses:
         stmt = stmt.where(Shipment.status.in_(statuses))
     rows = list(session.scalars(stmt.limit(200)))
-    batches = list(session.scalars(select(DispatchBatch).where(DispatchBatch.centre_id == current_user.centre_id)
+    batches = list(session.scalars(current_user.scope(select(DispatchBatch), DispatchBatch.centre_id)
                                    .order_by(DispatchBatch.id.desc()).limit(20)))
     return render_template("postal/desk.html", shipments=rows, batches=batches, group=group, groups=STATUS_GROUPS,
                            carriers=configured_carriers(settings(), _centre()), titles=CARRIER_TITLES,
-                           overdue_count=len(overdue(session, current_user.centre_id)), today=local_day(),
+                           overdue_count=len(_overdue(session)), today=local_day(),
                            form=form or {}), status
 
 
@@ -202,7 +212,7 @@ def create():
 @bp.get("/<int:shipment_id>")
 @require_roles("dispatcher")
 def detail(shipment_id: int):
-    s = get_shipment(db_session(), shipment_id, current_user.centre_id)
+    s = _shipment(shipment_id)
     return render_template("postal/detail.html", s=s, titles=CARRIER_TITLES, today=local_day())
 
 
@@ -210,7 +220,7 @@ def detail(shipment_id: int):
 @require_roles("dispatcher")
 def act(shipment_id: int, action: str):
     session = db_session()
-    s = get_shipment(session, shipment_id, current_user.centre_id)
+    s = _shipment(shipment_id)
     try:
         staff_action(session, s, action, actor=current_principal().actor(), settings=settings(),
                      note=request.form.get("note") or None)
@@ -230,7 +240,7 @@ def _pdf(data: bytes, filename: str) -> Response:
 @bp.get("/<int:shipment_id>/label.pdf")
 @require_roles("dispatcher")
 def label(shipment_id: int):
-    s = get_shipment(db_session(), shipment_id, current_user.centre_id)
+    s = _shipment(shipment_id)
     if not s.label_pdf:
         abort(404)
     return _pdf(s.label_pdf, f"nhan-{s.tracking_code or s.code}.pdf")
@@ -239,15 +249,21 @@ def label(shipment_id: int):
 @bp.get("/<int:shipment_id>/apology.pdf")
 @require_roles("dispatcher")
 def apology(shipment_id: int):
-    s = get_shipment(db_session(), shipment_id, current_user.centre_id)
-    return _pdf(documents.apology_pdf(s, _centre()), f"thu-xin-loi-{s.dossier_code}.pdf")
+    s = _shipment(shipment_id)
+    return _pdf(documents.apology_pdf(s, db_session().get(Centre, s.centre_id)), f"thu-xin-loi-{s.dossier_code}.pdf")
 
 
 @bp.get("/overdue")
 @require_roles("dispatcher")
 def overdue_list():
-    rows = overdue(db_session(), current_user.centre_id)
+    rows = _overdue(db_session())
     return render_template("postal/overdue.html", shipments=rows, titles=CARRIER_TITLES, today=local_day())
+
+
+def _overdue(session) -> list[Shipment]:
+    """Late results of every centre of the user's, oldest promise first."""
+    rows = [s for centre in current_user.centres(session) for s in overdue(session, centre.id)]
+    return sorted(rows, key=lambda s: (s.promised_date, s.id))
 
 
 @bp.post("/batches")
@@ -259,7 +275,11 @@ def batch_create():
         flash(t("dispatch.none_selected"), "error")
         return redirect(url_for("dispatch.desk"))
     try:
-        batch = create_batch(session, _centre(), ids, actor=current_principal().actor())
+        # The batch is its parcels' centre (create_batch refuses parcels of another centre).
+        centres = set(session.scalars(current_user.scope(select(Shipment.centre_id).where(Shipment.id.in_(
+            [i for i in ids if 0 < i < 2**63])), Shipment.centre_id).distinct()))
+        centre = session.get(Centre, centres.pop() if len(centres) == 1 else current_user.centre_id)
+        batch = create_batch(session, centre, ids, actor=current_principal().actor())
         session.commit()
     except DomainError as e:
         session.rollback()
@@ -271,7 +291,7 @@ def batch_create():
 
 def _batch(batch_id: int) -> DispatchBatch:
     batch = db_session().get(DispatchBatch, batch_id) if 0 < batch_id < 2**63 else None
-    if batch is None or batch.centre_id != current_user.centre_id:
+    if batch is None or not current_user.sees(batch.centre_id):
         abort(404)
     return batch
 
@@ -293,7 +313,8 @@ def batch_labels(batch_id: int):
 @require_roles("dispatcher")
 def batch_handover(batch_id: int):
     b = _batch(batch_id)
-    return _pdf(documents.handover_pdf(b, _centre(), CARRIER_TITLES.get(b.carrier, b.carrier)), f"bang-ke-{b.code}.pdf")
+    pdf = documents.handover_pdf(b, db_session().get(Centre, b.centre_id), CARRIER_TITLES.get(b.carrier, b.carrier))
+    return _pdf(pdf, f"bang-ke-{b.code}.pdf")
 
 
 @public.get("/t/<code>")

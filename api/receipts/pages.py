@@ -93,6 +93,14 @@ def _by_code(code: str) -> Receipt:
     return r
 
 
+def _seen(receipt_id: int) -> Receipt:
+    """A receipt of one of the user's centres; any other is a 404, as if it did not exist."""
+    r = db_session().get(Receipt, receipt_id) if 0 < receipt_id < 2**63 else None
+    if r is None or not current_user.sees(r.centre_id):
+        abort(404)
+    return r
+
+
 def _related(r: Receipt) -> dict:
     session = db_session()
     return {"replaced_by": session.get(Receipt, r.replaced_by_id) if r.replaced_by_id else None,
@@ -133,23 +141,25 @@ def _date_arg(name: str) -> date | None:
 @staff.get("/")
 @require_roles("finance", "cashier")
 def register():
-    f = RegisterFilter(centre_id=current_user.centre_id, start=_date_arg("from"), end=_date_arg("to"),
+    from api.pages import chosen_centre
+
+    # One centre's register at a time (numbering is per unit's series, kept by the centre that collected).
+    centre = chosen_centre()
+    f = RegisterFilter(centre_id=centre.id, start=_date_arg("from"), end=_date_arg("to"),
                        status=request.args.get("status") if request.args.get("status") in RECEIPT_STATUSES else None,
                        fee_code=request.args.get("fee_code") or None,
                        channel=request.args.get("channel") if request.args.get("channel") in CHANNELS else None)
     page = max(1, request.args.get("page", 1, type=int))
     result = paginate(db_session(), register_query(f), page, 50)
     return render_template("receipts/register.html", result=result, f=f, statuses=RECEIPT_STATUSES,
-                           channels=CHANNELS, channel_labels=CHANNEL_LABELS, status_labels=STATUS_LABELS,
+                           channels=CHANNELS, channel_labels=CHANNEL_LABELS, status_labels=STATUS_LABELS, chosen=centre,
                            today=local_day(), qs=urlencode({k: v for k, v in request.args.items() if k != "page"}))
 
 
 @staff.get("/<int:receipt_id>")
 @require_roles("finance", "cashier")
 def detail(receipt_id: int):
-    r = db_session().get(Receipt, receipt_id)
-    if r is None or r.centre_id != current_user.centre_id:
-        abort(404)
+    r = _seen(receipt_id)
     return render_template("receipts/detail.html", r=r, c=r.content, url=lookup_url(settings(), r.lookup_code),
                            status_label=t(f"receipts.status.{r.status}"), **_related(r))
 
@@ -158,9 +168,10 @@ def detail(receipt_id: int):
 @require_roles("finance")
 def cancel(receipt_id: int):
     session = db_session()
+    centre_id = _seen(receipt_id).centre_id
     try:
         cancel_receipt(session, receipt_id, reason=request.form.get("reason", ""), actor=current_principal().actor(),
-                       centre_id=current_user.centre_id)
+                       centre_id=centre_id)
         session.commit()
         flash(t("receipts.cancelled_ok"), "success")
     except DomainError as e:
@@ -173,9 +184,10 @@ def cancel(receipt_id: int):
 @require_roles("finance")
 def replace(receipt_id: int):
     session = db_session()
+    centre_id = _seen(receipt_id).centre_id
     try:
         new = replace_receipt(session, receipt_id, reason=request.form.get("reason", ""),
-                              actor=current_principal().actor(), centre_id=current_user.centre_id)
+                              actor=current_principal().actor(), centre_id=centre_id)
         session.commit()
     except DomainError as e:
         session.rollback()
