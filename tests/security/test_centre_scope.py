@@ -1,15 +1,19 @@
-"""Another centre's objects do not exist for a caller, whatever its roles (issue 16, finding 3).
+"""Another centre's objects do not exist for a caller, whatever its roles (issue 16, finding 3; issue 10).
 
 Every route of the OpenAPI document with a path parameter is walked with centre A's objects and the keys
-of centre B (its admin, and a key with every other role): each answers 404, and nothing of A changes. The
-routes come from the document, so a new one is covered without a change here, or fails until its path
-parameter has a factory below.
+of centre B (its admin, and a key with every other role), then with staff users of centre B signed in
+(the API answers their session too): each answers 404, and nothing of A changes. Every staff page with a
+URL argument is walked the same way by a user of B with each role. The routes come from the document and
+the app's URL map, so a new one is covered without a change here, or fails until its parameter has a
+factory below. Keys and users of several centres, or of the whole province, see each of their centres'
+objects and still no other's.
 """
 
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import inspect, select
@@ -17,7 +21,7 @@ from sqlalchemy import inspect, select
 from core import audit
 from core.clock import local_day
 from core.models import ROLES, Centre
-from tests.factories import bearer, make_api_key
+from tests.factories import bearer, csrf_token, make_api_key, make_centre, make_user, sign_in
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 WEBHOOK_HOST = "motcua.example.vn"
@@ -27,12 +31,7 @@ NOT_COMPARED = {"audit_log", "api_client", "idempotency_record"}
 
 
 def make_centre_b(session) -> Centre:
-    centre = Centre(code="BN-TTPVHCC", name="Trung tâm Phục vụ hành chính công tỉnh Bắc Ninh",
-                    tax_code="2300000000-001", address="Số 10 Lý Thái Tổ, phường Kinh Bắc, tỉnh Bắc Ninh",
-                    province_code="27", receipt_template="01BLP0-001", receipt_symbol="BN", receipt_number_width=7)
-    session.add(centre)
-    session.commit()
-    return centre
+    return make_centre(session, "BN-TTPVHCC", name="Trung tâm Phục vụ hành chính công tỉnh Bắc Ninh")
 
 
 # Path parameter -> a factory making one object of centre A (the demo centre) and answering its id.
@@ -140,6 +139,16 @@ def _unit_code(session, settings):
     return _unit_of_a(session).code
 
 
+def _user(session, settings):
+    return make_user(session, roles=("cashier",), username="thungan.hanoi", centre=_centre_of_a(session)).id
+
+
+def _centre_of_a(session):
+    from core.accounts import ensure_demo_centre
+
+    return ensure_demo_centre(session)
+
+
 def _series(session, settings):
     from province.models import ReceiptSeries
 
@@ -160,6 +169,7 @@ OBJECT_FACTORIES = {
     ("/admin/centres/", "code"): _centre_code,
     ("/admin/units/", "code"): _unit_code,
     ("/admin/units/", "series_id"): _series,
+    ("/", "user_id"): _user,
 }
 CARRIER = "ghn"
 # Parameters naming a part of the object another parameter names (a centre's carrier account, a unit's
@@ -287,6 +297,57 @@ def test_every_route_naming_an_object_has_a_factory(client):
     assert not unmapped, f"add a centre-A object factory to OBJECT_FACTORIES for {sorted(unmapped)}"
 
 
+@dataclass
+class Caller:
+    """Someone of centre B calling: a key (Authorization header) or a signed-in user (cookie and CSRF header)."""
+
+    client: object
+    headers: dict
+    roles: tuple[str, ...]
+
+    @property
+    def admin(self) -> bool:
+        return "admin" in self.roles
+
+
+def key_callers(client, keys: dict[str, tuple[str, tuple[str, ...]]]) -> dict[str, Caller]:
+    return {who: Caller(client, bearer(key), roles) for who, (key, roles) in keys.items()}
+
+
+def user_callers(app, session, centre, roles_by_name: dict[str, tuple[str, ...]]) -> dict[str, Caller]:
+    callers = {}
+    for who, roles in roles_by_name.items():
+        user = make_user(session, roles=roles, centre=centre)
+        browser = app.test_client()
+        assert sign_in(browser, user.username).status_code == 302
+        callers[who] = Caller(browser, {"X-CSRFToken": csrf_token(browser)}, roles)
+    return callers
+
+
+def walk_api(doc: dict, ids: dict, callers: dict[str, Caller]) -> tuple[dict, dict]:
+    """Call every id-bearing route with A's object and with no object; answers, and those that differ."""
+    answers, wrong = {}, {}
+    for method, path, names, operation in routes_with_path_parameters(doc):
+        if any(name in NOT_OBJECTS for name in names):
+            continue
+        mine = {name: PARTS[name] if name in PARTS else ids[factory_key(path, name)] for name in names}
+        none = {name: PARTS[name] if name in PARTS else NO_SUCH[kind] for name, kind in names.items()}
+        for who, caller in callers.items():
+            status = {}
+            for case, values in (("A's object", mine), ("no object", none)):
+                url = path.format(**values)
+                resp = getattr(caller.client, method)(url, headers=caller.headers, **request_kwargs(doc, operation))
+                status[case] = (resp.status_code, resp.get_data()[:200])
+            answers[(method.upper(), path, who)] = status
+            # A's object must look exactly like no object at all: 404, or (only for a caller without the
+            # route's role, e.g. webhooks are admin's) the same 403 any id gets before it is looked up.
+            ok = status["A's object"][0] == status["no object"][0] and (
+                status["A's object"][0] == 404 or (not caller.admin and status["A's object"][0] == 403))
+            if not ok:
+                wrong[(method.upper(), path, who)] = status
+    return answers, wrong
+
+
 def test_another_centres_keys_get_404_for_every_object_and_change_nothing(client, session, settings, centre_a,
                                                                            keys_of_b, monkeypatch):
     from finance.closing import is_closed
@@ -295,31 +356,15 @@ def test_another_centres_keys_get_404_for_every_object_and_change_nothing(client
     FakeDns(monkeypatch, {WEBHOOK_HOST: PUBLIC_ADDRESS})
 
     doc = client.get("/api/v1/openapi.json").get_json()
-    routes = list(routes_with_path_parameters(doc))
-    assert routes, "the OpenAPI document lists no route with a path parameter"
+    assert list(routes_with_path_parameters(doc)), "the OpenAPI document lists no route with a path parameter"
     ids = {key: factory(session, settings) for key, factory in OBJECT_FACTORIES.items()}
     assert all(ids.values()), ids
     before = snapshot_of_centre(session, centre_a.id)
 
-    answers, wrong = {}, {}
-    for method, path, names, operation in routes:
-        if any(name in NOT_OBJECTS for name in names):
-            continue
-        mine = {name: PARTS[name] if name in PARTS else ids[factory_key(path, name)] for name in names}
-        none = {name: PARTS[name] if name in PARTS else NO_SUCH[kind] for name, kind in names.items()}
-        for who, key in keys_of_b.items():
-            status = {}
-            for case, values in (("A's object", mine), ("no object", none)):
-                url = path.format(**values)
-                resp = getattr(client, method)(url, headers=bearer(key), **request_kwargs(doc, operation))
-                status[case] = (resp.status_code, resp.get_data()[:200])
-            answers[(method.upper(), path, who)] = status
-            # A's object must look exactly like no object at all: 404, or (only for a key without the
-            # route's role, e.g. webhooks are admin's) the same 403 any id gets before it is looked up.
-            ok = status["A's object"][0] == status["no object"][0] and (
-                status["A's object"][0] == 404 or (who != "admin of B" and status["A's object"][0] == 403))
-            if not ok:
-                wrong[(method.upper(), path, who)] = status
+    others = tuple(r for r in ROLES if r != "admin")
+    callers = key_callers(client, {"admin of B": (keys_of_b["admin of B"], ("admin",)),
+                                   "every other role of B": (keys_of_b["every other role of B"], others)})
+    answers, wrong = walk_api(doc, ids, callers)
     assert not wrong, wrong
     assert len(answers) >= 2 * 20  # every id-bearing route, for both keys
     assert sum(s["A's object"][0] == 404 for (_m, _p, who), s in answers.items() if who != "admin of B") >= 20
@@ -331,6 +376,216 @@ def test_another_centres_keys_get_404_for_every_object_and_change_nothing(client
         client.post(f"/api/v1/reconciliation/days/{yesterday}/close", json={"allow_empty": True},
                     headers=bearer(key))
     assert not is_closed(session, centre_a.id, yesterday)
+
+
+def test_another_centres_staff_get_404_on_the_api_for_every_object_and_change_nothing(app, client, session, settings,
+                                                                                    centre_a, monkeypatch):
+    """Staff pages call the API with the user's session: the same walk, signed in as users of centre B."""
+    from tests.fakedns import PUBLIC_ADDRESS, FakeDns
+
+    FakeDns(monkeypatch, {WEBHOOK_HOST: PUBLIC_ADDRESS})
+    doc = client.get("/api/v1/openapi.json").get_json()
+    ids = {key: factory(session, settings) for key, factory in OBJECT_FACTORIES.items()}
+    centre_b = make_centre_b(session)
+    before = snapshot_of_centre(session, centre_a.id)
+
+    callers = user_callers(app, session, centre_b, {"admin of B": ("admin",),
+                                                    "every other role of B": tuple(r for r in ROLES if r != "admin")})
+    answers, wrong = walk_api(doc, ids, callers)
+    assert not wrong, wrong
+    assert sum(s["A's object"][0] == 404 for (_m, _p, who), s in answers.items() if who == "admin of B") >= 20
+    assert snapshot_of_centre(session, centre_a.id) == before
+
+
+# Staff page URL arguments that are a fixed part of the page, not an object: (part of the path, argument).
+PAGE_PARTS = {
+    ("/staff/refunds/", "action"): "approve",
+    ("/staff/dispatch/", "action"): "cancel",
+    ("/staff/admin/centres/", "carrier"): CARRIER,
+    ("/staff/admin/units/", "fmt"): "csv",
+}
+# Staff pages whose arguments name no object: they show the user's own centre (checked elsewhere).
+PAGE_NOT_OBJECTS = {
+    "finance.report_download": "the month's report of the centre the user chose among theirs (`fmt` is csv/xlsx)",
+}
+
+
+def _page_part(path: str, name: str):
+    keys = [key for key in PAGE_PARTS if key[1] == name and path.startswith(key[0])]
+    return PAGE_PARTS[max(keys, key=lambda k: len(k[0]))] if keys else None
+
+
+def staff_rules(app):
+    """Every staff page rule with URL arguments, with its methods (HEAD and OPTIONS aside)."""
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/staff/") and rule.arguments:
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                yield rule, method
+
+
+def page_values(rule, ids: dict) -> tuple[dict, dict, list[str]]:
+    """A's object and no object for each argument of the rule, and the arguments nothing maps."""
+    from werkzeug.routing import IntegerConverter
+
+    mine, none, unmapped = {}, {}, []
+    for name in sorted(rule.arguments):
+        part = _page_part(rule.rule, name)
+        key = factory_key(rule.rule, name)
+        if part is not None:
+            mine[name] = none[name] = part
+        elif key is not None:
+            mine[name] = ids[key]
+            none[name] = NO_SUCH["integer" if isinstance(rule._converters[name], IntegerConverter) else "string"]
+        else:
+            unmapped.append(name)
+    return mine, none, unmapped
+
+
+def test_every_staff_page_naming_an_object_has_a_factory(app):
+    unmapped = {(rule.rule, name) for rule, _method in staff_rules(app) if rule.endpoint not in PAGE_NOT_OBJECTS
+                for name in page_values(rule, dict.fromkeys(OBJECT_FACTORIES, 1))[2]}
+    assert not unmapped, f"add a centre-A object factory (or a fixed part) for the staff pages' {sorted(unmapped)}"
+
+
+def test_another_centres_staff_get_404_on_every_staff_page_of_an_object_and_change_nothing(app, session, settings,
+                                                                                         centre_a, monkeypatch):
+    from tests.fakedns import PUBLIC_ADDRESS, FakeDns
+
+    FakeDns(monkeypatch, {WEBHOOK_HOST: PUBLIC_ADDRESS})
+    ids = {key: factory(session, settings) for key, factory in OBJECT_FACTORIES.items()}
+    centre_b = make_centre_b(session)
+    before = snapshot_of_centre(session, centre_a.id)
+    # Each role on its own, admin included: a role is never a way into another centre.
+    callers = user_callers(app, session, centre_b, {role: (role,) for role in ROLES})
+    adapter = app.url_map.bind("localhost")
+
+    answers, wrong = {}, {}
+    for rule, method in staff_rules(app):
+        if rule.endpoint in PAGE_NOT_OBJECTS:
+            continue
+        mine, none, unmapped = page_values(rule, ids)
+        assert not unmapped, (rule.rule, unmapped)
+        needed = getattr(app.view_functions[rule.endpoint], "required_roles", ())
+        for who, caller in callers.items():
+            holds = caller.admin or any(r in caller.roles for r in needed)
+            status = {}
+            for case, values in (("A's object", mine), ("no object", none)):
+                url = adapter.build(rule.endpoint, values, method=method)
+                if method == "GET":
+                    resp = caller.client.get(url)
+                else:
+                    resp = caller.client.open(url, method=method, data={"csrf_token": caller.headers["X-CSRFToken"],
+                                                                        "reason": "Lý do kiểm thử"})
+                status[case] = (resp.status_code, resp.get_data()[:120])
+            answers[(method, rule.rule, who)] = status
+            # With the page's role: 404, exactly as for no object. Without it: the 403 every id gets.
+            expected = 404 if holds else 403
+            if not status["A's object"][0] == status["no object"][0] == expected:
+                wrong[(method, rule.rule, who)] = status
+    assert not wrong, wrong
+    assert sum(s["A's object"][0] == 404 for s in answers.values()) >= 15
+    assert snapshot_of_centre(session, centre_a.id) == before
+
+
+def test_keys_of_several_centres_or_the_province_see_each_of_theirs_and_no_other(client, session, settings,
+                                                                                centre_a):
+    from finance.models import StatementImport
+    from finance.reconcile import import_statement
+
+    centre_b, centre_c = make_centre(session, "BN-B"), make_centre(session, "BN-C")
+    payment_a = _pending_payment(session, settings)
+    import_a = _import(session, settings)
+    day = local_day() - timedelta(days=1)
+    import_b = import_statement(session, centre_b.id, "bank-csv", "sao-ke-b.csv",
+                                f"date,reference,amount,description\n{day},FT-B-1,55000,khong ro\n".encode(),
+                                audit.SYSTEM).statement.id
+    session.commit()
+    roles = ("cashier", "finance", "dispatcher")
+    a_and_b = make_api_key(session, roles=roles, name="Hai trung tâm", centre=centre_b, also=[centre_a])
+    b_and_c = make_api_key(session, roles=roles, name="B và C", centre=centre_b, also=[centre_c])
+    province = make_api_key(session, roles=roles, name="Toàn tỉnh", centre=centre_c, province_wide=True)
+
+    def imports(key):
+        return {i["id"] for i in client.get("/api/v1/reconciliation/imports", headers=bearer(key)).get_json()["items"]}
+
+    def payments(key):
+        return {p["id"] for p in client.get("/api/v1/payments", headers=bearer(key)).get_json()["items"]}
+
+    for key in (a_and_b, province):
+        one = client.get(f"/api/v1/payments/{payment_a}", headers=bearer(key))
+        assert one.status_code == 200 and one.get_json()["centre_code"] == centre_a.code
+        assert imports(key) == {import_a, import_b}
+        assert payment_a in payments(key)
+    assert client.get(f"/api/v1/payments/{payment_a}", headers=bearer(b_and_c)).status_code == 404
+    assert client.get(f"/api/v1/payments/{payment_a}/refunds", headers=bearer(b_and_c)).status_code == 404
+    assert imports(b_and_c) == {import_b}
+    assert payment_a not in payments(b_and_c)
+
+    me = client.get("/api/v1/me", headers=bearer(a_and_b)).get_json()
+    assert me["centre"]["code"] == centre_b.code and not me["province_wide"]
+    assert {c["code"] for c in me["centres"]} == {centre_a.code, centre_b.code}
+    assert client.get("/api/v1/me", headers=bearer(province)).get_json()["province_wide"] is True
+
+    # Creating: at the home centre by default, at another of the caller's centres when named, never at one
+    # it does not see (404, as if that centre did not exist) and then nothing is written.
+    def upload(key, name, centre_code=None):
+        form = {"source": "bank-csv",
+                "file": (io.BytesIO(f"date,reference,amount,description\n{day},{name},1000,x\n".encode()), name)}
+        if centre_code:
+            form["centre_code"] = centre_code
+        return client.post("/api/v1/reconciliation/imports", data=form, content_type="multipart/form-data",
+                           headers=bearer(key))
+
+    def centre_of_import(resp):
+        return session.get(StatementImport, resp.get_json()["statement"]["id"]).centre_id
+
+    resp = upload(a_and_b, "FT-AB-1", centre_a.code)
+    assert resp.status_code == 201, resp.get_json()
+    assert centre_of_import(resp) == centre_a.id
+    assert centre_of_import(upload(a_and_b, "FT-AB-2")) == centre_b.id
+    count = session.query(StatementImport).count()
+    refused = upload(b_and_c, "FT-BC-1", centre_a.code)
+    assert refused.status_code == 404 and refused.mimetype == "application/problem+json"
+    assert session.query(StatementImport).count() == count
+    assert client.get(f"/api/v1/reports/summary?from={day}&to={day}&centre_code={centre_a.code}",
+                      headers=bearer(b_and_c)).status_code == 404
+    assert client.get(f"/api/v1/reports/summary?from={day}&to={day}&centre_code={centre_a.code}",
+                      headers=bearer(a_and_b)).status_code == 200
+
+
+def test_staff_of_several_centres_see_each_of_theirs_on_pages_and_no_other(app, session, settings, centre_a):
+    centre_b, centre_c = make_centre(session, "BN-B"), make_centre(session, "BN-C")
+    receipt_a = _receipt(session, settings)
+    shipment_a = _shipment(session, settings)
+    pages = {f"/staff/receipts/{receipt_a}", f"/staff/dispatch/{shipment_a}"}
+    for also, expected in (([centre_a], 200), ([centre_c], 404)):
+        user = make_user(session, roles=("finance", "dispatcher"), centre=centre_b, also=also)
+        browser = app.test_client()
+        sign_in(browser, user.username)
+        assert {p: browser.get(p).status_code for p in pages} == dict.fromkeys(pages, expected)
+        desk = browser.get("/staff/dispatch/").get_data(as_text=True)
+        # A list of several centres says whose each row is.
+        assert (centre_a.code in desk) == (expected == 200)
+        register = browser.get(f"/staff/receipts/?centre={centre_a.code}")
+        assert register.status_code == expected
+
+
+def test_a_fee_of_a_unit_not_served_at_the_keys_centre_is_refused_naming_it(client, session, centre_a):
+    from fees.models import FeeType
+
+    unit = _unit_of_a(session)
+    session.add(FeeType(centre_id=centre_a.id, unit_id=unit.id, code="LLTP-HN", name="Phí lý lịch tư pháp",
+                        kind="phi", amount=200_000, effective_from=date(2020, 1, 1), active=True))
+    session.commit()
+    body = {"dossier_code": "000.00.01.H26-251124-0999", "payer": {"name": "Trần Văn Bình"},
+            "items": [{"fee_code": "LLTP-HN"}], "channels": ["counter"]}
+    of_b = make_api_key(session, roles=("cashier",), name="Bắc Ninh", centre=make_centre_b(session))
+    resp = client.post("/api/v1/payments", json=body, headers=bearer(of_b))
+    assert resp.status_code == 422 and resp.mimetype == "application/problem+json"
+    assert "LLTP-HN" in " ".join(resp.get_json()["errors"]["items.0.fee_code"])
+    # The same fee is fine for a key of the centre that serves its unit.
+    of_a = make_api_key(session, roles=("cashier",), centre=centre_a)
+    assert client.post("/api/v1/payments", json=body, headers=bearer(of_a)).status_code == 201
 
 
 def test_the_receipt_register_of_another_centre_is_404_even_for_its_admin(client, session, centre_a, keys_of_b):
