@@ -335,10 +335,12 @@ class Payments(MethodView):
         centre = p.centre(session, data.get("centre_code"))
         payer = Payer(**data["payer"])
         items = [ItemRequest(fee_code=i["fee_code"], quantity=i["quantity"]) for i in data["items"]]
-        payment = create_payment(session, centre, dossier_code=data["dossier_code"], payer=payer, items=items,
-                                 actor=p.actor(), channels=data.get("channels"))
-        # Refused before anything is committed: the request rolls back with the exception.
-        merchants.check_single_merchant(session, settings(), payment)
+        # One savepoint around both, so a refused mix leaves nothing behind. (On SQLite, without it the
+        # payment's own savepoint opens the transaction and its RELEASE commits the payment at once.)
+        with session.begin_nested():
+            payment = create_payment(session, centre, dossier_code=data["dossier_code"], payer=payer, items=items,
+                                     actor=p.actor(), channels=data.get("channels"))
+            merchants.check_single_merchant(session, settings(), payment)
         session.commit()
         return present(session, payment)
 

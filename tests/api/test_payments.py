@@ -1,5 +1,7 @@
 """The payments API as an integrating system and finance staff use it."""
 
+from datetime import date
+
 import pytest
 
 from fees.schedule import seed_default
@@ -146,3 +148,92 @@ def test_a_failed_counter_payment_with_an_idempotency_key_answers_at_once_and_re
     assert first.status_code == 404 and first.mimetype == "application/problem+json"
     again = client.post("/api/v1/payments/910114/counter", json={"method": "cash"}, headers=headers)
     assert again.status_code == 404 and again.headers.get("Idempotent-Replayed") == "true"
+
+
+# Collecting units (issue 10): a payment's fees may be of several units served at the centre.
+
+def _unit(session, centre, code, tax_code, *, vnpay=None, series=True, settings=None):
+    """A unit served at `centre` with one fee `F-<code>` (its own VNPAY merchant when given), and its
+    receipt series of this year registered unless `series` is false."""
+    from core.clock import local_day
+    from fees.models import FeeType
+    from province import secrets
+    from province.models import CentreUnit, CollectingUnit
+    from province.series import register_series
+
+    unit = CollectingUnit(code=code, name=f"Sở {code} tỉnh Bắc Ninh", tax_code=tax_code,
+                          address="phường Kinh Bắc, tỉnh Bắc Ninh", gateway={}, active=True)
+    session.add(unit)
+    session.flush()
+    session.add(CentreUnit(centre_id=centre.id, unit_id=unit.id))
+    if vnpay:
+        unit.gateway = {"vnpay_tmn_code": vnpay[0]}
+        secrets.set_secret(session, settings, "unit", unit.id, "vnpay_hash_secret", vnpay[1].encode())
+    session.add(FeeType(centre_id=centre.id, unit_id=unit.id, code=f"F-{code}", name=f"Phí của {code}", kind="phi",
+                        amount=50_000, effective_from=date(2020, 1, 1), active=True))
+    if series:
+        year = local_day().year
+        register_series(session, unit, "EBL01", f"{year % 100:02d}T", year, registered_on=date(year - 1, 12, 1))
+    session.commit()
+    return unit
+
+
+def test_a_payment_of_two_units_answers_one_receipt_per_unit_and_why_one_is_missing(client, key, session, centre,
+                                                                                  caplog):
+    from core.accounts import DEMO_UNIT_CODE
+
+    _unit(session, centre, "STP", "2300245389")
+    _unit(session, centre, "SXD", "2300246128", series=False)
+    body = {**BODY, "items": [{"fee_code": "LLTP"}, {"fee_code": "F-STP"}, {"fee_code": "F-SXD"}],
+            "channels": ["counter"]}
+    created = client.post("/api/v1/payments", json=body, headers=bearer(key))
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["receipts"] == [] and created.get_json()["receipt_blocked"] == {}
+    paid = client.post(f"/api/v1/payments/{created.get_json()['id']}/counter", json={"method": "cash"},
+                       headers=bearer(key)).get_json()
+    # One receipt per unit that can issue, by unit code, each numbered in its own series.
+    assert [r["unit_code"] for r in paid["receipts"]] == sorted([DEMO_UNIT_CODE, "STP"])
+    assert all(r["status"] == "issued" and r["number"].endswith("1") and r["symbol"].endswith("T")
+               for r in paid["receipts"])
+    assert paid["receipt_id"] == paid["receipts"][0]["id"]
+    assert paid["receipt_pdf_url"].endswith(f"/api/v1/receipts/{paid['receipt_id']}/pdf")
+    # The unit without a registered series is not an error of the desk: staff read why on the payment.
+    assert list(paid["receipt_blocked"]) == ["SXD"] and paid["receipt_blocked"]["SXD"]
+    assert not [r for r in caplog.records if r.exc_info], "a blocked unit is not a crash"
+    assert client.get(f"/api/v1/payments/{paid['id']}", headers=bearer(key)).get_json()["receipts"] == paid["receipts"]
+
+    stp = next(r for r in paid["receipts"] if r["unit_code"] == "STP")
+    receipt = client.get(f"/api/v1/receipts/{stp['id']}", headers=bearer(key)).get_json()
+    assert receipt["unit"] == {"code": "STP", "name": "Sở STP tỉnh Bắc Ninh", "tax_code": "2300245389"}
+
+
+def test_fees_of_units_paid_into_different_merchant_accounts_are_refused_at_creation(client, key, session, centre,
+                                                                                   settings):
+    from fees.models import Payment
+
+    _unit(session, centre, "STP", "2300245389", vnpay=("STPBN001", "STPVNPAYSECRET0000000000000000001"),
+          settings=settings)
+    _unit(session, centre, "SXD", "2300246128", vnpay=("SXDBN001", "SXDVNPAYSECRET0000000000000000001"),
+          settings=settings)
+    before = session.query(Payment).count()
+    body = {**BODY, "items": [{"fee_code": "F-STP"}, {"fee_code": "F-SXD"}], "channels": ["vnpay", "counter"]}
+    resp = client.post("/api/v1/payments", json=body, headers=bearer(key))
+    assert resp.status_code == 409 and resp.mimetype == "application/problem+json"
+    assert resp.get_json()["type"].endswith("mixed-merchant-accounts")
+    assert session.query(Payment).count() == before
+    # At the counter alone the money goes through no merchant account: one request is fine.
+    alone = client.post("/api/v1/payments", json={**body, "channels": ["counter"]}, headers=bearer(key))
+    assert alone.status_code == 201
+
+
+def test_the_vietqr_is_of_the_units_bank_account(client, key, session, centre):
+    from fees.models import Payment
+
+    unit = _unit(session, centre, "STP", "2300245389")
+    unit.bank_bin, unit.bank_account_number, unit.bank_account_name = "970415", "113366668888", "SO TU PHAP BAC NINH"
+    session.commit()
+    resp = client.post("/api/v1/payments", json={**BODY, "items": [{"fee_code": "F-STP"}], "channels": ["vietqr"]},
+                       headers=bearer(key))
+    assert resp.status_code == 201, resp.get_json()
+    assert "113366668888" in resp.get_json()["vietqr"]
+    assert session.get(Payment, resp.get_json()["id"]) is not None
