@@ -237,3 +237,63 @@ def test_the_vietqr_is_of_the_units_bank_account(client, key, session, centre):
     assert resp.status_code == 201, resp.get_json()
     assert "113366668888" in resp.get_json()["vietqr"]
     assert session.get(Payment, resp.get_json()["id"]) is not None
+
+
+@pytest.fixture
+def live_server(app):
+    """The app over real HTTP, so the VNPAY sandbox page and its API answer as VNPAY's do."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    app.extensions["hcc"].settings.public_url = url
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield url
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+def test_a_units_payment_whose_ipn_was_lost_is_settled_by_asking_the_units_merchant(live_server, key, session,
+                                                                                    centre, settings, client):
+    import json
+    from urllib.parse import urlsplit
+
+    import requests
+    import responses
+
+    _unit(session, centre, "STP", "2300245389", vnpay=("STPBN001", "STPVNPAYSECRET0000000000000000001"),
+          settings=settings)
+    # VNPAY's notification never arrives (a port nothing listens on): only querydr can tell us.
+    settings.extra["HCC_VNPAY_SANDBOX_IPN_URL"] = "http://127.0.0.1:9/callbacks/vnpay/ipn"
+    created = client.post("/api/v1/payments", json={**BODY, "items": [{"fee_code": "F-STP"}], "channels": ["vnpay"]},
+                          headers=bearer(key)).get_json()
+    http = requests.Session()
+    gateway_url = http.post(f"{live_server}/pay/{created['code']}/vnpay", allow_redirects=False,
+                            timeout=10).headers["Location"]
+    assert "vnp_TmnCode=STPBN001" in gateway_url
+    http.post(f"{live_server}/sandbox/vnpay/paymentv2/pay", data={"query": urlsplit(gateway_url).query,
+                                                                  "action": "pay"}, timeout=20)
+    assert client.get(f"/api/v1/payments/{created['id']}", headers=bearer(key)).get_json()["status"] == "pending"
+
+    # VNPAY's API as seen on the wire: each question is noted, then answered by the sandbox.
+    api = "https://vnpay.example/merchant_webapi/api/transaction"
+    settings.extra["HCC_VNPAY_API_URL"] = api
+    asked_as = []
+
+    def forward(request):
+        body = json.loads(request.body)
+        asked_as.append(body["vnp_TmnCode"])
+        answer = requests.post(f"{live_server}/sandbox/vnpay/merchant_webapi/api/transaction", json=body, timeout=10)
+        return answer.status_code, {"Content-Type": "application/json"}, answer.text
+
+    with responses.RequestsMock() as wire:
+        wire.add_passthru(live_server)
+        wire.add_callback(responses.POST, api, callback=forward)
+        asked = client.post(f"/api/v1/payments/{created['id']}/query", headers=bearer(key))
+    assert asked.status_code == 200, asked.get_json()
+    assert asked.get_json()["status"] == "paid" and asked.get_json()["channel"] == "vnpay"
+    # Asked as the unit's merchant, the account the order was opened with, not the deployment's default.
+    assert asked_as == ["STPBN001"]
