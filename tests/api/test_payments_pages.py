@@ -88,3 +88,55 @@ def test_finance_requests_a_refund_and_a_colleague_approves_it(app, session):
     session.expire_all()
     paid = session.get(Payment, payment.id)
     assert (paid.status, paid.refundable_amount) == ("partially_refunded", 150_000)
+
+
+def test_a_cashier_of_two_centres_finds_and_takes_a_request_of_either_and_sees_whose_it_is(client, session):
+    from tests.factories import make_centre
+
+    other = make_centre(session, "BN-B")
+    payment = make_payment(session, dossier_code="000.00.01.H26-250101-0077")
+    user = make_user(session, roles=("cashier",), centre=other, also=[payment.centre])
+    sign_in(client, user.username)
+    page = client.get(f"/staff/cashier?q={payment.dossier_code}").get_data(as_text=True)
+    # Rows of several centres say whose each is.
+    assert payment.code in page and payment.centre.code in page
+    resp = client.post(f"/staff/cashier/{payment.id}/pay", data={"method": "cash", "csrf_token": csrf_token(client)})
+    assert resp.status_code == 302
+    session.expire_all()
+    assert session.get(Payment, payment.id).status == "paid"
+
+
+def test_a_cashier_of_another_centre_neither_finds_nor_takes_a_request(client, session):
+    from tests.factories import make_centre
+
+    payment = make_payment(session, dossier_code="000.00.01.H26-250101-0078")
+    user = make_user(session, roles=("cashier",), centre=make_centre(session, "BN-B"))
+    sign_in(client, user.username)
+    assert payment.code not in client.get(f"/staff/cashier?q={payment.dossier_code}").get_data(as_text=True)
+    resp = client.post(f"/staff/cashier/{payment.id}/pay", data={"method": "cash", "csrf_token": csrf_token(client)})
+    assert resp.status_code == 404
+    session.expire_all()
+    assert session.get(Payment, payment.id).status == "pending"
+
+
+def test_finance_of_two_centres_keeps_one_centres_books_at_a_time(client, session):
+    from datetime import timedelta
+
+    from core.clock import local_day
+    from finance.closing import is_closed
+    from tests.factories import make_centre
+
+    other = make_centre(session, "BN-B")
+    payment = make_payment(session)
+    home = payment.centre
+    user = make_user(session, roles=("finance",), centre=home, also=[other])
+    sign_in(client, user.username)
+    dashboard = client.get("/staff/finance/").get_data(as_text=True)
+    assert 'name="centre"' in dashboard and other.code in dashboard and home.name in dashboard
+    assert other.name in client.get(f"/staff/finance/?centre={other.code}").get_data(as_text=True)
+    assert client.get("/staff/finance/?centre=KHONG-CO").status_code == 404
+    # Closing a day closes the chosen centre's day only.
+    day = local_day() - timedelta(days=400)
+    client.post("/staff/finance/close", data={"day": day.isoformat(), "allow_empty": "1", "centre": other.code,
+                                              "csrf_token": csrf_token(client, "/staff/finance/")})
+    assert is_closed(session, other.id, day) and not is_closed(session, home.id, day)

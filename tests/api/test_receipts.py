@@ -171,3 +171,34 @@ def test_cli_verifies_a_file_offline(runner, settings, receipt, tmp_path):
     bad.write_bytes(bytes(data))
     res = runner.invoke(main, ["receipts", "verify", str(bad)])
     assert res.exit_code == 1 and "document-modified" in res.output
+
+
+def test_a_receipt_names_its_collecting_unit_and_centre(client, session, receipt):
+    from core.accounts import DEMO_UNIT_CODE
+
+    body = client.get(f"/api/v1/receipts/{receipt.id}", headers=bearer(make_api_key(session))).get_json()
+    unit = receipt.unit
+    assert body["unit"] == {"code": DEMO_UNIT_CODE, "name": unit.name, "tax_code": unit.tax_code}
+    assert body["centre_code"] == receipt.centre.code
+
+
+def test_a_key_of_two_centres_reads_each_register_one_at_a_time(client, session, receipt):
+    from tests.factories import make_centre
+
+    home = make_centre(session, "BN-B")
+    key = make_api_key(session, roles=("finance",), centre=home, also=[receipt.centre])
+    # The home centre's register by default (none there), the other centre's when named.
+    assert client.get("/api/v1/receipts", headers=bearer(key)).get_json()["total"] == 0
+    theirs = client.get(f"/api/v1/receipts?centre_id={receipt.centre_id}", headers=bearer(key)).get_json()
+    assert [r["id"] for r in theirs["items"]] == [receipt.id]
+    day = local_day()
+    csv_of = client.get(f"/api/v1/receipts/register.csv?day={day}&centre_code={receipt.centre.code}",
+                        headers=bearer(key))
+    assert csv_of.status_code == 200 and len(csv_of.get_data(as_text=True).splitlines()) == 2
+    # It may cancel there too; a key of its home centre alone may not even see it.
+    assert client.post(f"/api/v1/receipts/{receipt.id}/cancel", json={"reason": "Lập nhầm người nộp"},
+                       headers=bearer(key)).status_code == 200
+    alone = make_api_key(session, roles=("finance",), centre=home)
+    assert client.get(f"/api/v1/receipts/{receipt.id}", headers=bearer(alone)).status_code == 404
+    assert client.get(f"/api/v1/receipts/register.csv?day={day}&centre_code={receipt.centre.code}",
+                      headers=bearer(alone)).status_code == 404
