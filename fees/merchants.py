@@ -144,12 +144,36 @@ def account_for_payment(session: Session, settings: Settings, payment: Payment, 
 def check_single_merchant(session: Session, settings: Settings, payment: Payment) -> None:
     """Refuse a payment whose fees would go to different accounts through one of its online channels.
 
-    Call it at creation, after the items are added (and flushed): it raises MixedMerchantAccounts (or
-    IncompleteMerchantAccount) with a Vietnamese message for the integrating system.
+    Raises MixedMerchantAccounts (or IncompleteMerchantAccount) with a Vietnamese message for the
+    integrating system. `keep_single_merchant_channels` is the gentler form used at creation.
     """
     for gateway_name in MERCHANT_GATEWAYS:
         if gateway_name in (payment.allowed_channels or []):
             account_for_payment(session, settings, payment, gateway_name)
+
+
+def keep_single_merchant_channels(session: Session, settings: Settings, payment: Payment) -> list[str]:
+    """Drop the online channels through which the payment's fees would go to different (or incomplete)
+    accounts, and return the channels dropped; refuse the payment when none of its online channels is left.
+
+    A citizen paying for units that share a VNPAY merchant but not a bank account can still pay by VNPAY:
+    only the VietQR transfer is withdrawn. Counter and COD do not go through a merchant account.
+    """
+    channels = list(payment.allowed_channels or [])
+    online = [c for c in channels if c in MERCHANT_GATEWAYS]
+    dropped: list[str] = []
+    first_problem: Conflict | None = None
+    for gateway_name in online:
+        try:
+            account_for_payment(session, settings, payment, gateway_name)
+        except (MixedMerchantAccounts, IncompleteMerchantAccount) as e:
+            dropped.append(gateway_name)
+            first_problem = first_problem or e
+    if online and len(dropped) == len(online) and first_problem is not None:
+        raise first_problem
+    if dropped:
+        payment.allowed_channels = [c for c in channels if c not in dropped]
+    return dropped
 
 
 def _units_with_id(session: Session, gateway_name: str, merchant_id: str) -> list[CollectingUnit]:

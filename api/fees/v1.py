@@ -327,9 +327,10 @@ class Payments(MethodView):
         """Create a payment request priced from the fee schedule; answers with the citizen's pay link and VietQR.
 
         Its `fee_code`s may be of any collecting unit served at the centre (the caller's home centre, or
-        `centre_code`); a fee of no unit served there is refused (422 naming the line). Fees of units paid
-        into different merchant or bank accounts through one of the `channels` are refused at once (409
-        `mixed-merchant-accounts`): make one request per unit."""
+        `centre_code`); a fee of no unit served there is refused (422 naming the line). A channel through
+        which the fees would go to different merchant or bank accounts (units with accounts of their own)
+        is withdrawn from `allowed_channels`; when none of the online `channels` is left, the request is
+        refused (409 `mixed-merchant-accounts`): make one request per unit."""
         session = db_session()
         p = current_principal()
         centre = p.centre(session, data.get("centre_code"))
@@ -340,7 +341,7 @@ class Payments(MethodView):
         with session.begin_nested():
             payment = create_payment(session, centre, dossier_code=data["dossier_code"], payer=payer, items=items,
                                      actor=p.actor(), channels=data.get("channels"))
-            merchants.check_single_merchant(session, settings(), payment)
+            merchants.keep_single_merchant_channels(session, settings(), payment)
         session.commit()
         return present(session, payment)
 
