@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import audit
+from core import audit, pkcs11_token
 from core.errors import InvalidInput, NotFound
 from core.settings import Settings
 from province import secrets
@@ -70,18 +70,29 @@ def set_signing_pkcs12(session: Session, settings: Settings, unit: CollectingUni
 
 def set_signing_pkcs11(session: Session, settings: Settings, unit: CollectingUnit, *, module: str, pin: bytes,
                        slot: int | None = None, token_label: str | None = None, key_label: str | None = None,
-                       cert_label: str | None = None, cert_subject: str | None = None, cert_not_after=None,
-                       actor: audit.Actor = audit.SYSTEM) -> CollectingUnit:
-    """Point a unit at a PKCS#11 token/HSM; the PIN is encrypted. The caller that opened the token passes the
-    certificate's subject and expiry (this module does not load PKCS#11 libraries)."""
+                       cert_label: str | None = None, actor: audit.Actor = audit.SYSTEM) -> CollectingUnit:
+    """Point a unit at a PKCS#11 token/HSM, keep its PIN encrypted and show the token certificate's subject and expiry.
+
+    The token is opened and logged in to first: a module that does not load, a token not found, a wrong PIN,
+    or a key or certificate missing under the labels given is refused (InvalidInput naming the field) and
+    nothing is stored, so a unit is never left pointing at a token that cannot sign.
+    """
     if not module:
         raise InvalidInput("Thiếu đường dẫn thư viện PKCS#11", errors={"pkcs11_module": ["required"]})
     if slot is None and not token_label:
         raise InvalidInput("Cần số khe (slot) hoặc nhãn token", errors={"pkcs11_slot": ["slot or token_label"]})
+    try:
+        found = pkcs11_token.read_certificates(module, pin=pin.decode() if pin else None, slot=slot,
+                                               token_label=token_label, key_label=key_label, cert_label=cert_label)
+    except pkcs11_token.TokenError as e:
+        raise InvalidInput(f"Không mở được token PKCS#11 của đơn vị {unit.code}: {e.reason}",
+                           errors={e.field: [e.reason]}) from e
     secrets.set_secret(session, settings, "unit", unit.id, "signing_pkcs11_pin", pin, actor=actor)
     unit.pkcs11_module, unit.pkcs11_slot, unit.pkcs11_token_label = module, slot, token_label
     unit.pkcs11_key_label, unit.pkcs11_cert_label = key_label, cert_label
-    return _set_certificate(session, unit, "pkcs11", cert_subject, cert_not_after, actor)
+    cert = found.signing_cert
+    return _set_certificate(session, unit, "pkcs11", cert.subject.rfc4514_string(),
+                            cert.not_valid_after_utc.astimezone(UTC), actor)
 
 
 def _set_certificate(session: Session, unit: CollectingUnit, kind: str, subject: str | None, not_after,

@@ -160,7 +160,9 @@ class ReceiptSigner:
     def bytes_reserved(self) -> int:
         """Room for the CMS signature in the PDF, fixed per key so pyHanko skips its trial signature."""
         certs = sum(len(c.dump()) for c in self.signer.cert_registry) + len(self.signing_cert.dump())
-        total = certs + 4096 + (12288 if self.tsa_url else 0)
+        # A token's CMS came out ~120 bytes over the PKCS#12 allowance once its CA was on the token too (seen in
+        # tests/receipts/test_unit_pkcs11.py); not fully explained, so a token gets 1 KiB more room.
+        total = certs + 4096 + (1024 if self.kind == "pkcs11" else 0) + (12288 if self.tsa_url else 0)
         return total + total % 2
 
     @property
@@ -200,6 +202,16 @@ class ReceiptSigner:
         # A token session is not safe to share between threads; a PKCS#12 key is, but the lock is cheap.
         with self._lock:
             return self.signer_sign_raw(data, digest_algorithm)
+
+    def close(self) -> None:
+        """Log out of the token (a PKCS#11 signer); waits for a signature under way. A PKCS#12 key has nothing open."""
+        if self.kind != "pkcs11":
+            return
+        with self._lock:
+            try:
+                self.signer.pkcs11_session.close()
+            except Exception:  # already closed, or the library finalised: nothing is left open either way
+                log.debug("PKCS#11 session already closed", exc_info=True)
 
     def timestamper(self):
         if not self.tsa_url:
@@ -273,22 +285,33 @@ def _load_pkcs11(settings: Settings, module: str, tsa: str | None) -> ReceiptSig
 
 
 def _open_pkcs11(settings: Settings, module: str, tsa: str | None, *, slot: int | None, label: str | None,
-                 pin: str | None, key_label: str | None, cert_label: str | None) -> ReceiptSigner:
+                 pin: str | None, key_label: str | None, cert_label: str | None,
+                 unit_code: str | None = None) -> ReceiptSigner:
     from pyhanko.config.pkcs11 import TokenCriteria
     from pyhanko.sign.pkcs11 import PKCS11Signer, open_pkcs11_session
 
+    from core.pkcs11_token import describe
+
     cert_label = cert_label or key_label
+    session = None
     try:
         session = open_pkcs11_session(module, slot_no=slot,
                                       token_criteria=TokenCriteria(label=label) if label else None,
                                       user_pin=pin)
+        # Every certificate on the token is pulled: the CA's, when the token carries it, is what verification trusts.
         signer = PKCS11Signer(session, cert_label=cert_label, key_label=key_label or cert_label,
                               other_certs_to_pull=None)
         # Pull the certificate now, so a wrong label fails at start-up rather than at the first receipt.
         run_async(signer.ensure_objects_loaded())
     except Exception as e:  # python-pkcs11 raises many unrelated classes
-        raise SigningError(f"cannot open the PKCS#11 signing key: {type(e).__name__}: {e}") from e
-    roots = _extra_roots(settings) or [c for c in signer.cert_registry if _self_signed(c)]
+        if session is not None:
+            session.close()  # logged in but unusable (a label wrong): not left open
+        whose = f" của đơn vị {unit_code}" if unit_code else ""
+        raise SigningError(f"Không mở được khóa ký PKCS#11{whose}: {describe(e)[0]} ({type(e).__name__})") from e
+    on_token = [c for c in signer.cert_registry if _self_signed(c)]
+    # A unit's token CA is trusted alongside the configured roots, as a unit's PKCS#12 chain is: its receipts
+    # must verify. The deployment's token keeps the older rule (the configured roots replace the token's).
+    roots = _extra_roots(settings) + on_token if unit_code else _extra_roots(settings) or on_token
     return ReceiptSigner(signer=signer, trust_roots=roots or [signer.signing_cert], kind="pkcs11", tsa_url=tsa)
 
 
@@ -310,6 +333,7 @@ def _unit_signer_key(session, settings: Settings, unit) -> tuple | None:
     from province.models import Credential
 
     names = {"pkcs12": ("signing_pkcs12", "signing_pkcs12_password"), "pkcs11": ("signing_pkcs11_pin",)}
+    # Prefixed, so a unit's keys are told from the deployment's (settings tuples) when old ones are dropped.
     if unit is None or unit.signing_kind not in names:
         return None
     rows = dict(session.execute(select(Credential.name, Credential.updated_at).where(
@@ -320,7 +344,7 @@ def _unit_signer_key(session, settings: Settings, unit) -> tuple | None:
     stamps = tuple(rows.get(n) for n in names[unit.signing_kind])
     pkcs11 = (unit.pkcs11_module, unit.pkcs11_slot, unit.pkcs11_token_label, unit.pkcs11_key_label,
               unit.pkcs11_cert_label) if unit.signing_kind == "pkcs11" else ()
-    return (unit.signing_kind, unit.id, stamps, pkcs11, settings.get("HCC_SIGNING_TRUST_ROOTS"),
+    return ("unit", unit.id, unit.signing_kind, stamps, pkcs11, settings.get("HCC_SIGNING_TRUST_ROOTS"),
             settings.get("HCC_SIGNING_TSA_URL"))
 
 
@@ -335,6 +359,8 @@ def load_unit_signer(session, settings: Settings, unit) -> ReceiptSigner:
 
     key = _unit_signer_key(session, settings, unit)
     if key is None:
+        if unit is not None:
+            _drop_unit_signers(unit.id, keep=None)  # its key was removed: a token session is not kept open
         if settings.production:
             label = unit.code if unit is not None else "?"
             raise SigningError(f"Đơn vị thu {label} chưa có khóa ký biên lai (PKCS#12 hoặc PKCS#11)")
@@ -342,6 +368,10 @@ def load_unit_signer(session, settings: Settings, unit) -> ReceiptSigner:
     signer = _cache.get(key)
     if signer is not None:
         return signer
+    # An older key of the same unit (renewed certificate, new PIN, another token, PKCS#12 instead) is dropped
+    # and its token session closed first: the old key is not kept loaded, nor logged in (a token refuses a
+    # second login with the new PIN while the old session is logged in).
+    _drop_unit_signers(unit.id, keep=key)
     tsa = settings.get("HCC_SIGNING_TSA_URL") or None
     if unit.signing_kind == "pkcs12":
         data = secrets.get_secret(session, settings, "unit", unit.id, "signing_pkcs12")
@@ -351,13 +381,19 @@ def load_unit_signer(session, settings: Settings, unit) -> ReceiptSigner:
         pin = secrets.get_secret(session, settings, "unit", unit.id, "signing_pkcs11_pin")
         loaded = _open_pkcs11(settings, unit.pkcs11_module, tsa, slot=unit.pkcs11_slot, label=unit.pkcs11_token_label,
                               pin=pin.decode() if pin else None, key_label=unit.pkcs11_key_label,
-                              cert_label=unit.pkcs11_cert_label)
+                              cert_label=unit.pkcs11_cert_label, unit_code=unit.code)
     with _cache_lock:
-        # An older key of the same unit is dropped, so a renewed certificate does not keep the old one loaded.
-        for old in [k for k in _cache if k[:2] == key[:2] and k != key]:
-            del _cache[old]
         signer = _cache.setdefault(key, loaded)
+    if signer is not loaded:
+        loaded.close()  # another thread loaded the same key first; this second login is not kept
     return signer
+
+
+def _drop_unit_signers(unit_id: int, *, keep: tuple | None) -> None:
+    with _cache_lock:
+        old = [_cache.pop(k) for k in [k for k in _cache if k[:2] == ("unit", unit_id) and k != keep]]
+    for signer in old:
+        signer.close()
 
 
 def all_trust_roots(session, settings: Settings) -> list[asn1_x509.Certificate]:
@@ -383,6 +419,9 @@ def all_trust_roots(session, settings: Settings) -> list[asn1_x509.Certificate]:
 
 
 def clear_cache() -> None:
-    """Forget loaded signers (tests that switch keys)."""
+    """Forget loaded signers (tests that switch keys), logging out of their tokens."""
     with _cache_lock:
+        old = list(_cache.values())
         _cache.clear()
+    for signer in old:
+        signer.close()

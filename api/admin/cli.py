@@ -161,6 +161,20 @@ def credentials_set(name, unit_code, centre_code, carrier, file):
                 units.set_signing_pkcs12(session, settings, owner, file.read_bytes(),
                                          _read_stdin("PKCS#12 password"), actor=_actor())
                 detail = f"subject {owner.cert_subject}, valid until {format_local(owner.cert_not_after)}"
+            elif name == "signing_pkcs11_pin" and owner.pkcs11_module and not Path(owner.pkcs11_module).exists():
+                # The token is not on this machine (the PIN is set from an admin host): stored unchecked, as the
+                # doctor's "no-signing-key" only needs it present; the certificate is read where the token is.
+                value = _read_stdin("PKCS#11 PIN")
+                secrets.set_secret(session, settings, kind, owner.id, name, value, actor=_actor())
+                detail = (f"not checked: PKCS#11 module {owner.pkcs11_module} is not on this machine; run this "
+                          f"again where the token is to check the PIN and read the certificate")
+            elif name == "signing_pkcs11_pin":
+                units.set_signing_pkcs11(session, settings, owner, module=owner.pkcs11_module,
+                                         pin=_read_stdin("PKCS#11 PIN"), slot=owner.pkcs11_slot,
+                                         token_label=owner.pkcs11_token_label, key_label=owner.pkcs11_key_label,
+                                         cert_label=owner.pkcs11_cert_label, actor=_actor())
+                detail = (f"token opened, subject {owner.cert_subject}, valid until "
+                          f"{format_local(owner.cert_not_after)}")
             else:
                 value = file.read_bytes() if file is not None else _read_stdin(name)
                 secrets.set_secret(session, settings, kind, owner.id, name, value, actor=_actor())
