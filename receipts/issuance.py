@@ -316,6 +316,10 @@ def finish_receipt(session: Session, receipt_id: int, *, settings: Settings | No
         if result.rowcount != 1:
             return receipt  # another worker finished it first; its file is the receipt
     _record_issued(session, receipt, signed)
+    unit = session.get(CollectingUnit, receipt.unit_id) if receipt.unit_id is not None else None
+    payment = session.get(Payment, receipt.payment_id)
+    if unit is not None and payment is not None:
+        _note_unblocked(payment, unit)  # signed at last: the reason noted on the payment no longer holds
     return receipt
 
 

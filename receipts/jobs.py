@@ -85,6 +85,13 @@ def finish_receipt_job(receipt_id: int) -> None:
         except Exception as e:
             session.rollback()
             _note_failure(receipt_id, e)
+            if isinstance(e, UnitCannotIssueError):
+                # Its number is taken, but the unit cannot sign now (a wrong PIN, an expired certificate):
+                # staff see why on the payment, as when no number could be taken; the sweep retries.
+                with jobs.session_scope() as other:
+                    receipt = other.get(Receipt, receipt_id)
+                    if receipt is not None:
+                        note_blocked(other, receipt.payment_id, e.unit_code, str(e))
             raise jobs.RetryableJobError(f"receipt {receipt_id} not signed: {type(e).__name__}") from e
 
 

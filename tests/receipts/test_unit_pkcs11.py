@@ -147,12 +147,14 @@ def test_a_wrong_pin_stops_the_units_receipt_with_the_reason_until_it_is_correct
     p = paid_unit_payment(session)
     session.refresh(p)
     assert p.status == "paid"
-    # The background path allocates the number, then signing fails: the receipt waits, pending, with the reason
-    # (receipts.jobs retries it; the counter desk's issue_receipts notes it under receipt_blocked instead).
+    # The background path allocates the number, then signing fails: the receipt waits, pending, with the reason,
+    # and staff see it on the payment (receipt_blocked) as when no number could be taken.
     [receipt] = receipts_for_payment(session, p.id)
     assert receipt.status == "pending"
     assert "Không mở được khóa ký PKCS#11 của đơn vị SNNMT: sai mã PIN" in receipt.last_error
     assert "Traceback" not in receipt.last_error
+    assert BLOCKED in p.flags
+    assert "sai mã PIN" in p.extra[BLOCKED]["SNNMT"]
 
     on_token(session, settings, unit, token)
     session.commit()
@@ -160,6 +162,8 @@ def test_a_wrong_pin_stops_the_units_receipt_with_the_reason_until_it_is_correct
     session.expire_all()
     [receipt] = receipts_for_payment(session, p.id)
     assert receipt.status == "issued" and COMMON_NAME in receipt.signer_subject
+    session.refresh(p)
+    assert BLOCKED not in p.flags and "SNNMT" not in (p.extra.get(BLOCKED) or {})
 
 
 def test_a_wrong_pin_at_the_counter_desk_is_noted_as_blocked(session, settings, token):
