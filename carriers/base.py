@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -139,10 +140,48 @@ class CarrierConfig:
 
     base_url: str
     username: str = ""
-    password: str = ""
-    webhook_token: str = ""
+    # Secrets stay out of repr: a config in a log line or a traceback must not show them.
+    password: str = field(default="", repr=False)
+    webhook_token: str = field(default="", repr=False)
     timeout: float = 15.0
     extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CarrierAccountConfig:
+    """A centre's own account at a carrier, laid over the deployment's settings by `get_carrier(account=...)`.
+
+    Plain values only (carriers never read the database): the caller looks the account up. An empty
+    field keeps the deployment's value. Each carrier says where each field goes (`register(with_account=)`):
+    the customer code is its customer or shop id, the token the credential it authenticates with.
+    """
+
+    customer_code: str = ""
+    contract_number: str = ""
+    token: str = field(default="", repr=False)
+    pickup_address: str = ""
+
+
+def merge_account(config: CarrierConfig, account: CarrierAccountConfig, *, customer_key: str = "customer_code",
+                  customer_field: str | None = None) -> CarrierConfig:
+    """The deployment's config with a centre's account laid over it: the customer code into
+    `extra[customer_key]` (or the config field `customer_field`), the token into `password` (where every
+    carrier keeps the credential it authenticates with), and the contract number and pickup address
+    into `extra` for the carriers that send them."""
+    extra = dict(config.extra)
+    changes: dict[str, Any] = {}
+    if account.customer_code:
+        if customer_field:
+            changes[customer_field] = account.customer_code
+        else:
+            extra[customer_key] = account.customer_code
+    if account.token:
+        changes["password"] = account.token
+    if account.contract_number:
+        extra["contract_number"] = account.contract_number
+    if account.pickup_address:
+        extra["pickup_address"] = account.pickup_address
+    return replace(config, extra=extra, **changes)
 
 
 class Carrier:
@@ -195,17 +234,24 @@ class Carrier:
 
 _REGISTRY: dict[str, tuple[type[Carrier], Callable[[Settings], CarrierConfig]]] = {}
 _REQUIRED: dict[str, tuple[str, ...]] = {}
+_WITH_ACCOUNT: dict[str, Callable[[CarrierConfig, CarrierAccountConfig], CarrierConfig]] = {}
 
 
 def register(name: str, config_from_settings: Callable[[Settings], CarrierConfig],
-             required_settings: tuple[str, ...] = ()):
-    """Class decorator: make a carrier available by name, with how it reads its settings and which of
-    them production must set (their defaults serve the sandbox only)."""
+             required_settings: tuple[str, ...] = (),
+             with_account: Callable[[CarrierConfig, CarrierAccountConfig], CarrierConfig] | None = None):
+    """Class decorator: make a carrier available by name, with how it reads its settings, which of
+    them production must set (their defaults serve the sandbox only), and how a centre's own account
+    is laid over them (`merge_account` with its defaults when not given)."""
 
     def decorate(cls: type[Carrier]) -> type[Carrier]:
         cls.name = name
         _REGISTRY[name] = (cls, config_from_settings)
         _REQUIRED[name] = tuple(required_settings)
+        if with_account is not None:
+            _WITH_ACCOUNT[name] = with_account
+        else:
+            _WITH_ACCOUNT.pop(name, None)
         return cls
 
     return decorate
@@ -228,12 +274,18 @@ def supports_pickup(name: str) -> bool:
     return name in _REGISTRY and _REGISTRY[name][0].has_pickup
 
 
-def get_carrier(name: str, settings: Settings, http: requests.Session | None = None) -> Carrier:
+def get_carrier(name: str, settings: Settings, http: requests.Session | None = None,
+                account: CarrierAccountConfig | None = None) -> Carrier:
+    """The carrier registered under `name`, configured from the deployment's settings, or from a
+    centre's own `account` laid over them."""
     _load_adapters()
     if name not in _REGISTRY:
         raise PermanentCarrierError(f"unknown carrier {name!r}")
     cls, config_from = _REGISTRY[name]
-    return cls(config_from(settings), http=http)
+    config = config_from(settings)
+    if account is not None:
+        config = _WITH_ACCOUNT.get(name, merge_account)(config, account)
+    return cls(config, http=http)
 
 
 def _load_adapters() -> None:
@@ -306,6 +358,11 @@ def send(http: requests.Session, method: str, url: str, *, timeout: float, break
         raise RetryableCarrierError(f"{url} answered {resp.status_code}")
     breaker.record(key, ok=True)
     return resp
+
+
+def secret_digest(value: str) -> str:
+    """A short digest standing for a secret in cache keys, so the secret itself is not kept as one."""
+    return hashlib.sha256(value.encode()).hexdigest()[:16]
 
 
 def credential(settings: Settings, name: str, sandbox_value: str) -> str:

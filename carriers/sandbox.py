@@ -11,8 +11,10 @@ then delivered), `[sandbox:return]` (failed, then returned to the sender), `[san
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +23,8 @@ from pathlib import Path
 from core.clock import utcnow
 from core.settings import Setting, Settings, register_settings
 from core.text import printable
+
+log = logging.getLogger(__name__)
 
 register_settings(
     Setting("HCC_SANDBOX_SPEED", "60", "How much faster than real time sandbox parcels move (3000: delivered in under a minute)."),
@@ -280,6 +284,32 @@ def store_for(settings: Settings) -> SandboxStore:
             store = _stores[key] = SandboxStore(path, speed)
         store.speed = speed
         return store
+
+
+# Centres' own carrier accounts the sandboxes accept besides the deployment's. Carriers do not read
+# the database, so the application installs the source (postal does, from its carrier accounts): it
+# gives a carrier's active accounts as (customer code, token) pairs, the code empty when the account
+# keeps the deployment's. Without one, the sandboxes accept the deployment's credentials only.
+AccountSource = Callable[[Settings, str], list[tuple[str, str]]]
+_account_source: list[AccountSource] = []
+
+
+def set_account_source(source: AccountSource | None) -> None:
+    """Install (or, with None, remove) where the sandboxes learn the centres' carrier accounts."""
+    _account_source[:] = [source] if source is not None else []
+
+
+def account_credentials(settings: Settings, carrier: str) -> list[tuple[str, str]]:
+    """(customer code, token) of every active account a centre holds at `carrier`, for the sandbox
+    to accept as it accepts the deployment's own credentials. Never raises: an account it cannot read
+    is simply not accepted."""
+    if not _account_source:
+        return []
+    try:
+        return [(c or "", t) for c, t in _account_source[0](settings, carrier) if t]
+    except Exception:
+        log.warning("sandbox cannot read the carrier accounts", exc_info=True, extra={"carrier": carrier})
+        return []
 
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")

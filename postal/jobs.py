@@ -16,12 +16,14 @@ from sqlalchemy.orm import Session
 
 from carriers.base import (
     FINAL_STATUSES,
+    Carrier,
     CarrierError,
     CreatedShipment,
     DuplicateOrderError,
     NotSupported,
     PermanentCarrierError,
     RetryableCarrierError,
+    ShipmentRequest,
     carrier_names,
     get_carrier,
     supports_pickup,
@@ -29,6 +31,7 @@ from carriers.base import (
 from core import audit, jobs
 from core.clock import utcnow
 from core.money import format_vnd
+from postal.accounts import account_config, active_account, carrier_for_centre
 from postal.models import CarrierCursor, Shipment
 from postal.shipments import (
     _flag,
@@ -49,6 +52,21 @@ def _actor(carrier: str) -> audit.Actor:
     return audit.Actor(type="carrier", id=carrier, name=carrier)
 
 
+def _prepare(session: Session, settings, s: Shipment, names) -> dict[str, tuple[Carrier, ShipmentRequest] | CarrierError]:
+    """Each carrier as the shipment's centre holds it (its own account there, else the deployment's),
+    with the request that carrier is to get (the sender at that account's pickup address); a carrier
+    whose account cannot be used maps to why, so it is neither asked nor replaced by another account."""
+    prepared: dict[str, tuple[Carrier, ShipmentRequest] | CarrierError] = {}
+    for name in names:
+        try:
+            account = account_config(session, settings, name, s.centre_id)
+            prepared[name] = (get_carrier(name, settings, account=account),
+                              carrier_request(session, s, account.pickup_address if account else None))
+        except CarrierError as e:
+            prepared[name] = e
+    return prepared
+
+
 @jobs.job(retries=10, backoff=10.0)
 def create_at_carrier(shipment_id: int) -> None:
     settings = jobs.settings()
@@ -59,19 +77,24 @@ def create_at_carrier(shipment_id: int) -> None:
         tried_before = s.create_started_at is not None
         s.create_attempts += 1
         s.create_started_at = utcnow()
-        request = carrier_request(session, s)
         carrier_name, have_rates, centre = s.carrier, bool(s.rates), s.centre
         inbound = s.direction == "inbound"
         candidates = configured_carriers(settings, centre)
         if inbound:
             # A dossier pickup can only go to a carrier that sends a postman to the citizen.
             candidates = [c for c in candidates if supports_pickup(c)]
+        names = ([] if have_rates else candidates) + ([carrier_name] if carrier_name != "auto" else [])
+        prepared = _prepare(session, settings, s, dict.fromkeys(names))
     # The carrier calls happen outside any transaction: a slow carrier must not hold database locks.
     rates, choice, chosen_service = [], None, None
     if not have_rates:
         for name in candidates:
+            entry = prepared[name]
             try:
-                rates += [r.__dict__ for r in get_carrier(name, settings).quote(request)]
+                if isinstance(entry, CarrierError):
+                    raise entry
+                quoting, quote_request = entry
+                rates += [r.__dict__ for r in quoting.quote(quote_request)]
             except CarrierError as e:
                 log.info("no quote", extra={"carrier": name, "error": type(e).__name__})
         if carrier_name == "auto":
@@ -94,8 +117,9 @@ def create_at_carrier(shipment_id: int) -> None:
             s = lock_shipment(session, shipment_id)
             if s.carrier == "auto":
                 s.carrier, s.service, s.rates, s.choice = carrier_name, s.service or chosen_service, rates, choice
-    carrier = get_carrier(carrier_name, settings)
-    if chosen_service and not request.service:
+    entry = prepared.get(carrier_name) or PermanentCarrierError(f"unknown carrier {carrier_name!r}")
+    carrier, request = entry if not isinstance(entry, CarrierError) else (None, None)
+    if request is not None and chosen_service and not request.service:
         from dataclasses import replace
 
         request = replace(request, service=chosen_service)
@@ -103,6 +127,8 @@ def create_at_carrier(shipment_id: int) -> None:
     error: str | None = None
     permanent = False
     try:
+        if isinstance(entry, CarrierError):
+            raise entry
         if tried_before:
             try:
                 created = carrier.find_by_order_number(request.order_number)
@@ -176,9 +202,11 @@ def fetch_label(shipment_id: int) -> None:
         s = session.get(Shipment, shipment_id)
         if s is None or not s.tracking_code or s.label_fetched_at is not None:
             return
-        carrier_name, tracking = s.carrier, s.tracking_code
+        carrier_name, tracking, centre_id = s.carrier, s.tracking_code, s.centre_id
     try:
-        pdf = get_carrier(carrier_name, settings).get_label(tracking)
+        with jobs.session_scope() as session:
+            carrier = carrier_for_centre(session, settings, carrier_name, centre_id)
+        pdf = carrier.get_label(tracking)
     except RetryableCarrierError as e:
         raise jobs.RetryableJobError(str(e)) from e
     except (PermanentCarrierError, NotSupported) as e:
@@ -217,7 +245,8 @@ def redrive_labels(session: Session) -> int:
 
 def poll_tracking(session: Session) -> int:
     """Sweeper: read the tracking feed of carriers that have one (VNPost), and track carriers that have
-    neither feed nor webhooks; webhook carriers tell us themselves."""
+    neither feed nor webhooks; webhook carriers tell us themselves. Each centre's parcels are asked
+    about through the account they were ordered with: its own at that carrier, else the deployment's."""
     settings = jobs.settings()
     applied = 0
     active = set(session.scalars(select(Shipment.carrier).where(Shipment.tracking_code.is_not(None),
@@ -228,20 +257,43 @@ def poll_tracking(session: Session) -> int:
         except CarrierError:
             continue
         if carrier.has_feed:
-            applied += _poll_feed(session, carrier)
+            applied += _poll_feeds(session, settings, name)
         elif not carrier.has_webhooks:
-            applied += _poll_each(session, carrier)
+            applied += _poll_each(session, settings, name)
         else:
             # Webhooks get lost too: ask about parcels we have heard nothing of for a while.
             quiet = timedelta(hours=settings.get_int("HCC_POSTAL_QUIET_HOURS", 6))
-            applied += _poll_each(session, carrier, quiet_since=utcnow() - quiet)
+            applied += _poll_each(session, settings, name, quiet_since=utcnow() - quiet)
     return applied
 
 
-def _poll_feed(session: Session, carrier) -> int:
-    cursor_row = session.get(CarrierCursor, carrier.name)
+def _poll_feeds(session: Session, settings, name: str) -> int:
+    """A feed is per account: the deployment's, and that of each centre with its own account there and
+    parcels still moving (its cursor kept under 'carrier:account id')."""
+    applied = _poll_feed(session, get_carrier(name, settings))
+    centres = session.scalars(select(Shipment.centre_id).where(Shipment.carrier == name,
+                                                               Shipment.tracking_code.is_not(None),
+                                                               Shipment.status.not_in(FINAL_STATUSES)).distinct())
+    for centre_id in sorted(centres):
+        account = active_account(session, name, centre_id)
+        if account is None:
+            continue
+        try:
+            carrier = carrier_for_centre(session, settings, name, centre_id)
+        except CarrierError as e:
+            log.info("feed unavailable", extra={"carrier": name, "centre_id": centre_id, "error": type(e).__name__})
+            continue
+        applied += _poll_feed(session, carrier, cursor_key=f"{name}:{account.id}", centre_id=centre_id)
+    return applied
+
+
+def _poll_feed(session: Session, carrier, cursor_key: str | None = None, centre_id: int | None = None) -> int:
+    """Read one account's feed from where it got to; with `centre_id` (a centre's own account), only that
+    centre's parcels take its events."""
+    key = cursor_key or carrier.name
+    cursor_row = session.get(CarrierCursor, key)
     if cursor_row is None:
-        cursor_row = CarrierCursor(carrier=carrier.name, cursor="0")
+        cursor_row = CarrierCursor(carrier=key, cursor="0")
         session.add(cursor_row)
         session.flush()
     applied = 0
@@ -253,7 +305,7 @@ def _poll_feed(session: Session, carrier) -> int:
             break
         for ev in page.events:
             s = find_for_event(session, carrier.name, ev)
-            if s is not None:
+            if s is not None and (centre_id is None or s.centre_id == centre_id):
                 applied += apply_event(session, s, ev, source="feed", actor=_actor(carrier.name)) == "applied"
         cursor_row.polled_at = utcnow()
         if not page.events or page.cursor == cursor_row.cursor:
@@ -262,13 +314,22 @@ def _poll_feed(session: Session, carrier) -> int:
     return applied
 
 
-def _poll_each(session: Session, carrier, quiet_since=None) -> int:
+def _poll_each(session: Session, settings, name: str, quiet_since=None) -> int:
     applied = 0
-    stmt = select(Shipment).where(Shipment.carrier == carrier.name, Shipment.tracking_code.is_not(None),
+    stmt = select(Shipment).where(Shipment.carrier == name, Shipment.tracking_code.is_not(None),
                                   Shipment.status.not_in(FINAL_STATUSES))
     if quiet_since is not None:
         stmt = stmt.where(Shipment.updated_at < quiet_since)
+    by_centre: dict[int, Carrier | CarrierError] = {}
     for s in session.scalars(stmt.order_by(Shipment.updated_at).limit(200)).all():
+        if s.centre_id not in by_centre:
+            try:
+                by_centre[s.centre_id] = carrier_for_centre(session, settings, name, s.centre_id)
+            except CarrierError as e:
+                by_centre[s.centre_id] = e
+        carrier = by_centre[s.centre_id]
+        if isinstance(carrier, CarrierError):
+            continue
         try:
             events = carrier.track(s.tracking_code, s.code)
         except NotSupported:
@@ -276,7 +337,7 @@ def _poll_each(session: Session, carrier, quiet_since=None) -> int:
         except CarrierError:
             continue
         for ev in sorted(events, key=lambda e: e.occurred_at):
-            applied += apply_event(session, s, ev, source="poll", actor=_actor(carrier.name)) == "applied"
+            applied += apply_event(session, s, ev, source="poll", actor=_actor(name)) == "applied"
         if quiet_since is not None:
             s.updated_at = utcnow()  # asked now: the next question waits for another quiet spell
     return applied
@@ -310,7 +371,7 @@ def refresh_from_sandbox(carrier_name: str) -> None:
     try:
         if carrier_name == "vnpost":
             with jobs.session_scope() as session:
-                _poll_feed(session, get_carrier("vnpost", settings))
+                _poll_feeds(session, settings, "vnpost")
         else:
             from carriers.sandbox import store_for
 

@@ -101,12 +101,14 @@ def configured_carriers(settings: Settings, centre: Centre | None = None) -> lis
     return [c.strip() for c in raw.split(",") if c.strip() in known]
 
 
-def centre_party(session: Session, centre: Centre) -> Party:
-    """The centre as sender (or receiver of a pickup): its address resolved to the two-level units."""
-    parts = [p.strip() for p in (centre.address or "").split(",") if p.strip()]
+def centre_party(session: Session, centre: Centre, address: str | None = None) -> Party:
+    """The centre as sender (or receiver of a pickup): its address (or `address`, the pickup address of
+    its carrier account) resolved to the two-level units."""
+    address = address or centre.address or ""
+    parts = [p.strip() for p in address.split(",") if p.strip()]
     ward_code = ward_name = ""
     province_code, province_name = centre.province_code or "", ""
-    street = centre.address or ""
+    street = address
     if len(parts) >= 3:
         try:
             r = resolve_address(session, ", ".join(parts[:-2]), parts[-2], parts[-1])
@@ -123,9 +125,12 @@ def recipient_party(s: Shipment) -> Party:
                  ward_name=s.ward_name, province_code=s.province_code, province_name=s.province_name)
 
 
-def carrier_request(session: Session, s: Shipment) -> ShipmentRequest:
-    """What goes to the carrier: our code as the order number, the centre and the citizen as parties."""
-    centre, citizen = centre_party(session, s.centre), recipient_party(s)
+def carrier_request(session: Session, s: Shipment, pickup_address: str | None = None) -> ShipmentRequest:
+    """What goes to the carrier: our code as the order number, the centre and the citizen as parties.
+    `pickup_address` (of the centre's account at that carrier) is where the carrier collects the
+    centre's outbound parcels; a dossier pickup is still delivered to the centre's own address."""
+    centre = centre_party(session, s.centre, pickup_address if s.direction == "outbound" else None)
+    citizen = recipient_party(s)
     sender, receiver = (centre, citizen) if s.direction == "outbound" else (citizen, centre)
     content = ("Kết quả giải quyết thủ tục hành chính" if s.direction == "outbound"
                else "Hồ sơ thủ tục hành chính") + f" - hồ sơ {s.dossier_code}"
@@ -377,19 +382,20 @@ def find_for_event(session: Session, carrier: str, ev: TrackingEvent) -> Shipmen
 def staff_action(session: Session, s: Shipment, action: str, *, actor: audit.Actor, settings: Settings,
                  note: str | None = None) -> str:
     """Cancel (before pickup), return to sender or ask for redelivery; the carrier is told where it can be."""
-    from carriers.base import CarrierError, NotSupported, get_carrier
+    from carriers.base import CarrierError, NotSupported
+    from postal.accounts import carrier_for_centre
 
     allowed = STAFF_ACTIONS.get(action)
     if allowed is None:
         raise InvalidInput("unknown action", errors={"action": ["Thao tác không hợp lệ."]})
     if s.status not in allowed:
         raise ShipmentTransitionError(f"shipment {s.code} is {s.status}: cannot {action}")
-    carrier = get_carrier(s.carrier, settings) if s.carrier != "auto" else None
     told = "no"
     if action == "cancel":
-        if s.tracking_code and carrier is not None:
+        if s.tracking_code and s.carrier != "auto":
             try:
-                carrier.cancel(s.tracking_code)
+                # Cancelled through the account the parcel was ordered with: its centre's own, if any.
+                carrier_for_centre(session, settings, s.carrier, s.centre_id).cancel(s.tracking_code)
                 told = "yes"
             except NotSupported:
                 told = "not supported"

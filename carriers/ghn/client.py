@@ -40,9 +40,15 @@ def config_from(settings: Settings) -> CarrierConfig:
     )
 
 
+def with_account(config: CarrierConfig, account: base.CarrierAccountConfig) -> CarrierConfig:
+    """A centre's GHN shop: its shop id (the account's customer code, header `ShopId`) and its API token
+    (header `Token`). GHN takes no contract number."""
+    return base.merge_account(config, account, customer_key="shop_id")
+
+
 @base.register("ghn", config_from, required_settings=(
     "HCC_GHN_BASE_URL", "HCC_GHN_TOKEN",
-    "HCC_GHN_SHOP_ID", "HCC_GHN_WEBHOOK_SECRET"))
+    "HCC_GHN_SHOP_ID", "HCC_GHN_WEBHOOK_SECRET"), with_account=with_account)
 class GhnCarrier(Carrier):
     has_webhooks = True
     has_pickup = True

@@ -30,7 +30,7 @@ register_settings(
 )
 
 TOKEN_TTL = 12 * 3600
-_tokens: dict[tuple[str, str], tuple[str, float]] = {}
+_tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
 _lock = threading.Lock()
 
 
@@ -46,15 +46,23 @@ def config_from(settings: Settings) -> CarrierConfig:
     )
 
 
+def with_account(config: CarrierConfig, account: base.CarrierAccountConfig) -> CarrierConfig:
+    """A centre's Viettel Post account: its customer code is the account name it logs in with
+    (USERNAME) and its token the password (PASSWORD) that `/v2/user/Login` exchanges for the `Token`
+    header. Viettel Post orders take no contract number."""
+    return base.merge_account(config, account, customer_field="username")
+
+
 @base.register("viettelpost", config_from, required_settings=(
     "HCC_VIETTELPOST_BASE_URL", "HCC_VIETTELPOST_USERNAME",
-    "HCC_VIETTELPOST_PASSWORD", "HCC_VIETTELPOST_WEBHOOK_SECRET"))
+    "HCC_VIETTELPOST_PASSWORD", "HCC_VIETTELPOST_WEBHOOK_SECRET"), with_account=with_account)
 class ViettelpostCarrier(Carrier):
     has_webhooks = True
     has_pickup = True
 
     def _token(self, refresh: bool = False) -> str:
-        key = (self.config.base_url, self.config.username)
+        # Keyed by the password's digest too: two centres' accounts never share a login token.
+        key = (self.config.base_url, self.config.username, base.secret_digest(self.config.password))
         with _lock:
             cached = _tokens.get(key)
             if cached and not refresh and cached[1] > time.monotonic():

@@ -28,8 +28,8 @@ register_settings(
     Setting("HCC_VNPOST_CUSTOMER_CODE", "HCC0001", "The centre's VNPost customer code (mã khách hàng)."),
 )
 
-# (base_url, client_id) -> (token, monotonic expiry); shared by every instance in the process.
-_tokens: dict[tuple[str, str], tuple[str, float]] = {}
+# (base_url, client_id, secret digest) -> (token, monotonic expiry); shared by every instance in the process.
+_tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
 _token_lock = threading.Lock()
 
 
@@ -43,9 +43,16 @@ def config_from(settings: Settings) -> CarrierConfig:
     )
 
 
+def with_account(config: CarrierConfig, account: base.CarrierAccountConfig) -> CarrierConfig:
+    """A centre's VNPost account: its customer code (mã khách hàng, `customerCode` of prices, orders and
+    look-ups), its contract number (`contractNumber` beside it) and its token as the OAuth2 client
+    secret, exchanged with the deployment's client id for the bearer token."""
+    return base.merge_account(config, account, customer_key="customer_code")
+
+
 @base.register("vnpost", config_from, required_settings=(
     "HCC_VNPOST_BASE_URL", "HCC_VNPOST_CLIENT_ID",
-    "HCC_VNPOST_CLIENT_SECRET", "HCC_VNPOST_CUSTOMER_CODE"))
+    "HCC_VNPOST_CLIENT_SECRET", "HCC_VNPOST_CUSTOMER_CODE"), with_account=with_account)
 class VnpostCarrier(Carrier):
     has_feed = True
 
@@ -54,7 +61,8 @@ class VnpostCarrier(Carrier):
         return self.config.extra.get("customer_code", "")
 
     def _token(self, refresh: bool = False) -> str:
-        key = (self.config.base_url, self.config.username)
+        # Keyed by the secret's digest too: two centres' accounts never share a bearer token.
+        key = (self.config.base_url, self.config.username, base.secret_digest(self.config.password))
         with _token_lock:
             cached = _tokens.get(key)
             if cached and not refresh and cached[1] > time.monotonic():
@@ -77,6 +85,10 @@ class VnpostCarrier(Carrier):
                 return resp
         raise PermanentCarrierError("vnpost refused our token twice")
 
+    def _with_contract(self, payload: dict) -> dict:
+        contract = self.config.extra.get("contract_number")
+        return {**payload, "contractNumber": contract} if contract else payload
+
     @staticmethod
     def _fail(resp, what: str):
         try:
@@ -88,13 +100,14 @@ class VnpostCarrier(Carrier):
         raise PermanentCarrierError(f"vnpost {what}: {resp.status_code} {code} {message}")
 
     def quote(self, request: ShipmentRequest) -> list[Rate]:
-        resp = self._call("POST", "/api/v1/prices", json=payloads.price_request(self.customer_code, request))
+        resp = self._call("POST", "/api/v1/prices", json=self._with_contract(payloads.price_request(self.customer_code, request)))
         if resp.status_code != 200:
             self._fail(resp, "prices")
         return payloads.parse_prices(resp.json())
 
     def create(self, request: ShipmentRequest) -> CreatedShipment:
-        resp = self._call("POST", "/api/v1/orders", json=payloads.order_request(self.customer_code, request))
+        resp = self._call("POST", "/api/v1/orders",
+                          json=self._with_contract(payloads.order_request(self.customer_code, request)))
         if resp.status_code not in (200, 201):
             self._fail(resp, "create")
         return payloads.parse_order(resp.json())

@@ -3,19 +3,39 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import time
 
-from carriers.sandbox import Call, ParcelExists, Reply, SandboxStore, new_tracking_code, render_label, sandbox_fee
+from carriers.sandbox import (
+    Call,
+    ParcelExists,
+    Reply,
+    SandboxStore,
+    account_credentials,
+    new_tracking_code,
+    render_label,
+    sandbox_fee,
+)
 from carriers.vnpost.payloads import STATUS_CODES, STATUS_NAMES
 from core.settings import Settings
 
 CARRIER = "vnpost"
 
 
-def _expected_token(settings: Settings) -> str:
-    secret = settings.get("HCC_VNPOST_CLIENT_SECRET") or "sandbox-vnpost"
-    client = settings.get("HCC_VNPOST_CLIENT_ID") or "hcc-sandbox"
+def _client_id(settings: Settings) -> str:
+    return settings.get("HCC_VNPOST_CLIENT_ID") or "hcc-sandbox"
+
+
+def _secrets(settings: Settings) -> list[str]:
+    """The client secrets the sandbox accepts with the deployment's client id: the deployment's own,
+    and each centre's VNPost token (a centre's account is its own secret under that client)."""
+    return [settings.get("HCC_VNPOST_CLIENT_SECRET") or "sandbox-vnpost",
+            *(t for _code, t in account_credentials(settings, CARRIER))]
+
+
+def _bearer(client: str, secret: str) -> str:
     return "vnp-" + hashlib.sha256(f"{client}:{secret}".encode()).hexdigest()[:40]
+
 
 
 def _error(status: int, code: str, message: str, **more) -> Reply:
@@ -43,12 +63,12 @@ def handle(store: SandboxStore, settings: Settings, call: Call) -> Reply:
     if path == "/oauth/token" and call.method == "POST":
         client = call.form.get("client_id", "")
         secret = call.form.get("client_secret", "")
-        if call.form.get("grant_type") != "client_credentials" or \
-                client != (settings.get("HCC_VNPOST_CLIENT_ID") or "hcc-sandbox") or \
-                secret != (settings.get("HCC_VNPOST_CLIENT_SECRET") or "sandbox-vnpost"):
+        if call.form.get("grant_type") != "client_credentials" or client != _client_id(settings) or \
+                not any(hmac.compare_digest(secret, s) for s in _secrets(settings)):
             return Reply(401, {"error": "invalid_client"})
-        return Reply(200, {"access_token": _expected_token(settings), "token_type": "Bearer", "expires_in": 3600})
-    if call.headers.get("Authorization", "") != f"Bearer {_expected_token(settings)}":
+        return Reply(200, {"access_token": _bearer(client, secret), "token_type": "Bearer", "expires_in": 3600})
+    given = call.headers.get("Authorization", "")
+    if not any(hmac.compare_digest(given, f"Bearer {_bearer(_client_id(settings), s)}") for s in _secrets(settings)):
         return Reply(401, {"error": {"code": "UNAUTHORIZED", "message": "invalid token"}})
     body = call.json if isinstance(call.json, dict) else {}
     if path == "/api/v1/prices" and call.method == "POST":
