@@ -105,7 +105,8 @@ def get_centre(session: Session, code: str | None) -> Centre:
 
 
 def create_user(session: Session, centre: Centre, username: str, password: str, roles: list[str],
-                full_name: str | None = None, email: str | None = None) -> User:
+                full_name: str | None = None, email: str | None = None, *,
+                actor: audit.Actor = audit.SYSTEM) -> User:
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise AccountError(f"user {username!r} already exists")
     if len(password) < 8:
@@ -114,7 +115,7 @@ def create_user(session: Session, centre: Centre, username: str, password: str, 
                 password_hash=hash_password(password), roles=_check_roles(roles))
     session.add(user)
     session.flush()
-    audit.record(session, audit.SYSTEM, "user.created", entity_type="user", entity_id=user.id,
+    audit.record(session, actor, "user.created", entity_type="user", entity_id=user.id,
                  after={"username": username, "roles": user.roles}, centre_id=centre.id)
     return user
 
@@ -196,8 +197,8 @@ def get_user(session: Session, username: str) -> User:
     return user
 
 
-def create_api_client(session: Session, centre: Centre, name: str,
-                      roles: list[str] | None = None) -> tuple[ApiClient, str]:
+def create_api_client(session: Session, centre: Centre, name: str, roles: list[str] | None = None, *,
+                      actor: audit.Actor = audit.SYSTEM) -> tuple[ApiClient, str]:
     """A new API client and its key (shown once; only a hash is kept)."""
     key, prefix, key_hash = new_api_key()
     # An integrating system creates payments and shipments and reads receipts by default.
@@ -205,7 +206,7 @@ def create_api_client(session: Session, centre: Centre, name: str,
                        roles=_check_roles(roles or ["cashier", "dispatcher"]))
     session.add(client)
     session.flush()
-    audit.record(session, audit.SYSTEM, "api_client.created", entity_type="api_client", entity_id=client.id,
+    audit.record(session, actor, "api_client.created", entity_type="api_client", entity_id=client.id,
                  after={"name": name, "roles": client.roles}, centre_id=centre.id)
     return client, key
 
@@ -218,3 +219,37 @@ def authenticate_api_key(session: Session, key: str) -> ApiClient | None:
     if client is None or not client.active or not verify_api_key(key, client.key_hash):
         return None
     return client
+
+
+# What an administrator may change on a user (never the password: `set_password`).
+USER_FIELDS = ("roles", "active", "full_name", "email", "centre_id")
+
+
+def update_user(session: Session, user: User, changes: dict, actor: audit.Actor) -> bool:
+    """Change a user's roles, active flag, name, e-mail or home centre; audited (before and after, never a
+    secret). Deactivating ends the user's open sessions. False when nothing changed."""
+    unknown = set(changes) - set(USER_FIELDS)
+    if unknown:
+        raise AccountError(f"cannot change {', '.join(sorted(unknown))}")
+    if "roles" in changes:
+        changes = {**changes, "roles": _check_roles(list(changes["roles"]))}
+    before = {k: getattr(user, k) for k in changes if getattr(user, k) != changes[k]}
+    if not before:
+        return False
+    for key in before:
+        setattr(user, key, changes[key])
+    if before.get("active") is True:
+        revoke_sessions(session, user)
+    audit.record(session, actor, "user.updated", entity_type="user", entity_id=user.id, before=before,
+                 after={k: changes[k] for k in before}, centre_id=user.centre_id)
+    return True
+
+
+def revoke_api_client(session: Session, client: ApiClient, actor: audit.Actor) -> bool:
+    """Stop a key for good (it answers 401 from now on); audited. False if it was already revoked."""
+    if not client.active:
+        return False
+    client.active = False
+    audit.record(session, actor, "api_client.revoked", entity_type="api_client", entity_id=client.id,
+                 before={"active": True}, after={"active": False}, centre_id=client.centre_id)
+    return True

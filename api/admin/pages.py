@@ -1,19 +1,24 @@
-"""Admin pages (Vietnamese): centres, collecting units with their fees, series and credentials, go-live check."""
+"""Admin pages (Vietnamese): centres, collecting units with their fees, series and credentials, go-live check,
+staff users and API keys."""
 
 from __future__ import annotations
 
 from datetime import date
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from marshmallow import ValidationError
 from sqlalchemy import select
 
+from api.admin import accounts as admin_accounts
 from api.admin.scope import current_scope
-from api.admin.v1 import UNIT_SECRETS, scoped_blockers
+from api.admin.v1 import UNIT_SECRETS, ApiKeyIn, UserIn, UserPatch, scoped_blockers
 from api.auth import current_principal, protect_forms, require_roles
 from api.context import db_session, settings
 from api.i18n import register_messages, t
 from core.clock import local_day, utcnow
-from core.errors import DomainError, NotFound
+from core.errors import Conflict, DomainError, NotFound
+from core.models import ROLES
+from core.security import API_KEY_PREFIX
 from province import fees as fee_catalogue
 from province import secrets
 from province import series as series_service
@@ -114,6 +119,44 @@ register_messages({
     "admin.secret.momo_access_key": {"vi": "MoMo: access key", "en": "MoMo access key"},
     "admin.secret.momo_secret_key": {"vi": "MoMo: secret key", "en": "MoMo secret key"},
     "admin.secret.carrier_token": {"vi": "Token API đơn vị vận chuyển", "en": "Carrier API token"},
+    "admin.users": {"vi": "Người dùng cán bộ", "en": "Staff users"},
+    "admin.user_new": {"vi": "Tạo người dùng", "en": "New user"},
+    "admin.user_edit": {"vi": "Sửa người dùng {username}", "en": "Edit user {username}"},
+    "admin.username": {"vi": "Tên đăng nhập", "en": "Username"},
+    "admin.full_name": {"vi": "Họ và tên", "en": "Full name"},
+    "admin.password": {"vi": "Mật khẩu ban đầu (ít nhất {min} ký tự)", "en": "Initial password (at least {min} characters)"},
+    "admin.roles": {"vi": "Vai trò", "en": "Roles"},
+    "admin.centres_of": {"vi": "Trung tâm", "en": "Centres"},
+    "admin.home_centre": {"vi": "Trung tâm chính", "en": "Home centre"},
+    "admin.other_centres": {"vi": "Các trung tâm khác", "en": "Other centres"},
+    "admin.province_wide": {"vi": "Toàn tỉnh (mọi trung tâm, kể cả trung tâm lập sau)",
+                            "en": "Whole province (every centre, including later ones)"},
+    "admin.whole_province": {"vi": "Toàn tỉnh", "en": "Whole province"},
+    "admin.locked": {"vi": "Bị khóa từ {at} ({count} lần đăng nhập sai)", "en": "Locked since {at} ({count} failed sign-ins)"},
+    "admin.unlock": {"vi": "Mở khóa", "en": "Unlock"},
+    "admin.unlocked": {"vi": "Đã mở khóa tài khoản {username}.", "en": "Account {username} unlocked."},
+    "admin.edit": {"vi": "Sửa", "en": "Edit"},
+    "admin.user_created": {"vi": "Đã tạo người dùng {username}.", "en": "User {username} created."},
+    "admin.user_saved": {"vi": "Đã lưu người dùng {username}.", "en": "User {username} saved."},
+    "admin.last_login": {"vi": "Đăng nhập lần cuối", "en": "Last sign-in"},
+    "admin.never": {"vi": "Chưa lần nào", "en": "Never"},
+    "admin.api_keys": {"vi": "Khóa API (hệ thống kết nối)", "en": "API keys"},
+    "admin.api_key_new": {"vi": "Tạo khóa API", "en": "New API key"},
+    "admin.key_name": {"vi": "Tên hệ thống sử dụng", "en": "Name"},
+    "admin.key_prefix": {"vi": "Tiền tố khóa", "en": "Prefix"},
+    "admin.last_used": {"vi": "Dùng lần cuối", "en": "Last used"},
+    "admin.revoke": {"vi": "Thu hồi", "en": "Revoke"},
+    "admin.revoked": {"vi": "Đã thu hồi", "en": "Revoked"},
+    "admin.key_revoked": {"vi": "Đã thu hồi khóa {name}: khóa này không dùng được nữa.",
+                          "en": "Key {name} revoked: it no longer works."},
+    "admin.key_created": {"vi": "Đã tạo khóa API {name}", "en": "API key {name} created"},
+    "admin.key_once": {"vi": "Hãy sao chép khóa này ngay: đây là lần duy nhất khóa được hiển thị. Hệ thống chỉ lưu "
+                                "bản băm, không thể xem lại; nếu làm mất, hãy thu hồi và tạo khóa mới.",
+                       "en": "Copy this key now: it is shown this once only. Only its hash is kept; if lost, revoke "
+                             "it and create a new one."},
+    "admin.back_to_keys": {"vi": "Tôi đã sao chép khóa, quay lại danh sách", "en": "I have copied it, back to the list"},
+    "admin.form_errors": {"vi": "Chưa lưu được, vui lòng sửa các mục sau:", "en": "Not saved; please fix:"},
+    "admin.create": {"vi": "Tạo", "en": "Create"},
 })
 
 
@@ -357,3 +400,154 @@ def doctor_page():
     found = scoped_blockers(session, current_scope(session))
     return render_template("admin/doctor.html", blockers=found, ready=exit_code(found) == 0,
                            blocking=sum(b.blocking for b in found))
+
+
+# ---- staff users and API keys ---------------------------------------------------------------------------
+
+
+def _form_membership() -> dict:
+    """The centres chosen on a form: the home centre first, then the others ticked; the province if ticked."""
+    home = request.form.get("home_centre", "").strip()
+    others = [c for c in request.form.getlist("centre_codes") if c and c != home]
+    data = {"centre_codes": ([home] if home else []) + others}
+    if request.form.get("province_wide"):
+        data["province_wide"] = True
+    elif "province_wide_shown" in request.form:
+        data["province_wide"] = False
+    return data
+
+
+def _form_errors(e: ValidationError | DomainError) -> dict[str, list[str]]:
+    if isinstance(e, ValidationError):
+        return {k: v if isinstance(v, list) else [str(v)] for k, v in e.normalized_messages().items()}
+    return e.errors or {"": [e.message]}
+
+
+def _centre_choices(session):
+    return current_scope(session).centres(session)
+
+
+def _status_of(e: ValidationError | DomainError) -> int:
+    return 409 if isinstance(e, Conflict) else 422
+
+
+@bp.get("/users")
+@require_roles("admin")
+def users():
+    session = db_session()
+    return render_template("admin/users.html", rows=admin_accounts.users(session, current_scope(session)),
+                           codes=admin_accounts.centre_codes(session))
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@require_roles("admin")
+def user_new():
+    session = db_session()
+    scope = current_scope(session)
+    errors, status, form = None, 200, {}
+    if request.method == "POST":
+        form = {"username": request.form.get("username", "").strip(),
+                "full_name": request.form.get("full_name", "").strip(),
+                "email": request.form.get("email", "").strip() or None, "roles": request.form.getlist("roles"),
+                "password": request.form.get("password", ""), **_form_membership()}
+        try:
+            row, _m = admin_accounts.create_staff_user(session, scope, admin_accounts.current_caller(),
+                                                       UserIn().load(form))
+            session.commit()
+            flash(t("admin.user_created", username=row.username), "success")
+            return redirect(url_for("admin.users"))
+        except (ValidationError, DomainError) as e:
+            session.rollback()
+            errors, status = _form_errors(e), _status_of(e)
+        form.pop("password")  # never written back into the page
+    return render_template("admin/user_new.html", form=form, errors=errors, roles=ROLES,
+                           centres=_centre_choices(session), province_wide=scope.province_wide,
+                           min_password=admin_accounts.MIN_PASSWORD), status
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@require_roles("admin")
+def user_edit(user_id: int):
+    session = db_session()
+    scope = current_scope(session)
+    row, m = admin_accounts.user(session, scope, user_id)
+    errors, status = None, 200
+    if request.method == "POST":
+        form = {"full_name": request.form.get("full_name", "").strip(),
+                "email": request.form.get("email", "").strip() or None, "roles": request.form.getlist("roles"),
+                "active": bool(request.form.get("active")), **_form_membership()}
+        try:
+            row, m = admin_accounts.update_staff_user(session, scope, admin_accounts.current_caller(), user_id,
+                                                      UserPatch().load(form))
+            session.commit()
+            flash(t("admin.user_saved", username=row.username), "success")
+            return redirect(url_for("admin.users"))
+        except (ValidationError, DomainError) as e:
+            if isinstance(e, NotFound):
+                raise
+            session.rollback()
+            errors, status = _form_errors(e), _status_of(e)
+            row, m = admin_accounts.user(session, scope, user_id)
+    codes = admin_accounts.centre_codes(session)
+    return render_template("admin/user_edit.html", user=row, member_codes=admin_accounts.codes_of(m, codes),
+                           membership=m, errors=errors, roles=ROLES, centres=_centre_choices(session),
+                           province_wide=scope.province_wide), status
+
+
+@bp.post("/users/<int:user_id>/unlock")
+@require_roles("admin")
+def user_unlock(user_id: int):
+    session = db_session()
+    row, _m = admin_accounts.unlock_staff_user(session, current_scope(session), admin_accounts.current_caller(),
+                                               user_id)
+    session.commit()
+    flash(t("admin.unlocked", username=row.username), "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.get("/api-keys")
+@require_roles("admin")
+def api_keys():
+    session = db_session()
+    return render_template("admin/api_keys.html", rows=admin_accounts.api_keys(session, current_scope(session)),
+                           codes=admin_accounts.centre_codes(session), key_prefix=API_KEY_PREFIX)
+
+
+@bp.route("/api-keys/new", methods=["GET", "POST"])
+@require_roles("admin")
+def api_key_new():
+    session = db_session()
+    scope = current_scope(session)
+    errors, status, form = None, 200, {}
+    if request.method == "POST":
+        form = {"name": request.form.get("name", "").strip(), "roles": request.form.getlist("roles"),
+                **_form_membership()}
+        try:
+            row, m, key = admin_accounts.create_key(session, scope, admin_accounts.current_caller(),
+                                                    ApiKeyIn().load(form))
+            session.commit()
+        except (ValidationError, DomainError) as e:
+            session.rollback()
+            errors, status = _form_errors(e), _status_of(e)
+        else:
+            # The one page that ever shows the key: never cached, never shown again.
+            page = render_template("admin/api_key_created.html", client=row, key=key,
+                                   member_codes=admin_accounts.codes_of(m, admin_accounts.centre_codes(session)),
+                                   membership=m)
+            return page, 201, {"Cache-Control": "no-store"}
+    return render_template("admin/api_key_new.html", form=form, errors=errors, roles=ROLES,
+                           centres=_centre_choices(session), province_wide=scope.province_wide), status
+
+
+@bp.post("/api-keys/<int:key_id>/revoke")
+@require_roles("admin")
+def api_key_revoke(key_id: int):
+    session = db_session()
+    try:
+        row, _m = admin_accounts.revoke_key(session, current_scope(session), admin_accounts.current_caller(), key_id)
+        session.commit()
+        flash(t("admin.key_revoked", name=row.name), "success")
+    except Conflict as e:
+        session.rollback()
+        _flash_error(e)
+    return redirect(url_for("admin.api_keys"))

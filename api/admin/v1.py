@@ -1,5 +1,5 @@
 """Admin REST API: centres, collecting units, fee catalogues, receipt series, credentials, carrier accounts,
-the province file and the go-live check. Admin role; scoped to the caller's centres (others' objects: 404)."""
+the province file, the go-live check, staff users and API keys. Admin role; scoped to the caller's centres (others' objects: 404)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,14 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
+from api.admin import accounts as admin_accounts
+from api.admin.accounts import MIN_PASSWORD
 from api.admin.scope import AdminScope, current_scope
 from api.auth import current_principal, require_roles
 from api.context import db_session, settings
 from core.errors import InvalidInput, NotFound, PermissionDenied
-from core.models import Centre
+from core.models import ROLES, ApiClient, Centre, User
+from core.security import API_KEY_PREFIX
 from province import doctor, secrets
 from province import fees as fee_catalogue
 from province import series as series_service
@@ -28,7 +31,8 @@ from province.importer import KINDS, export_province, import_province
 from province.models import CARRIERS, CarrierAccount, CentreUnit, CollectingUnit, ReceiptSeries
 
 blp = Blueprint("admin_api", __name__, url_prefix="/api/v1/admin",
-                description="Administration: centres, collecting units, fees, series, credentials, province file")
+                description="Administration: centres, collecting units, fees, series, credentials, province file, "
+                            "staff users and API keys")
 
 UNIT_SECRETS = tuple(n for n in secrets.NAMES if n != "carrier_token")
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}$")
@@ -589,3 +593,217 @@ class Doctor(MethodView):
         return {"ready": doctor.exit_code(found) == 0,
                 "blockers": [{"scope": b.scope, "code": b.code, "message": b.message, "blocking": b.blocking}
                              for b in found]}
+
+
+# ---- staff users and API keys ---------------------------------------------------------------------------
+
+SCOPE_NOTE = ("Scoped: a centre admin sees and manages only users and keys whose centres are all its own "
+              "(any other answers 404); granting a centre it does not see, or the whole province when it is not "
+              "province-wide, is 422 naming `centre_codes` or `province_wide`.")
+USERNAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.@\-]{0,63}$")
+PRINTABLE = validate.Regexp(r"^[^\x00-\x1f\x7f]*$", error="control characters are not allowed")
+
+
+class MembershipOut(Schema):
+    home_centre = fields.String(required=True, metadata={"description": "code of the home centre"})
+    centres = fields.List(fields.String(), required=True,
+                          metadata={"description": "codes of its centres, home centre first"})
+    province_wide = fields.Boolean(required=True, metadata={"description": "sees every centre of the province"})
+
+
+class UserOut(MembershipOut):
+    id = fields.Integer(required=True)
+    username = fields.String(required=True)
+    full_name = fields.String(required=True)
+    email = fields.String(allow_none=True)
+    roles = fields.List(fields.String(), required=True)
+    active = fields.Boolean(required=True)
+    locked = fields.Boolean(required=True, metadata={"description": "locked after too many failed sign-ins"})
+    locked_at = fields.AwareDateTime(allow_none=True)
+    failed_logins = fields.Integer(required=True)
+    last_login_at = fields.AwareDateTime(allow_none=True)
+    created_at = fields.AwareDateTime(required=True)
+
+
+class MembershipIn(Schema):
+    centre_codes = fields.List(fields.String(validate=validate.Length(min=1, max=32)),
+                               validate=validate.Length(max=100),
+                               metadata={"description": "its centres, the first being the home centre; each must "
+                                                        "be one of the caller's (else 422)"})
+    province_wide = fields.Boolean(metadata={"description": "every centre of the province; province admins only "
+                                                            "(else 422)"})
+
+
+class UserIn(MembershipIn):
+    username = fields.String(required=True, validate=USERNAME)
+    full_name = fields.String(required=True, validate=[validate.Length(min=1, max=255), PRINTABLE])
+    email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=255))
+    roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), required=True,
+                        validate=validate.Length(min=1, max=10))
+    password = fields.String(required=True, load_only=True,
+                             validate=[validate.Length(min=MIN_PASSWORD, max=256), PRINTABLE],
+                             metadata={"description": f"initial password, at least {MIN_PASSWORD} characters; "
+                                                      "write-only, never returned nor audited"})
+
+
+class UserPatch(MembershipIn):
+    full_name = fields.String(validate=[validate.Length(min=1, max=255), PRINTABLE])
+    email = fields.Email(allow_none=True, validate=validate.Length(max=255))
+    roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), validate=validate.Length(min=1, max=10),
+                        metadata={"description": "replaces the roles; removing one's own `admin` is 409"})
+    active = fields.Boolean(metadata={"description": "false stops sign-in and ends open sessions; oneself: 409"})
+
+
+class ApiKeyOut(MembershipOut):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    prefix = fields.String(required=True, metadata={"description": "the key's first characters, to recognise it"})
+    roles = fields.List(fields.String(), required=True)
+    active = fields.Boolean(required=True, metadata={"description": "false once revoked (the key answers 401)"})
+    created_at = fields.AwareDateTime(required=True)
+    last_used_at = fields.AwareDateTime(allow_none=True)
+
+
+class ApiKeyCreatedOut(ApiKeyOut):
+    key = fields.String(required=True, metadata={"description": "the key, shown in this answer only; only its "
+                                                                "hash is kept, it cannot be shown again"})
+
+
+class ApiKeyIn(MembershipIn):
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=255), PRINTABLE])
+    roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), load_default=lambda: ["cashier", "dispatcher"],
+                        validate=validate.Length(min=1, max=10))
+
+
+def membership_out(m: admin_accounts.Membership, codes: dict[int, str]) -> dict:
+    return {"home_centre": codes[m.home_id], "centres": admin_accounts.codes_of(m, codes),
+            "province_wide": m.province_wide}
+
+
+def user_out(row: User, m: admin_accounts.Membership, codes: dict[int, str]) -> dict:
+    return {**{k: getattr(row, k) for k in ("id", "username", "full_name", "email", "roles", "active", "locked_at",
+                                            "failed_logins", "last_login_at", "created_at")},
+            "locked": row.locked_at is not None, **membership_out(m, codes)}
+
+
+def api_key_out(row: ApiClient, m: admin_accounts.Membership, codes: dict[int, str]) -> dict:
+    return {**{k: getattr(row, k) for k in ("id", "name", "roles", "active", "created_at", "last_used_at")},
+            "prefix": f"{API_KEY_PREFIX}{row.key_prefix}", **membership_out(m, codes)}
+
+
+@blp.route("/users")
+class StaffUsers(MethodView):
+    @require_roles("admin")
+    @blp.response(200, UserOut(many=True))
+    @blp.doc(description=SCOPE_NOTE)
+    @_errors()
+    def get(self):
+        """Staff users the caller manages, with their centres, roles and whether locked or active."""
+        session = db_session()
+        codes = admin_accounts.centre_codes(session)
+        return [user_out(u, m, codes) for u, m in admin_accounts.users(session, current_scope(session))]
+
+    @require_roles("admin")
+    @blp.arguments(UserIn)
+    @blp.response(201, UserOut)
+    @blp.doc(description=SCOPE_NOTE)
+    @_errors(409, 422)
+    def post(self, data):
+        """Create a staff user of one or more of the caller's centres (or the province); 409 if the name is taken."""
+        session = db_session()
+        row, m = admin_accounts.create_staff_user(session, current_scope(session), admin_accounts.current_caller(),
+                                                  data)
+        session.commit()
+        return user_out(row, m, admin_accounts.centre_codes(session))
+
+
+@blp.route("/users/<int:user_id>")
+class StaffUserOne(MethodView):
+    @require_roles("admin")
+    @blp.response(200, UserOut)
+    @_errors(404)
+    def get(self, user_id):
+        """One staff user (404 for one of a centre the caller does not manage)."""
+        session = db_session()
+        row, m = admin_accounts.user(session, current_scope(session), user_id)
+        return user_out(row, m, admin_accounts.centre_codes(session))
+
+    @require_roles("admin")
+    @blp.arguments(UserPatch)
+    @blp.response(200, UserOut)
+    @blp.doc(description=SCOPE_NOTE + " Removing one's own admin role or deactivating oneself is 409.")
+    @_errors(404, 409, 422)
+    def patch(self, data, user_id):
+        """Change a user's roles, centres, active flag, name or e-mail (each change audited)."""
+        session = db_session()
+        row, m = admin_accounts.update_staff_user(session, current_scope(session), admin_accounts.current_caller(),
+                                                  user_id, data)
+        session.commit()
+        return user_out(row, m, admin_accounts.centre_codes(session))
+
+
+@blp.route("/users/<int:user_id>/unlock")
+class StaffUserUnlock(MethodView):
+    @require_roles("admin")
+    @blp.response(200, UserOut)
+    @_errors(404)
+    def post(self, user_id):
+        """Let a user locked after failed sign-ins sign in again (nothing changes for one not locked)."""
+        session = db_session()
+        row, m = admin_accounts.unlock_staff_user(session, current_scope(session), admin_accounts.current_caller(),
+                                                  user_id)
+        session.commit()
+        return user_out(row, m, admin_accounts.centre_codes(session))
+
+
+@blp.route("/api-keys")
+class ApiKeys(MethodView):
+    @require_roles("admin")
+    @blp.response(200, ApiKeyOut(many=True))
+    @blp.doc(description=SCOPE_NOTE)
+    @_errors()
+    def get(self):
+        """API keys the caller manages: name, prefix, centres, roles, last use; never the key."""
+        session = db_session()
+        codes = admin_accounts.centre_codes(session)
+        return [api_key_out(c, m, codes) for c, m in admin_accounts.api_keys(session, current_scope(session))]
+
+    @require_roles("admin")
+    @blp.arguments(ApiKeyIn)
+    @blp.response(201, ApiKeyCreatedOut)
+    @blp.doc(description=SCOPE_NOTE)
+    @_errors(422)
+    def post(self, data):
+        """Create a key for an integrating system; the answer carries the key, once (copy it now)."""
+        session = db_session()
+        row, m, key = admin_accounts.create_key(session, current_scope(session), admin_accounts.current_caller(),
+                                                data)
+        session.commit()
+        return {**api_key_out(row, m, admin_accounts.centre_codes(session)), "key": key}
+
+
+@blp.route("/api-keys/<int:key_id>")
+class ApiKeyOne(MethodView):
+    @require_roles("admin")
+    @blp.response(200, ApiKeyOut)
+    @_errors(404)
+    def get(self, key_id):
+        """One API key, without the key itself (404 for one of a centre the caller does not manage)."""
+        session = db_session()
+        row, m = admin_accounts.api_key(session, current_scope(session), key_id)
+        return api_key_out(row, m, admin_accounts.centre_codes(session))
+
+
+@blp.route("/api-keys/<int:key_id>/revoke")
+class ApiKeyRevoke(MethodView):
+    @require_roles("admin")
+    @blp.response(200, ApiKeyOut)
+    @blp.doc(description="The key answers 401 from now on; revoking a revoked key changes nothing. "
+                         "Revoking the key making the call is 409.")
+    @_errors(404, 409)
+    def post(self, key_id):
+        """Revoke an API key for good (audited)."""
+        session = db_session()
+        row, m = admin_accounts.revoke_key(session, current_scope(session), admin_accounts.current_caller(), key_id)
+        session.commit()
+        return api_key_out(row, m, admin_accounts.centre_codes(session))

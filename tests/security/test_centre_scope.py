@@ -143,6 +143,14 @@ def _user(session, settings):
     return make_user(session, roles=("cashier",), username="thungan.hanoi", centre=_centre_of_a(session)).id
 
 
+def _api_key(session, settings):
+    from core.accounts import create_api_client
+
+    client, _key = create_api_client(session, _centre_of_a(session), "Hệ thống một cửa Hà Nội", ["cashier"])
+    session.commit()
+    return client.id
+
+
 def _centre_of_a(session):
     from core.accounts import ensure_demo_centre
 
@@ -170,6 +178,7 @@ OBJECT_FACTORIES = {
     ("/admin/units/", "code"): _unit_code,
     ("/admin/units/", "series_id"): _series,
     ("/", "user_id"): _user,
+    ("/", "key_id"): _api_key,
 }
 CARRIER = "ghn"
 # Parameters naming a part of the object another parameter names (a centre's carrier account, a unit's
