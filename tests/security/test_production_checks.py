@@ -111,14 +111,13 @@ def test_production_does_not_start_without_gateway_secrets(tmp_path, database_ur
 
 @pytest.fixture
 def production_app(tmp_path, database_url):
-    from api import create_app
-    from core.accounts import ensure_demo_centre
-
-    # Throttling in production wants Redis; it is not what these tests are about.
     from cryptography.fernet import Fernet
 
+    from api import create_app
+    from core.accounts import ensure_demo_centre
     from province.units import set_signing_pkcs12, units_served_at
 
+    # Throttling in production wants Redis; it is not what these tests are about.
     settings = Settings.from_env(production_env(tmp_path / "instance", HCC_RATELIMIT_ENABLED="0",
                                                 HCC_ENCRYPTION_KEYS=Fernet.generate_key().decode()),
                                  database_url=database_url, queue_url="memory://")
