@@ -79,3 +79,19 @@ def markup(value: object) -> str:
     server, an unknown tag is an error. Every outside value goes through here, never straight in.
     """
     return escape(printable(value), _MARKUP_ESCAPES)
+
+
+def content_disposition(filename: object, *, inline: bool = False) -> str:
+    """A Content-Disposition header for a download whose name holds outside text (a dossier code, a code).
+
+    Quotes, backslashes, control characters or Vietnamese letters in a bare `filename="..."` break the
+    header or go out as bytes that are not Latin-1; the name is sent twice instead (RFC 6266): an ASCII
+    fallback without diacritics, and the exact name UTF-8 encoded in `filename*` (RFC 5987).
+    """
+    from urllib.parse import quote
+
+    name = printable(filename).replace("/", "-").replace("\\", "-") or "download"
+    ascii_name = unicodedata.normalize("NFKD", name.replace("đ", "d").replace("Đ", "D"))
+    ascii_name = "".join(c for c in ascii_name if c.isascii() and c not in '"%;' and (c.isalnum() or c in " ._-()"))
+    disposition = "inline" if inline else "attachment"
+    return f"{disposition}; filename=\"{ascii_name or 'download'}\"; filename*=UTF-8''{quote(name, safe='')}"

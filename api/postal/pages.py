@@ -13,6 +13,7 @@ from carriers.base import FINAL_STATUSES
 from core.clock import local_day
 from core.errors import DomainError
 from core.models import Centre
+from core.text import content_disposition
 from postal import documents
 from postal.jobs import refresh_from_sandbox
 from postal.models import DispatchBatch, Shipment
@@ -234,7 +235,7 @@ def act(shipment_id: int, action: str):
 
 def _pdf(data: bytes, filename: str) -> Response:
     return Response(data, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+                    headers={"Content-Disposition": content_disposition(filename)})
 
 
 @bp.get("/<int:shipment_id>/label.pdf")

@@ -14,6 +14,7 @@ from api.schemas import PageArgs, page_schema, paginate
 from carriers.base import FINAL_STATUSES
 from core.errors import NotFound
 from core.models import Centre
+from core.text import content_disposition
 from postal import documents
 from postal.jobs import refresh_from_sandbox
 from postal.models import DIRECTIONS, DispatchBatch, Shipment
@@ -173,7 +174,7 @@ def _shipment(session, shipment_id: int):
 
 def _pdf(data: bytes, filename: str) -> Response:
     return Response(data, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+                    headers={"Content-Disposition": content_disposition(filename)})
 
 
 @blp.route("/shipments")

@@ -203,3 +203,20 @@ def test_the_sandbox_label_drops_control_characters_a_client_sent(client):
     gen = client.post("/sandbox/ghn/shiip/public-api/v2/a5/gen-token", json={"order_codes": [code]}, headers=token)
     label = client.get("/sandbox/ghn/a5/public-api/printA5", query_string={"token": gen.get_json()["data"]["token"]})
     assert_shows_literally(label, "Người nhận: Trần Bình <b>")
+
+
+def test_a_dossier_code_with_quotes_and_diacritics_names_the_download_exactly(client, key):
+    import re
+    from urllib.parse import unquote
+
+    dossier = 'HS-"Đặc";x'
+    sid = _shipment(client, key, "Nguyễn Văn An", dossier_code=dossier, promised_date="2026-01-05")
+    resp = client.get(f"/api/v1/shipments/{sid}/apology.pdf", headers=bearer(key))
+    assert resp.status_code == 200
+    header = resp.headers["Content-Disposition"]
+    assert header.isascii()  # was the raw code: a quote ended the name early, and đ left Latin-1
+    # A client that reads RFC 5987 gets the exact name; an older one the ASCII fallback.
+    exact = re.fullmatch(r'attachment; filename="([^"]*)"; filename\*=UTF-8\'\'(\S+)', header)
+    assert exact, header
+    assert exact.group(1) == "thu-xin-loi-HS-Dacx.pdf"
+    assert unquote(exact.group(2)) == f"thu-xin-loi-{dossier}.pdf"
