@@ -99,6 +99,32 @@ def _before():
     return resp
 
 
+def shown_once(*fields: str) -> None:
+    """Say that this answer carries secrets shown once (a new API key, a webhook's signing secret).
+
+    The first answer carries them; the copy kept for Idempotency-Key replays has them as null, so the
+    database never holds them in clear and a replay cannot show them again (the client that lost the
+    first answer revokes and creates another).
+    """
+    g.idempotency_shown_once = fields
+
+
+def _without_secrets(response: Response) -> str:
+    body = response.get_data(as_text=True)
+    fields = g.pop("idempotency_shown_once", ())
+    if not fields:
+        return body
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return ""
+    if isinstance(data, dict):
+        for name in fields:
+            if name in data:
+                data[name] = None
+    return json.dumps(data, ensure_ascii=False)
+
+
 def _end_request_transaction() -> None:
     """The answer is decided: end the request's own transaction before recording it in another one.
 
@@ -123,7 +149,7 @@ def _after(response: Response) -> Response:
         else:
             record = session.get(IdempotencyRecord, record_id)
             record.status_code = response.status_code
-            record.response_body = response.get_data(as_text=True)
+            record.response_body = _without_secrets(response)
             keep = ("Content-Type", "Location")
             record.response_headers = {k: v for k, v in response.headers.items() if k in keep}
     return response

@@ -20,6 +20,7 @@ from api.admin.accounts import MIN_PASSWORD
 from api.admin.scope import AdminScope, current_scope
 from api.auth import current_principal, require_roles
 from api.context import db_session, settings
+from api.idempotency import shown_once
 from core.errors import InvalidInput, NotFound, PermissionDenied
 from core.models import ROLES, ApiClient, Centre, User
 from core.security import API_KEY_PREFIX
@@ -665,8 +666,9 @@ class ApiKeyOut(MembershipOut):
 
 
 class ApiKeyCreatedOut(ApiKeyOut):
-    key = fields.String(required=True, metadata={"description": "the key, shown in this answer only; only its "
-                                                                "hash is kept, it cannot be shown again"})
+    key = fields.String(required=True, allow_none=True, metadata={
+        "description": "the key, shown in this answer only; only its hash is kept, it cannot be shown again "
+                       "(null in an Idempotency-Key replay)"})
 
 
 class ApiKeyIn(MembershipIn):
@@ -779,6 +781,7 @@ class ApiKeys(MethodView):
         row, m, key = admin_accounts.create_key(session, current_scope(session), admin_accounts.current_caller(),
                                                 data)
         session.commit()
+        shown_once("key")
         return {**api_key_out(row, m, admin_accounts.centre_codes(session)), "key": key}
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from api.auth import current_principal, require_roles
 from api.context import db_session, settings
+from api.idempotency import shown_once
 from api.schemas import PageArgs, page_schema, paginate
 from core.clock import local_day
 from core.errors import NotFound
@@ -196,7 +197,8 @@ class WebhookEndpointOut(Schema):
 
 
 class WebhookEndpointCreated(WebhookEndpointOut):
-    secret = fields.String(metadata={"description": "HMAC-SHA256 key of the X-HCC-Signature header; shown once"})
+    secret = fields.String(allow_none=True, metadata={
+        "description": "HMAC-SHA256 key of the X-HCC-Signature header; shown once (null in an Idempotency-Key replay)"})
 
 
 PaymentPage = page_schema(PaymentOut, "PaymentPage")
@@ -501,6 +503,7 @@ class Webhooks(MethodView):
         endpoint = webhooks.register_endpoint(session, centre.id, data["url"], events_=data.get("events"),
                                               description=data.get("description"), created_by=p.key)
         session.commit()
+        shown_once("secret")
         return endpoint
 
 
