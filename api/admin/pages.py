@@ -263,7 +263,7 @@ def unit(code: str):
 @require_roles("admin")
 def import_fees(code: str):
     session = db_session()
-    unit_row = current_scope(session).unit(session, code)
+    unit_row = current_scope(session).unit_to_change(session, code)
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         flash(t("admin.no_file"), "error")
@@ -308,7 +308,7 @@ def _form_date(name: str) -> date | None:
 @require_roles("admin")
 def add_series(code: str):
     session = db_session()
-    unit_row = current_scope(session).unit(session, code)
+    unit_row = current_scope(session).unit_to_change(session, code)
     try:
         year = int(request.form.get("year", ""))
         width = int(request.form.get("number_width", "7") or 7)
@@ -330,7 +330,7 @@ def add_series(code: str):
 
 def _series_action(code: str, series_id: int, action: str):
     session = db_session()
-    unit_row = current_scope(session).unit(session, code)
+    unit_row = current_scope(session).unit_to_change(session, code)
     row = session.get(ReceiptSeries, series_id)
     if row is None or row.unit_id != unit_row.id:
         raise NotFound("Không có ký hiệu biên lai này")
@@ -368,7 +368,7 @@ def close_series(code: str, series_id: int):
 @require_roles("admin")
 def set_credential(code: str):
     session = db_session()
-    unit_row = current_scope(session).unit(session, code)
+    unit_row = current_scope(session).unit_to_change(session, code)
     name = request.form.get("name", "")
     if name not in UNIT_SECRETS:
         flash(t("admin.secret_name") + ": ?", "error")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.errors import NotFound
+from core.errors import NotFound, PermissionDenied
 from core.models import Centre
 from province.access import centre_ids_for
 from province.models import CarrierAccount, CentreUnit, CollectingUnit, PrincipalCentre
@@ -42,6 +42,23 @@ class AdminScope:
         unit = session.scalar(select(CollectingUnit).where(CollectingUnit.code == code))
         if unit is None or not (self.province_wide or self.serves(session, unit.id)):
             raise NotFound(f"Không có đơn vị thu mã {code!r}")
+        return unit
+
+    def unit_to_change(self, session: Session, code: str) -> CollectingUnit:
+        """The unit by code, for a change of its fees, series or credentials.
+
+        A unit served at several centres is the money and receipts of all of them: an administrator of
+        one of those centres sees it, but only one who administers every centre serving it (or the whole
+        province) may change it, so a commune desk cannot close the series or replace the key the
+        provincial centre issues with. The others get 403 naming why (they may see the unit).
+        """
+        unit = self.unit(session, code)
+        if self.province_wide:
+            return unit
+        serving = set(session.scalars(select(CentreUnit.centre_id).where(CentreUnit.unit_id == unit.id)))
+        if not serving <= self.centre_ids:
+            raise PermissionDenied(f"Đơn vị thu {unit.code} còn được trung tâm khác thu hộ; chỉ quản trị cấp tỉnh "
+                                   "hoặc quản trị của mọi trung tâm đó được thay đổi phí, ký hiệu và khóa của đơn vị")
         return unit
 
     def serves(self, session: Session, unit_id: int) -> bool:

@@ -389,7 +389,7 @@ class UnitFees(MethodView):
     def post(self, files, code):
         """Import a CSV or XLSX fee file; all or nothing (422 names every bad line)."""
         session = db_session()
-        unit = current_scope(session).unit(session, code)
+        unit = current_scope(session).unit_to_change(session, code)
         upload = files["file"]
         data = upload.read()
         if not data:
@@ -442,7 +442,7 @@ class UnitSeries(MethodView):
     def post(self, data, code):
         """Prepare a series: a draft, or registered when `registered_on` is given."""
         session = db_session()
-        unit = current_scope(session).unit(session, code)
+        unit = current_scope(session).unit_to_change(session, code)
         row = series_service.register_series(session, unit, data["template"], data["symbol"], data["year"],
                                              number_width=data["number_width"], registered_on=data["registered_on"],
                                              actor=current_principal().actor())
@@ -459,7 +459,7 @@ class SeriesRegister(MethodView):
     def post(self, data, code, series_id):
         """Record the day the tax authority accepted a draft series."""
         session = db_session()
-        row = _series_of(session, current_scope(session).unit(session, code), series_id)
+        row = _series_of(session, current_scope(session).unit_to_change(session, code), series_id)
         series_service.mark_registered(session, row, data["registered_on"], actor=current_principal().actor())
         session.commit()
         return row
@@ -473,7 +473,7 @@ class SeriesClose(MethodView):
     def post(self, code, series_id):
         """Close a series for good; a closed series issues nothing."""
         session = db_session()
-        row = _series_of(session, current_scope(session).unit(session, code), series_id)
+        row = _series_of(session, current_scope(session).unit_to_change(session, code), series_id)
         series_service.close_series(session, row, actor=current_principal().actor())
         session.commit()
         return row
@@ -514,7 +514,7 @@ class UnitCredentialOne(MethodView):
         """Set one secret (write-only). `signing_pkcs12`: the file in base64 and its `password`; the
         certificate's subject and expiry then show on the unit."""
         session = db_session()
-        unit = current_scope(session).unit(session, code)
+        unit = current_scope(session).unit_to_change(session, code)
         if name not in UNIT_SECRETS:
             raise NotFound(f"Không có loại bí mật {name!r}; dùng một trong: {', '.join(UNIT_SECRETS)}")
         value, actor = _secret_bytes(data), current_principal().actor()

@@ -191,3 +191,27 @@ def test_every_change_is_audited_under_the_callers_name_and_never_with_a_secret(
     rows = session.scalars(select(AuditLog).where(AuditLog.actor_type == "api_client")).all()
     assert {"credential.set", "carrier_account.created", "series.created", "fee.created"} <= {r.action for r in rows}
     assert all("khoa-momo-bi-mat" not in repr((r.before, r.after)) for r in rows)
+
+
+def test_a_unit_served_at_several_centres_is_changed_only_by_an_admin_of_all_of_them(client, session, province):
+    # SNNMT is served at TTPVHCC and at the ward desk PVHCC-KB: the ward's admin sees it but may not close the
+    # series or replace the key the provincial centre issues with.
+    ward = bearer(admin_key(session, "PVHCC-KB"))
+    assert client.get("/api/v1/admin/units/SNNMT", headers=ward).status_code == 200
+    sid = session.execute(text("SELECT receipt_series.id FROM receipt_series JOIN collecting_unit u "
+                               "ON u.id = unit_id WHERE u.code = 'SNNMT'")).scalars().first()
+    for method, path, kwargs in (
+            ("post", f"/api/v1/admin/units/SNNMT/series/{sid}/close", {}),
+            ("post", "/api/v1/admin/units/SNNMT/series", {"json": {"template": "EBL01", "symbol": "27T",
+                                                                    "year": 2027}}),
+            ("put", "/api/v1/admin/units/SNNMT/credentials/momo_secret_key", {"json": {"value": "ke-gian"}})):
+        refused = getattr(client, method)(path, headers=ward, **kwargs)
+        assert refused.status_code == 403, (path, refused.get_json())
+        assert "SNNMT" in refused.get_json()["detail"]
+    assert session.execute(text("SELECT state FROM receipt_series WHERE id = :i"), {"i": sid}).scalar_one() != "closed"
+    assert session.execute(text("SELECT count(*) FROM credential")).scalar_one() == 0
+    # Its own unit, served only there, it changes; a province admin changes the shared one.
+    assert client.post("/api/v1/admin/units/UBND-KB/series", headers=ward,
+                       json={"template": "EBL01", "symbol": "27T", "year": 2027}).status_code == 201
+    province_admin = bearer(admin_key(session, "TTPVHCC", province_wide=True))
+    assert client.post(f"/api/v1/admin/units/SNNMT/series/{sid}/close", headers=province_admin).status_code == 200
