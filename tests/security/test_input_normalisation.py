@@ -160,7 +160,7 @@ def test_a_payment_stored_with_control_characters_before_the_fix_still_gets_its_
     session.commit()
     # As a row written before names were cleaned would hold it: the signed XML cannot carry these.
     session.execute(update(Payment).where(Payment.id == payment.id)
-                    .values(payer_name=NAME + "\x07\x1b", payer_address="Số 1\x00 Tràng Tiền"))
+                    .values(payer_name=NAME + "\x07\x1b", payer_address="Số 1\x1f Tràng Tiền"))
     session.commit()
     session.expire_all()
     pay(session, session.get(Payment, payment.id))

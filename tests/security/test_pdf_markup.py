@@ -179,9 +179,11 @@ def test_rows_stored_before_input_was_cleaned_still_print_as_typed(client, key, 
     sent, shown = _value(kind, secret)
     sid = _shipment(client, key, "Trần Thị Bình", promised_date="2026-01-05")
     shipment = session.get(Shipment, sid)
-    shipment.recipient_name = f"{sent}\x00\x01\x1b\x7f"
-    shipment.street = f"{CONTROLS}{sent}"
-    shipment.tracking_code = "G\x00000000001"
+    # PostgreSQL text cannot hold NUL, so no old row there has one; every other control character it can.
+    storable = CONTROLS.replace("\x00", "")
+    shipment.recipient_name = f"{sent}\x01\x1b\x7f"
+    shipment.street = f"{storable}{sent}"
+    shipment.tracking_code = "G\x1f000000001"
     session.commit()
     letter = client.get(f"/api/v1/shipments/{sid}/apology.pdf", headers=bearer(key))
     assert_shows_literally(letter, shown)
