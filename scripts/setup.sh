@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBS=(chromium chromium-driver poppler-utils qpdf softhsm2 opensc fonts-dejavu-core)
+DEBS=(chromium chromium-driver poppler-utils qpdf softhsm2 opensc fonts-dejavu-core xmlsec1)
 missing=()
 for p in "${DEBS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
