@@ -35,6 +35,7 @@ FEATURES: list[str] = [
     "api.postal",
     "api.finance",
     "api.admin",
+    "api.tax",
     "api.sandbox",
 ]
 
