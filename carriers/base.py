@@ -73,10 +73,28 @@ class Party:
     ward_name: str
     province_code: str
     province_name: str
+    # This carrier's own ids for the address, {"province": id, "district": id, "ward": id}, filled by
+    # postal (from the carrier's synced catalogue) before the call. An adapter sends these, never our
+    # codes, in the fields meant for its own ids.
+    carrier_ids: dict[str, str] = field(default_factory=dict)
 
     @property
     def full_address(self) -> str:
         return ", ".join(x for x in (self.street, self.ward_name, self.province_name) if x)
+
+
+@dataclass(frozen=True)
+class CarrierUnit:
+    """One entry of a carrier's own address catalogue (province, district or ward), as it gives it."""
+
+    level: str                # "province" | "district" | "ward"
+    id: str                   # the carrier's own id, as text
+    name: str                 # as the carrier spells it
+    parent_id: str | None = None
+    code: str | None = None   # the official (GSO) code when the carrier gives it
+
+
+UNIT_LEVELS = ("province", "district", "ward")
 
 
 @dataclass(frozen=True)
@@ -230,6 +248,11 @@ class Carrier:
 
     def parse_webhook(self, headers: dict[str, str], query: dict[str, str], body: bytes) -> list[TrackingEvent]:
         raise NotSupported(f"{self.name}: webhook")
+
+    def units(self) -> list[CarrierUnit]:
+        """The carrier's own address catalogue (provinces, districts, wards with its own ids), read
+        from its catalogue endpoints; postal matches it to our wards and fills `Party.carrier_ids`."""
+        raise NotSupported(f"{self.name}: address catalogue")
 
 
 _REGISTRY: dict[str, tuple[type[Carrier], Callable[[Settings], CarrierConfig]]] = {}
