@@ -51,14 +51,34 @@ def template_db(tmp_path_factory):
     yield path
 
 
+def _empty_pg(db: Database) -> None:
+    """Empty every table but the reference data and restart the ids at 1.
+
+    DELETE in dependency order, then one setval per sequence: a TRUNCATE of every table costs about
+    80 ms (it replaces each table's files), a DELETE of a test's few rows about 6 ms, and the suite
+    does this once per test. Should rows refer to each other in a cycle the DELETEs cannot order,
+    TRUNCATE ... CASCADE still empties them."""
+    tables = [t for t in Base.metadata.sorted_tables if t.name not in REFERENCE_TABLES]
+    try:
+        with db.engine.begin() as conn:
+            for table in reversed(tables):
+                conn.execute(table.delete())
+            sequences = conn.execute(text("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")).scalars()
+            for name in sequences.all():
+                conn.execute(text("SELECT setval(CAST(:name AS regclass), 1, false)"), {"name": f'"{name}"'})
+    except Exception:
+        with db.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE TABLE {', '.join(t.name for t in tables)} RESTART IDENTITY CASCADE"))
+
+
 @pytest.fixture
 def database_url(template_db, tmp_path):
     if PG_URL:
         db = Database(PG_URL)
-        tables = [t.name for t in Base.metadata.sorted_tables if t.name not in REFERENCE_TABLES]
-        with db.engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE TABLE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        db.dispose()
+        try:
+            _empty_pg(db)
+        finally:
+            db.dispose()
         return PG_URL
     target = tmp_path / "hcc.sqlite3"
     shutil.copyfile(template_db, target)
