@@ -422,3 +422,139 @@ def post_webhooks(store: SandboxStore, carrier: str, url: str, build, http=None)
         if own:
             http.close()
     return sent
+
+
+# -- reference address units the sandboxes present ---------------------------------------------------
+# Carriers (GHN, Viettel Post) still key addresses by the three-level units in force before 1 July 2025.
+# Their sandboxes present those units, in each carrier's own shape and id scheme, from the maintained
+# `vietnamadminunits` package (63-province dataset with GSO codes, and its 2025 conversion tables);
+# our own two-level units come from `vietnam-provinces`, as in core/addresses.py.
+
+
+@dataclass(frozen=True)
+class AdminUnit:
+    """An official administrative unit: its GSO code, name, and the code of the unit above it."""
+
+    level: str                # "province" | "district" | "ward"
+    code: str                 # GSO code: 2 digits (province), 3 (district), 5 (ward)
+    name: str                 # full official name, "Phường Phúc Xá"
+    parent_code: str | None = None
+
+
+def _vau_data() -> Path:
+    """The data folder of `vietnamadminunits`, found without importing the package (its import pulls in
+    geocoding libraries we do not need: only its dataset and conversion tables are read)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("vietnamadminunits")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the vietnamadminunits package is not installed")
+    return Path(list(spec.submodule_search_locations)[0]) / "data"
+
+
+def _vau_rows(sql: str) -> list[sqlite3.Row]:
+    conn = sqlite3.connect(f"file:{_vau_data() / 'dataset.db'}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    with closing(conn):
+        return conn.execute(sql).fetchall()
+
+
+_units_cache: dict[str, object] = {}
+
+
+def legacy_units() -> list[AdminUnit]:
+    """The three-level units in force until 30 June 2025 (63 provinces, their districts and wards),
+    with GSO codes and official names. Districts without wards (island districts) are listed too."""
+    cached = _units_cache.get("legacy")
+    if cached is None:
+        rows = _vau_rows("SELECT province, provinceCode, district, districtCode, ward, wardCode "
+                         "FROM admin_units_legacy ORDER BY provinceCode, districtCode, wardCode")
+        seen: set[tuple[str, str]] = set()
+        units: list[AdminUnit] = []
+        for r in rows:
+            for level, code, name, parent in (("province", r["provinceCode"], r["province"], None),
+                                              ("district", r["districtCode"], r["district"], r["provinceCode"]),
+                                              ("ward", r["wardCode"], r["ward"], r["districtCode"])):
+                if code and (level, code) not in seen:
+                    seen.add((level, code))
+                    units.append(AdminUnit(level, code, name, parent))
+        cached = _units_cache["legacy"] = units
+    return list(cached)  # type: ignore[arg-type]
+
+
+def current_units() -> list[AdminUnit]:
+    """Our two-level units (34 provinces, their communes and wards) from `vietnam-provinces`, the
+    reference data core/addresses.py loads."""
+    cached = _units_cache.get("current")
+    if cached is None:
+        from vietnam_provinces import Province as PkgProvince
+        from vietnam_provinces import Ward as PkgWard
+
+        units = [AdminUnit("province", f"{int(p.code):02d}", p.name) for p in PkgProvince.iter_all()]
+        units += [AdminUnit("ward", f"{int(w.code):05d}", w.name, f"{int(w.province_code):02d}")
+                  for w in PkgWard.iter_all()]
+        cached = _units_cache["current"] = units
+    return list(cached)  # type: ignore[arg-type]
+
+
+def _key(name: str) -> str:
+    """The package's unit key: folded name, letters and digits only ('Phường Ba Đình' -> 'phuongbadinh')."""
+    import re
+    import unicodedata
+
+    text = name.replace("đ", "d").replace("Đ", "D")
+    text = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def succession() -> dict[str, list[str]]:
+    """Our ward code -> the GSO codes of the pre-reform wards it was formed from (the 2025 resolutions
+    of the Standing Committee of the National Assembly, as tabulated by `vietnamadminunits`), the
+    seat first: the old ward whose code the new ward kept, then the others in the order the
+    resolution names them; an old ward divided between several new ones comes after the wards merged
+    whole, the new ward the package names as its default first. A new ward formed from no old ward
+    (an island district that had none) has an empty list."""
+    cached = _units_cache.get("succession")
+    if cached is not None:
+        return dict(cached)  # type: ignore[call-overload]
+    import json
+
+    tables = json.loads((_vau_data() / "converter_2025.json").read_text(encoding="utf-8"))
+    old_code: dict[str, str] = {}
+    for r in _vau_rows("SELECT provinceKey, districtKey, wardKey, wardCode FROM admin_units_legacy"):
+        if r["wardCode"]:
+            old_code[f"{r['provinceKey']}_{r['districtKey']}_{r['wardKey']}"] = r["wardCode"]
+    # The package's new wards, to ours: by code where the name agrees, else by name in the province.
+    ours = {u.code: u for u in current_units() if u.level == "ward"}
+    ours_by_name = {(u.parent_code, _key(u.name)): u.code for u in ours.values()}
+    new_code: dict[tuple[str, str], str] = {}
+    for r in _vau_rows("SELECT provinceKey, provinceCode, wardKey, ward, wardCode FROM admin_units"):
+        mine = ours.get(r["wardCode"])
+        if mine is not None and _key(mine.name) == _key(r["ward"]):
+            new_code[(r["provinceKey"], r["wardKey"])] = mine.code
+        elif (r["provinceCode"], _key(r["ward"])) in ours_by_name:
+            new_code[(r["provinceKey"], r["wardKey"])] = ours_by_name[(r["provinceCode"], _key(r["ward"]))]
+    result: dict[str, list[str]] = {code: [] for code in ours}
+    whole: dict[str, list[str]] = {}
+    for province_key, wards in tables["DICT_PROVINCE_WARD_NO_DIVIDED"].items():
+        for ward_key, olds in wards.items():
+            code = new_code.get((province_key, ward_key))
+            if code:
+                whole.setdefault(code, []).extend(old_code[o] for o in olds if o in old_code)
+    split_default: dict[str, list[str]] = {}
+    split_other: dict[str, list[str]] = {}
+    for province_key, olds in tables["DICT_PROVINCE_WARD_DIVIDED"].items():
+        for old, news in olds.items():
+            if old not in old_code:
+                continue
+            for new in news:
+                code = new_code.get((province_key, new.get("newWardKey", "")))
+                if code:
+                    target = split_default if new.get("isDefaultNewWard") else split_other
+                    target.setdefault(code, []).append(old_code[old])
+    for code in result:
+        olds = whole.get(code, []) + split_default.get(code, []) + split_other.get(code, [])
+        seat = [code] if code in olds else []
+        result[code] = list(dict.fromkeys(seat + olds))
+    _units_cache["succession"] = result
+    return dict(result)
