@@ -92,6 +92,11 @@ class Receipt(Base):
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # A receipt made to correct another (`replaces_id`): "replace" (the old one is no longer current) or
+    # "adjust" (the old one stays valid; this one carries the difference). NULL for an ordinary receipt.
+    correction: Mapped[str | None] = mapped_column(String(8))
+    # An adjusting receipt's signed difference in đồng (`amount` is its absolute value, as printed).
+    delta: Mapped[int | None] = mapped_column(BigInteger)
 
     centre: Mapped[Centre] = relationship()
     unit: Mapped[CollectingUnit | None] = relationship()
@@ -103,3 +108,79 @@ class Receipt(Base):
     @property
     def is_current(self) -> bool:
         return self.status in ("pending", "issued")
+
+    @property
+    def signed_amount(self) -> int:
+        """What the receipt adds to the money collected: its amount, or an adjusting receipt's difference."""
+        return self.delta if self.correction == "adjust" and self.delta is not None else self.amount
+
+
+CORRECTION_KINDS = ("cancel", "replace", "adjust")
+NOTICE_STATUSES = ("pending", "sent", "accepted", "rejected", "failed")
+
+
+class ReceiptCorrection(Base):
+    """A receipt found made in error and what was done about it: cancelled, replaced or adjusted.
+
+    The receipts side records the decision (who, when, why, which new receipt); the tax side
+    (tax.corrections) fills the `notice_*` columns as it notifies the tax authority on form 04/SS-CTĐT
+    and learns its answer.
+    """
+
+    __tablename__ = "receipt_correction"
+    __table_args__ = (
+        CheckConstraint("kind IN ('cancel', 'replace', 'adjust')", name="kind_known"),
+        CheckConstraint("notice_status IN ('pending', 'sent', 'accepted', 'rejected', 'failed')",
+                        name="notice_status_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id"), index=True)
+    receipt_id: Mapped[int] = mapped_column(ForeignKey("receipt.id"), index=True)
+    new_receipt_id: Mapped[int | None] = mapped_column(ForeignKey("receipt.id"))
+    kind: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(Text)
+    decided_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What changed, for the staff page: {"payer": {"name": [old, new]}, "total": [old, new], ...}.
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    notice_status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    notice_message_id: Mapped[str | None] = mapped_column(String(64))
+    notice_xml: Mapped[str | None] = mapped_column(Text)
+    notice_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    notice_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notice_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    receipt: Mapped[Receipt] = relationship(foreign_keys=[receipt_id])
+    new_receipt: Mapped[Receipt | None] = relationship(foreign_keys=[new_receipt_id])
+
+
+class ReceiptRefund(Base):
+    """A refund document (chứng từ hoàn trả) linked to a receipt that stays valid.
+
+    A refund of a correctly issued receipt does not cancel it: the money was collected as the receipt
+    says, and part or all of it was paid back later. This row is the decision (who, when, why, how much of
+    this receipt) and the payout (the gateway's or our reference, when), copied from fees' Refund.
+    """
+
+    __tablename__ = "receipt_refund"
+    __table_args__ = (
+        UniqueConstraint("receipt_id", "refund_id", name="uq_receipt_refund_receipt_refund"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id"), index=True)
+    receipt_id: Mapped[int] = mapped_column(ForeignKey("receipt.id"), index=True)
+    refund_id: Mapped[int] = mapped_column(ForeignKey("refund.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    decided_by: Mapped[str] = mapped_column(String(64))
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reference: Mapped[str] = mapped_column(String(40))
+    gateway_ref: Mapped[str | None] = mapped_column(String(64))
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    receipt: Mapped[Receipt] = relationship()
