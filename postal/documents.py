@@ -60,16 +60,145 @@ def _styles():
     }
 
 
+# Our own label, for a carrier that gives none: A6 portrait (100 × 150 mm), the size of the thermal
+# label stock carriers use, drawn for a 203 dpi (8 dots/mm) printer: every barcode module a whole
+# number of dots (3 when the code fits, never under 2 = 0.25 mm), bars 18 mm high, quiet zones of
+# 10 modules each side (ISO/IEC 15417 asks for 10).
+LABEL_SIZE = (100 * mm, 150 * mm)
+DOT = 25.4 / 203 * mm  # one printer dot, in points
+LABEL_MARGIN = 4 * mm
+BARCODE_HEIGHT = 18 * mm
+QUIET_MODULES = 10
+CARRIER_TITLES = {"vnpost": "VNPost", "viettelpost": "Viettel Post", "ghn": "GHN - Giao Hàng Nhanh"}
+
+
+def label_available(s: Shipment) -> bool:
+    """A label can be printed: the carrier's own (stored), or ours once the carrier has given the
+    tracking code and was asked for its label and has none."""
+    if s.label_pdf:
+        return True
+    return bool(s.tracking_code) and s.label_fetched_at is not None
+
+
+def shipment_label(s: Shipment) -> bytes | None:
+    """The label to print: the carrier's own as it returned it (stored when the parcel was created),
+    else ours with the tracking code as a Code 128 barcode; None while the carrier's is still awaited."""
+    if s.label_pdf:
+        return s.label_pdf
+    if not label_available(s):
+        return None
+    return own_label_pdf(s)
+
+
 def labels_pdf(shipments: list[Shipment]) -> bytes:
-    """Every stored label, in order, as one PDF for one print job."""
+    """Every label (the carrier's, else ours), in order, as one PDF for one print job."""
     writer = PdfWriter()
     for s in shipments:
-        if s.label_pdf:
-            for page in PdfReader(io.BytesIO(s.label_pdf)).pages:
+        data = shipment_label(s)
+        if data:
+            for page in PdfReader(io.BytesIO(data)).pages:
                 writer.add_page(page)
     buf = io.BytesIO()
     writer.write(buf)
     writer.close()
+    return buf.getvalue()
+
+
+def _barcode_value(tracking_code: str) -> str:
+    """Code 128 carries ASCII only: what a carrier's code holds besides is dropped, not sent to reportlab."""
+    return "".join(ch for ch in printable(tracking_code) if 32 <= ord(ch) < 127).strip()
+
+
+def tracking_barcode(tracking_code: str, width: float):
+    """A Code 128 drawing of the tracking code as wide as it can be within `width` points, with modules
+    of whole printer dots (3, else 2) and the quiet zones included in the width."""
+    from reportlab.graphics.barcode.code128 import Code128
+
+    value = _barcode_value(tracking_code)
+    for dots in (3, 2):
+        module = dots * DOT
+        code = Code128(value, barWidth=module, barHeight=BARCODE_HEIGHT, quiet=1, lquiet=QUIET_MODULES * module,
+                       rquiet=QUIET_MODULES * module, humanReadable=0)
+        if code.width <= width:
+            return code
+    return code  # a code too long for the label still prints at 2 dots: the carrier's code is never cut
+
+
+def own_label_pdf(s: Shipment) -> bytes:
+    """Nhãn bưu gửi: A6 for a 203 dpi thermal printer; sender (the return address) and recipient
+    blocks, the tracking code as Code 128, dossier, weight and the amount to collect."""
+    from reportlab.pdfgen import canvas
+
+    regular, bold = _fonts()
+    st = {
+        "head": ParagraphStyle("head", fontName=bold, fontSize=13, leading=16),
+        "box_title": ParagraphStyle("box_title", fontName=bold, fontSize=8, leading=10),
+        "box": ParagraphStyle("box", fontName=regular, fontSize=9, leading=11.5),
+        "box_big": ParagraphStyle("box_big", fontName=bold, fontSize=11, leading=14),
+        "small": ParagraphStyle("small", fontName=regular, fontSize=8, leading=10),
+    }
+    width, height = LABEL_SIZE
+    inner = width - 2 * LABEL_MARGIN
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=LABEL_SIZE)
+    c.setTitle(printable(f"Nhãn {s.tracking_code or s.code}"))
+    centre = s.centre
+    citizen_lines = [s.recipient_name, s.recipient_phone, s.address]
+    centre_lines = [centre.name, centre.phone or "", centre.address or ""]
+    if s.direction == "inbound":
+        sender, recipient = citizen_lines, centre_lines
+        sender_title, recipient_title = "NGƯỜI GỬI (người dân)", "NGƯỜI NHẬN — NƠI NHẬN HỒ SƠ"
+    else:
+        sender, recipient = centre_lines, citizen_lines
+        sender_title, recipient_title = "NGƯỜI GỬI — ĐỊA CHỈ HOÀN TRẢ", "NGƯỜI NHẬN"
+
+    y = height - LABEL_MARGIN
+
+    def para(text: str, style, top: float, w: float = inner, x: float = LABEL_MARGIN) -> float:
+        p = Paragraph(text, style)
+        _w, h = p.wrapOn(c, w, height)
+        p.drawOn(c, x, top - h)
+        return top - h
+
+    y = para(markup(CARRIER_TITLES.get(s.carrier, s.carrier) + (f" — {s.service}" if s.service else "")),
+             st["head"], y)
+    y = para(markup(f"Mã bưu gửi: {s.code}") + (" — THU GOM HỒ SƠ" if s.direction == "inbound" else ""),
+             st["small"], y - 1 * mm)
+    # The barcode, centred, with its human-readable code below it.
+    code = tracking_barcode(s.tracking_code or s.code, inner)
+    y -= 2 * mm + code.height
+    code.drawOn(c, (width - code.width) / 2, y)
+    c.setFont(bold, 12)
+    c.drawCentredString(width / 2, y - 5 * mm, printable(s.tracking_code or s.code))
+    y -= 8 * mm
+    c.setLineWidth(0.8)
+
+    def block(title: str, lines: list[str], top: float, big: bool) -> float:
+        bottom = para(markup(title), st["box_title"], top - 1.5 * mm, inner - 3 * mm, LABEL_MARGIN + 1.5 * mm)
+        first, rest = lines[0], [x for x in lines[1:] if x]
+        bottom = para(markup(first), st["box_big"] if big else st["box"], bottom, inner - 3 * mm,
+                      LABEL_MARGIN + 1.5 * mm)
+        bottom = para("<br/>".join(markup(x) for x in rest), st["box_big"] if big else st["box"], bottom,
+                      inner - 3 * mm, LABEL_MARGIN + 1.5 * mm) if rest else bottom
+        bottom -= 1.5 * mm
+        c.rect(LABEL_MARGIN, bottom, inner, top - bottom)
+        return bottom
+
+    y = block(sender_title, sender, y, big=False) - 2 * mm
+    y = block(recipient_title, recipient, y, big=True) - 2 * mm
+    money = (f"Thu hộ: {format_vnd(s.cod_amount)}" if s.cod_amount else "Không thu tiền người nhận") \
+        if s.direction == "outbound" else (f"Thu phí khi lấy hồ sơ: {format_vnd(s.cod_amount)}" if s.cod_amount
+                                           else "Không thu tiền")
+    details = [f"Hồ sơ: {s.dossier_code}", f"Khối lượng: {s.weight_grams} g — {money}"]
+    if s.direction == "inbound" and s.pickup_window:
+        details.append(f"Lấy hồ sơ: {s.pickup_window}")
+    details.append("Nội dung: " + ("Hồ sơ thủ tục hành chính" if s.direction == "inbound"
+                                   else "Kết quả giải quyết thủ tục hành chính"))
+    y = para("<br/>".join(markup(x) for x in details), st["box"], y)
+    c.setFont(regular, 7)
+    c.drawString(LABEL_MARGIN, LABEL_MARGIN, printable(f"Tạo lúc {format_local(s.created_at)}"))
+    c.showPage()
+    c.save()
     return buf.getvalue()
 
 

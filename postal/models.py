@@ -98,6 +98,12 @@ class Shipment(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A dossier collected by post (inbound): the centre's own confirmation that the dossier is in its
+    # hands, recorded beside the carrier's status and never through it (`postal.collection`). The
+    # carrier's "delivered" says the postman handed it over; this says the receiving desk has it.
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    received_by: Mapped[str | None] = mapped_column(String(128))
+    received_note: Mapped[str | None] = mapped_column(String(500))
 
     centre: Mapped[Centre] = relationship()
     batch: Mapped[DispatchBatch | None] = relationship(back_populates="shipments")

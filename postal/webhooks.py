@@ -1,4 +1,5 @@
-"""Integrating systems hear of their parcels: every shipment status change (signed webhooks, via fees)."""
+"""Integrating systems hear of their parcels: every shipment status change, and a dossier collected by
+post received at the centre (`shipment.received_at_centre`), as signed webhooks (via fees)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ def shipment_payload(shipment: Shipment) -> dict:
             "tracking_code": shipment.tracking_code, "cod_amount": shipment.cod_amount,
             "cod_collected": shipment.cod_collected, "payment_id": shipment.payment_id,
             "promised_date": shipment.promised_date.isoformat() if shipment.promised_date else None,
-            "delivered_at": shipment.delivered_at.isoformat() if shipment.delivered_at else None}
+            "delivered_at": shipment.delivered_at.isoformat() if shipment.delivered_at else None,
+            # A dossier collected by post: when the centre's receiving desk confirmed it has it (null until then).
+            "received_at": shipment.received_at.isoformat() if shipment.received_at else None}
 
 
 def _announce(name: str):
@@ -32,3 +35,5 @@ def _announce(name: str):
 for _status in STATUSES:
     if _status not in ("pending", "unknown"):
         events.on(f"shipment.{_status}")(_announce(f"shipment.{_status}"))
+# Not a carrier status: the centre's own fact (postal.collection.RECEIVED_EVENT), sent once.
+events.on("shipment.received_at_centre")(_announce("shipment.received_at_centre"))
