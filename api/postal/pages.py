@@ -1,4 +1,5 @@
-"""Dispatch desk pages for staff, and the citizen's public tracking page /t/<code>."""
+"""Dispatch desk pages for staff, the receiving desk for dossiers collected by post, and the citizen's
+public tracking page /t/<code>."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from core.errors import DomainError
 from core.models import Centre
 from core.text import content_disposition
 from postal import documents
+from postal.collection import confirm_received, receivable, receiving_list, request_collection
 from postal.jobs import refresh_from_sandbox
 from postal.models import DispatchBatch, Shipment
 from postal.shipments import (
@@ -95,6 +97,23 @@ register_messages({
     "dispatch.group.moving": {"vi": "Đang vận chuyển", "en": "On the way"},
     "dispatch.group.failed": {"vi": "Phát không thành công", "en": "Failed"},
     "dispatch.group.done": {"vi": "Đã xong", "en": "Finished"},
+    "nav.receiving": {"vi": "Nhận hồ sơ qua bưu chính", "en": "Receiving desk"},
+    "receiving.title": {"vi": "Bàn nhận hồ sơ thu gom qua bưu chính", "en": "Receiving desk: dossiers by post"},
+    "receiving.waiting": {"vi": "Hồ sơ đang đến hoặc đã được bưu tá giao", "en": "Dossiers on their way or handed over"},
+    "receiving.received_list": {"vi": "Đã nhận gần đây", "en": "Recently received"},
+    "receiving.action": {"vi": "Đã nhận hồ sơ", "en": "Dossier received"},
+    "receiving.confirm_title": {"vi": "Xác nhận đã nhận hồ sơ", "en": "Confirm the dossier is received"},
+    "receiving.confirm_text": {"vi": "Xác nhận trung tâm đã nhận được hồ sơ {dossier} (mã vận đơn {tracking}). "
+                                     "Việc xác nhận được ghi lại với tên người xác nhận và thời điểm, "
+                                     "và hệ thống một cửa sẽ được thông báo. Không thể huỷ xác nhận.",
+                               "en": "Confirm the centre has dossier {dossier} (tracking code {tracking}). Who "
+                                     "and when are recorded and the one-stop system is told. This cannot be undone."},
+    "receiving.confirm": {"vi": "Xác nhận đã nhận hồ sơ", "en": "Confirm received"},
+    "receiving.back": {"vi": "Quay lại", "en": "Back"},
+    "receiving.done": {"vi": "Đã ghi nhận hồ sơ {dossier} đã đến trung tâm.", "en": "Dossier {dossier} recorded as received."},
+    "receiving.received_at": {"vi": "Trung tâm đã nhận lúc", "en": "Received at the centre"},
+    "receiving.received_by": {"vi": "Người nhận", "en": "Received by"},
+    "receiving.carrier_says": {"vi": "Trạng thái của ĐVVC", "en": "Carrier's status"},
     "tracking.title": {"vi": "Tra cứu bưu gửi kết quả", "en": "Track your result"},
     "tracking.title_inbound": {"vi": "Tra cứu thu gom hồ sơ", "en": "Track your dossier pickup"},
     "tracking.promised": {"vi": "Ngày hẹn trả", "en": "Promised date"},
@@ -126,9 +145,10 @@ def shipment_status(s: Shipment, status: str | None = None) -> str:
 def register_navigation() -> None:
     from api.pages import NAV
 
-    entry = ("dispatch.desk", "nav.dispatch", ("dispatcher",))
-    if entry not in NAV:
-        NAV.append(entry)
+    for entry in (("dispatch.desk", "nav.dispatch", ("dispatcher",)),
+                  ("dispatch.receiving", "nav.receiving", ("dispatcher",))):
+        if entry not in NAV:
+            NAV.append(entry)
 
 
 def _centre() -> Centre:
@@ -189,13 +209,20 @@ def create():
         except ValueError:
             promised = None
     try:
-        s = create_shipment(session, _centre(), settings(), dossier_code=f.get("dossier_code", "").strip(),
-                            recipient=Recipient(name=f.get("name", "").strip(), phone=f.get("phone", "").strip(),
-                                                street=f.get("street", "").strip(), ward=f.get("ward", "").strip(),
-                                                province=f.get("province", "").strip()),
-                            weight_grams=weight, actor=current_principal().actor(),
-                            direction=f.get("direction", "outbound"), carrier=f.get("carrier") or None,
-                            cod_amount=cod_amount, promised_date=promised, note=f.get("note") or None)
+        person = Recipient(name=f.get("name", "").strip(), phone=f.get("phone", "").strip(),
+                           street=f.get("street", "").strip(), ward=f.get("ward", "").strip(),
+                           province=f.get("province", "").strip())
+        if f.get("direction") == "inbound":
+            # A dossier collected by post, asked for at the desk (the citizen phoned, or came by).
+            s = request_collection(session, _centre(), settings(), dossier_code=f.get("dossier_code", "").strip(),
+                                   citizen=person, weight_grams=weight, actor=current_principal().actor(),
+                                   carrier=f.get("carrier") or None, cod_amount=cod_amount, promised_date=promised,
+                                   note=f.get("note") or None)
+        else:
+            s = create_shipment(session, _centre(), settings(), dossier_code=f.get("dossier_code", "").strip(),
+                                recipient=person, weight_grams=weight, actor=current_principal().actor(),
+                                direction=f.get("direction", "outbound"), carrier=f.get("carrier") or None,
+                                cod_amount=cod_amount, promised_date=promised, note=f.get("note") or None)
         if not s.dossier_code or not s.recipient_name or not s.recipient_phone:
             session.rollback()
             flash(t("problem.validation"), "error")
@@ -242,9 +269,10 @@ def _pdf(data: bytes, filename: str) -> Response:
 @require_roles("dispatcher")
 def label(shipment_id: int):
     s = _shipment(shipment_id)
-    if not s.label_pdf:
+    data = documents.shipment_label(s)
+    if data is None:
         abort(404)
-    return _pdf(s.label_pdf, f"nhan-{s.tracking_code or s.code}.pdf")
+    return _pdf(data, f"nhan-{s.tracking_code or s.code}.pdf")
 
 
 @bp.get("/<int:shipment_id>/apology.pdf")
@@ -316,6 +344,45 @@ def batch_handover(batch_id: int):
     b = _batch(batch_id)
     pdf = documents.handover_pdf(b, db_session().get(Centre, b.centre_id), CARRIER_TITLES.get(b.carrier, b.carrier))
     return _pdf(pdf, f"bang-ke-{b.code}.pdf")
+
+
+@bp.get("/receiving")
+@require_roles("dispatcher")
+def receiving():
+    """The receiving desk: dossiers collected by post on their way or handed over, not yet received
+    (those the carrier delivered first), and the latest received with who and when."""
+    session = db_session()
+    ids = [c.id for c in current_user.centres(session)]
+    return render_template("postal/receiving.html", waiting=receiving_list(session, ids),
+                           received=receiving_list(session, ids, received=True, limit=30), titles=CARRIER_TITLES)
+
+
+@bp.get("/receiving/<int:shipment_id>")
+@require_roles("dispatcher")
+def receiving_confirm(shipment_id: int):
+    """The one confirmation step before the receipt is recorded."""
+    s = _shipment(shipment_id)
+    if s.direction != "inbound":
+        abort(404)
+    return render_template("postal/receiving_confirm.html", s=s, can_receive=receivable(s), titles=CARRIER_TITLES)
+
+
+@bp.post("/receiving/<int:shipment_id>")
+@require_roles("dispatcher")
+def receiving_record(shipment_id: int):
+    session = db_session()
+    s = _shipment(shipment_id)
+    if s.direction != "inbound":
+        abort(404)
+    try:
+        confirm_received(session, s, actor=current_principal().actor(), note=request.form.get("note") or None)
+        session.commit()
+        flash(t("receiving.done", dossier=s.dossier_code), "success")
+    except DomainError as e:
+        session.rollback()
+        flash(e.message, "error")
+        return redirect(url_for("dispatch.receiving_confirm", shipment_id=shipment_id))
+    return redirect(url_for("dispatch.receiving"))
 
 
 @public.get("/t/<code>")

@@ -1,4 +1,5 @@
-"""REST API for shipments: create (from the one-stop system), read, label, cancel, batches and handover lists."""
+"""REST API for shipments: create (from the one-stop system), read, label, cancel, batches and handover lists,
+and a dossier collected by post confirmed received at the centre."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from core.errors import NotFound
 from core.models import Centre
 from core.text import content_disposition
 from postal import documents
+from postal.collection import confirm_received, request_collection
 from postal.jobs import refresh_from_sandbox
 from postal.models import DIRECTIONS, DispatchBatch, Shipment
 from postal.shipments import (
@@ -65,7 +67,10 @@ class ShipmentIn(Schema):
     recipient = fields.Nested(RecipientIn, required=True)
     weight_grams = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=50_000))
     cod_amount = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0, max=1_000_000_000),
-                                metadata={"description": "đồng collected by the postman (COD), 0 for none"})
+                                metadata={"description": "đồng collected by the postman, 0 for none: from the "
+                                                         "recipient of a result (COD), or from the citizen when "
+                                                         "a dossier is picked up (inbound, where the carrier "
+                                                         "collects fees on pickup)"})
     items = fields.List(fields.Nested(FeeLineIn), load_default=None,
                         metadata={"description": "fee lines of the COD payment (default: one line of cod_amount)"})
     promised_date = fields.Date(load_default=None, metadata={"description": "date promised to the citizen"})
@@ -107,14 +112,18 @@ class ShipmentOut(Schema):
     has_label = fields.Method("_has_label")
     batch_id = fields.Integer(allow_none=True)
     created_at = fields.AwareDateTime()
-    delivered_at = fields.AwareDateTime(allow_none=True)
+    delivered_at = fields.AwareDateTime(allow_none=True, metadata={
+        "description": "when the carrier delivered it (for a dossier pickup: handed over at the centre)"})
+    received_at = fields.AwareDateTime(allow_none=True, metadata={
+        "description": "dossier pickup: when the centre's receiving desk confirmed it has the dossier"})
+    received_by = fields.String(allow_none=True)
     events = fields.List(fields.Nested(EventOut))
 
     def _tracking_url(self, s):
         return f"{settings().public_url}/t/{s.code}"
 
     def _has_label(self, s):
-        return s.label_fetched_at is not None and "label_unavailable" not in (s.flags or [])
+        return documents.label_available(s)
 
 
 class ShipmentSummaryOut(ShipmentOut):
@@ -188,12 +197,19 @@ class Shipments(MethodView):
         session = db_session()
         centre = p.centre(session, data.get("centre_code"))
         r = data["recipient"]
-        s = create_shipment(session, centre, settings(), dossier_code=data["dossier_code"],
-                            recipient=Recipient(name=r["name"], phone=r["phone"], street=r["address"]["street"],
-                                                ward=r["address"]["ward"], province=r["address"]["province"]),
-                            weight_grams=data["weight_grams"], actor=p.actor(), direction=data["direction"],
-                            carrier=data["carrier"], cod_amount=data["cod_amount"], service=data["service"],
-                            promised_date=data["promised_date"], note=data["note"], items=data["items"])
+        person = Recipient(name=r["name"], phone=r["phone"], street=r["address"]["street"],
+                           ward=r["address"]["ward"], province=r["address"]["province"])
+        if data["direction"] == "inbound":
+            # A dossier collected by post: the citizen is the sender, the fee may be collected on pickup.
+            s = request_collection(session, centre, settings(), dossier_code=data["dossier_code"], citizen=person,
+                                   weight_grams=data["weight_grams"], actor=p.actor(), carrier=data["carrier"],
+                                   cod_amount=data["cod_amount"], items=data["items"], service=data["service"],
+                                   promised_date=data["promised_date"], note=data["note"])
+        else:
+            s = create_shipment(session, centre, settings(), dossier_code=data["dossier_code"], recipient=person,
+                                weight_grams=data["weight_grams"], actor=p.actor(), direction=data["direction"],
+                                carrier=data["carrier"], cod_amount=data["cod_amount"], service=data["service"],
+                                promised_date=data["promised_date"], note=data["note"], items=data["items"])
         session.commit()
         session.refresh(s)
         return s
@@ -251,11 +267,13 @@ class ShipmentLabel(MethodView):
     @require_roles("dispatcher")
     @blp.response(200, {"format": "binary", "type": "string"}, content_type="application/pdf")
     def get(self, shipment_id: int):
-        """The label PDF stored when the carrier created the parcel."""
+        """The label to print: the carrier's own, stored when it created the parcel; for a carrier that
+        gives none, ours (A6, the tracking code as a Code 128 barcode for a 203 dpi thermal printer)."""
         s = _shipment(db_session(), shipment_id)
-        if not s.label_pdf:
+        label = documents.shipment_label(s)
+        if label is None:
             raise NotFound("the label is not available yet")
-        return _pdf(s.label_pdf, f"nhan-{s.tracking_code or s.code}.pdf")
+        return _pdf(label, f"nhan-{s.tracking_code or s.code}.pdf")
 
 
 def _action(shipment_id: int, action: str, data: dict):
@@ -295,6 +313,24 @@ class ShipmentRedeliver(MethodView):
     def post(self, data, shipment_id: int):
         """Ask for another delivery attempt of a parcel that could not be delivered."""
         return _action(shipment_id, "redeliver", data)
+
+
+@blp.route("/shipments/<int:shipment_id>/received")
+class ShipmentReceived(MethodView):
+    @require_roles("dispatcher")
+    @blp.arguments(ActionIn)
+    @blp.response(200, ShipmentOut)
+    def post(self, data, shipment_id: int):
+        """A dossier collected by post is at the centre: the receiving desk has it (recorded once, with
+        who and when). The one-stop system is told by the `shipment.received_at_centre` webhook. 409 when
+        it was received already, or the parcel is not a dossier coming to the centre."""
+        p = current_principal()
+        session = db_session()
+        s = _shipment(session, shipment_id)
+        confirm_received(session, s, actor=p.actor(), note=data.get("note"))
+        session.commit()
+        session.refresh(s)
+        return s
 
 
 @blp.route("/shipments/batches")
