@@ -34,12 +34,13 @@ from core.errors import Conflict, InvalidInput, NotFound
 from core.models import Centre
 from core.security import new_code
 from core.settings import Settings
+from core.text import clean_text
 from fees.models import Payment, PaymentItem
 from province.models import CollectingUnit, ReceiptSeries
 from province.series import NoSeriesError, series_for_issue, usable_series
 from province.units import units_served_at
-from receipts.content import build_content
-from receipts.models import Receipt, ReceiptCounter
+from receipts.content import KIND_LABELS, amount_in_words, build_content, format_amount
+from receipts.models import Receipt, ReceiptCorrection, ReceiptCounter, ReceiptRefund
 from receipts.pdf import sign_receipt_pdf
 from receipts.render import render_pdf
 from receipts.signing import ReceiptSigner, SigningError, load_signer, load_unit_signer
@@ -189,9 +190,20 @@ def note_blocked(session: Session, payment_id: int, unit_code: str, message: str
     log.warning("receipt not issued for a unit", extra={"payment_id": payment.id, "unit_code": unit_code})
 
 
+def receipt_date(receipt: Receipt) -> str:
+    """The receipt's date (ngày lập), Vietnamese calendar day, as YYYY-MM-DD."""
+    return local_day(receipt.issued_at or receipt.created_at).isoformat()
+
+
+def reference_to(old: Receipt, kind: str) -> dict:
+    """How a replacing or adjusting receipt names the receipt it corrects (its content["replaces"])."""
+    return {"id": old.id, "template": old.template, "symbol": old.symbol, "number": old.number_text,
+            "date": receipt_date(old), "kind": kind}
+
+
 def allocate_receipt(session: Session, payment_id: int, unit_id: int | None = None, *,
                      replaces: Receipt | None = None, actor: audit.Actor = audit.SYSTEM, audited: bool = True,
-                     insert: bool = True) -> Receipt:
+                     insert: bool = True, correction: str = "replace") -> Receipt:
     """Take the next number of the unit's series and insert the pending receipt row (idempotent per
     payment and unit). Without `unit_id`: the replaced receipt's unit, else the payment's first unit.
 
@@ -199,7 +211,8 @@ def allocate_receipt(session: Session, payment_id: int, unit_id: int | None = No
     which signs in this same transaction) a new receipt is only added to the session, not yet
     written: its row goes in once, already issued, instead of an INSERT and then an UPDATE.
     Raises UnitCannotIssueError (nothing taken) when the unit has no registered series or its
-    certificate has expired.
+    certificate has expired. With `replaces`, the new receipt corrects that one: `correction` "replace"
+    (it becomes the payment's current receipt) or "adjust" (the old one stays current; this one is not).
     """
     payment = session.get(Payment, payment_id)
     if payment is None:
@@ -229,13 +242,14 @@ def allocate_receipt(session: Session, payment_id: int, unit_id: int | None = No
     collected_at = payment.paid_at or now
     replaced = None
     if replaces is not None:
-        replaced = {"id": replaces.id, "template": replaces.template, "symbol": replaces.symbol,
-                    "number": replaces.number_text}
+        replaced = reference_to(replaces, correction)
     content = build_content(payment=payment, unit=unit, centre=centre, items=items, template=series.template,
                             symbol=series.symbol, number_text=str(number).zfill(width), lookup_code=code,
                             lookup_url=lookup_url(_settings(), code), collected_at=collected_at, replaces=replaced)
+    adjusting = replaces is not None and correction == "adjust"
     receipt = Receipt(
-        centre_id=centre.id, payment_id=payment.id, current_payment_id=payment.id, unit_id=unit.id,
+        centre_id=centre.id, payment_id=payment.id, current_payment_id=None if adjusting else payment.id,
+        unit_id=unit.id, correction=correction if replaces is not None else None,
         series_id=series.id, template=series.template, symbol=series.symbol, year=series.year, number=number,
         number_width=width, lookup_code=code, status="pending", amount=content["total"],
         channel=payment.channel, channel_ref=payment.channel_ref, collected_at=collected_at, content=content,
@@ -286,7 +300,10 @@ def produce_pdf(settings: Settings, content: dict, signer: ReceiptSigner | None 
     xml = sign_xml(content, signer.xml_key(), signer.chain_pems())
     note = None
     if content.get("replaces"):
-        note = f"(Thay thế biên lai số {content['replaces']['number']}, ký hiệu {content['replaces']['symbol']})"
+        r = content["replaces"]
+        what = "Điều chỉnh cho" if r.get("kind") == "adjust" else "Thay thế"
+        day = f", ngày {'/'.join(reversed(r['date'].split('-')))}" if r.get("date") else ""
+        note = f"({what} biên lai số {r['number']}, ký hiệu mẫu {r['template']}, ký hiệu {r['symbol']}{day})"
     data = sign_receipt_pdf(render_pdf(content, title_note=note), xml, signer,
                             location=content["organisation"]["address"][:120])
     return SignedReceipt(data, hashlib.sha256(data).hexdigest(), signer.subject)
@@ -416,9 +433,28 @@ def _check_reason(reason: str | None) -> str:
     return reason[:2000]
 
 
+def _who(actor: audit.Actor) -> str:
+    return (f"{actor.type}:{actor.id}" if actor.id else actor.type)[:64]
+
+
+def _record_correction(session: Session, old: Receipt, kind: str, reason: str, actor: audit.Actor, *,
+                       new: Receipt | None = None, changes: dict | None = None) -> ReceiptCorrection:
+    """The decision that `old` was made in error; the tax side notifies it on 04/SS-CTĐT (tax.corrections)."""
+    correction = ReceiptCorrection(centre_id=old.centre_id, receipt_id=old.id, new_receipt_id=new.id if new else None,
+                                   kind=kind, reason=reason, decided_by=_who(actor), created_at=utcnow(),
+                                   changes=changes or {}, notice_status="pending", notice_reasons=[])
+    session.add(correction)
+    session.flush()
+    return correction
+
+
 def cancel_receipt(session: Session, receipt_id: int, *, reason: str, actor: audit.Actor,
                    centre_id: int | None = None) -> Receipt:
-    """Cancel an issued receipt (huỷ biên lai); it stays retrievable and its page says it was cancelled."""
+    """Cancel an issued receipt made in error (huỷ biên lai); it stays retrievable and its page says it was
+    cancelled. The cancellation is recorded (ReceiptCorrection) for the tax authority's 04/SS-CTĐT notice.
+
+    Not for refunds: a refund of a correct receipt leaves it valid (receipts.jobs records the refund).
+    """
     reason = _check_reason(reason)
     receipt = _lock_receipt(session, receipt_id, centre_id)
     if receipt.status != "issued":
@@ -426,33 +462,186 @@ def cancel_receipt(session: Session, receipt_id: int, *, reason: str, actor: aud
     receipt.status, receipt.cancelled_at, receipt.cancel_reason = "cancelled", utcnow(), reason
     receipt.current_payment_id = None
     session.flush()
+    correction = _record_correction(session, receipt, "cancel", reason, actor)
     audit.record(session, actor, "receipt.cancelled", entity_type="receipt", entity_id=receipt.id,
-                 before={"status": "issued"}, after={"status": "cancelled"}, detail=reason,
-                 centre_id=receipt.centre_id)
-    events.emit(session, "receipt.cancelled", receipt_id=receipt.id, payment_id=receipt.payment_id)
+                 before={"status": "issued"}, after={"status": "cancelled", "correction_id": correction.id},
+                 detail=reason, centre_id=receipt.centre_id)
+    events.emit(session, "receipt.cancelled", receipt_id=receipt.id, payment_id=receipt.payment_id,
+                correction_id=correction.id)
     return receipt
 
 
-def replace_receipt(session: Session, receipt_id: int, *, reason: str, actor: audit.Actor,
-                    centre_id: int | None = None) -> Receipt:
-    """Replace an issued receipt by a new one (new number) that names it; the old one is kept as replaced.
+# What staff may correct on a replacement receipt (payer fields of content["payer"]).
+PAYER_FIELDS = ("name", "address", "tax_code", "id_number")
+LINE_FIELDS = ("fee_code", "name", "kind", "quantity", "unit_amount")
 
-    The replacement is rendered from the payment as it stands now (payer details corrected there).
+
+def _clean_lines(lines, field: str = "lines") -> list[dict]:
+    """Lines given by staff: each a fee code, name, kind (phi/le_phi), quantity ≥ 1 and unit amount ≥ 0 đồng."""
+    if not isinstance(lines, list) or not lines:
+        raise InvalidInput("give at least one line", errors={field: ["Cần ít nhất một khoản thu."]})
+    out = []
+    for i, line in enumerate(lines, 1):
+        try:
+            quantity, unit_amount = line["quantity"], line["unit_amount"]
+            ok = (all(isinstance(v, int) and not isinstance(v, bool) for v in (quantity, unit_amount))
+                  and quantity >= 1 and unit_amount >= 0 and line["kind"] in KIND_LABELS
+                  and clean_text(str(line["fee_code"]), 64, field=field) and clean_text(str(line["name"]), 500, field=field))
+        except (KeyError, TypeError):
+            ok = False
+        if not ok:
+            raise InvalidInput(f"line {i} is incomplete", errors={field: [
+                f"Dòng {i}: cần mã phí, tên, loại (phí/lệ phí), số lượng ≥ 1 và đơn giá (đồng, số nguyên ≥ 0)."]})
+        out.append({"fee_code": clean_text(str(line["fee_code"]), 64), "name": clean_text(str(line["name"]), 500),
+                    "kind": line["kind"], "kind_label": KIND_LABELS[line["kind"]], "quantity": quantity,
+                    "unit_amount": unit_amount, "amount": quantity * unit_amount})
+    return out
+
+
+def _corrected_content(old: dict, new: dict, corrections: dict) -> tuple[dict, dict]:
+    """The replacement's content: as allocated (`new`, numbered), with the payer and lines of the old receipt
+    and the corrections applied. Returns (content, changes shown to staff)."""
+    content = {**new, "payer": dict(old["payer"]), "lines": [dict(x) for x in old["lines"]],
+               "total": old["total"], "total_words": old["total_words"]}
+    changes: dict = {}
+    for field in PAYER_FIELDS:
+        if corrections.get(field) is None:
+            continue
+        value = clean_text(str(corrections[field]), 500, field=f"payer_{field}")
+        if field == "name" and len(value) < 2:
+            raise InvalidInput("the payer's name is required", errors={"payer_name": ["Nhập họ tên người nộp."]})
+        before = old["payer"].get(field) or ""
+        if value != before:
+            content["payer"][field] = value
+            changes.setdefault("payer", {})[field] = [before, value]
+    if corrections.get("lines") is not None:
+        lines = _clean_lines(corrections["lines"])
+        total = sum(x["amount"] for x in lines)
+        if total != old["total"]:
+            raise InvalidInput("a replacement keeps the amount collected; use an adjustment for a different amount",
+                               errors={"lines": [f"Tổng các khoản ({format_amount(total)} đồng) phải bằng số tiền đã "
+                                                 f"thu ({format_amount(old['total'])} đồng); số tiền sai thì lập biên "
+                                                 f"lai điều chỉnh."]})
+        if lines != old["lines"]:
+            content["lines"] = lines
+            changes["lines"] = [old["lines"], lines]
+    return content, changes
+
+
+def _set_content(receipt: Receipt, content: dict) -> None:
+    receipt.content = content
+    receipt.fee_codes = ",".join(sorted({x["fee_code"] for x in content["lines"]}))[:500]
+
+
+def replace_receipt(session: Session, receipt_id: int, *, reason: str, actor: audit.Actor,
+                    centre_id: int | None = None, corrections: dict | None = None) -> Receipt:
+    """Replace an issued receipt made in error by a new one (new number) that names it; the old one is kept
+    as replaced, and the replacement recorded for the tax authority's 04/SS-CTĐT notice.
+
+    `corrections` holds the corrected data: payer `name`, `address`, `tax_code`, `id_number`, and `lines`
+    (same total: the money collected does not change; a wrong amount is adjusted instead). Without them the
+    replacement repeats the old receipt's payer and lines.
     """
     reason = _check_reason(reason)
     old = _lock_receipt(session, receipt_id, centre_id)
-    if old.status != "issued":
+    if old.status != "issued" or old.correction == "adjust":
         raise ReceiptError(f"receipt {old.number_text} is {old.status}; only an issued receipt can be replaced")
     old.status, old.cancelled_at, old.cancel_reason = "replaced", utcnow(), reason
     old.current_payment_id = None
     session.flush()
-    new = allocate_receipt(session, old.payment_id, old.unit_id, replaces=old, actor=actor)
+    new = allocate_receipt(session, old.payment_id, old.unit_id, replaces=old, actor=actor, correction="replace")
+    content, changes = _corrected_content(old.content, new.content, corrections or {})
+    _set_content(new, content)
+    new.amount = content["total"]
     old.replaced_by_id = new.id
+    session.flush()
+    correction = _record_correction(session, old, "replace", reason, actor, new=new, changes=changes)
     audit.record(session, actor, "receipt.replaced", entity_type="receipt", entity_id=old.id,
-                 before={"status": "issued"}, after={"status": "replaced", "replaced_by": new.id}, detail=reason,
-                 centre_id=old.centre_id)
-    events.emit(session, "receipt.replaced", receipt_id=old.id, replacement_id=new.id, payment_id=old.payment_id)
+                 before={"status": "issued"}, after={"status": "replaced", "replaced_by": new.id,
+                                                     "correction_id": correction.id, "changes": changes},
+                 detail=reason, centre_id=old.centre_id)
+    events.emit(session, "receipt.replaced", receipt_id=old.id, replacement_id=new.id, payment_id=old.payment_id,
+                correction_id=correction.id)
     return finish_receipt(session, new.id)
+
+
+def adjust_receipt(session: Session, receipt_id: int, *, reason: str, lines: list[dict], actor: audit.Actor,
+                   centre_id: int | None = None) -> Receipt:
+    """Issue an adjusting receipt (biên lai điều chỉnh) for an issued receipt whose lines or amount were wrong.
+
+    `lines` are the corrected lines in full; the adjusting receipt lists, per fee code, the difference
+    (quantity and amount, negative for a decrease) and its total is the signed difference (`delta`). The
+    old receipt stays valid; both are recorded for the 04/SS-CTĐT notice.
+    """
+    reason = _check_reason(reason)
+    corrected = _clean_lines(lines)
+    old = _lock_receipt(session, receipt_id, centre_id)
+    if old.status != "issued" or old.correction == "adjust":
+        raise ReceiptError(f"receipt {old.number_text} is {old.status}; only an issued receipt can be adjusted")
+    before = {x["fee_code"]: x for x in old.content["lines"]}
+    after = {x["fee_code"]: x for x in corrected}
+    diff = []
+    for code in list(before) + [c for c in after if c not in before]:
+        b, a = before.get(code), after.get(code)
+        amount = (a["amount"] if a else 0) - (b["amount"] if b else 0)
+        quantity = (a["quantity"] if a else 0) - (b["quantity"] if b else 0)
+        if amount or quantity or (a and b and (a["name"], a["kind"]) != (b["name"], b["kind"])):
+            ref = a or b
+            diff.append({**ref, "quantity": quantity, "unit_amount": ref["unit_amount"], "amount": amount})
+    delta = sum(x["amount"] for x in diff)
+    if not diff:
+        raise InvalidInput("the corrected lines are the same as the receipt's",
+                           errors={"lines": ["Các khoản thu sửa lại giống biên lai đã lập: không có gì để điều chỉnh."]})
+    new = allocate_receipt(session, old.payment_id, old.unit_id, replaces=old, actor=actor, correction="adjust")
+    direction = "tăng" if delta >= 0 else "giảm"
+    content = {**new.content, "payer": dict(old.content["payer"]), "lines": diff, "total": delta,
+               "total_words": f"Điều chỉnh {direction}: {amount_in_words(abs(delta))}",
+               "adjustment": {"direction": "increase" if delta >= 0 else "decrease",
+                              "original_total": old.content["total"], "corrected_total": old.content["total"] + delta}}
+    _set_content(new, content)
+    new.amount, new.delta = abs(delta), delta
+    session.flush()
+    changes = {"lines": [old.content["lines"], corrected], "total": [old.content["total"], old.content["total"] + delta]}
+    correction = _record_correction(session, old, "adjust", reason, actor, new=new, changes=changes)
+    audit.record(session, actor, "receipt.adjusted", entity_type="receipt", entity_id=old.id,
+                 after={"adjusted_by": new.id, "delta": delta, "correction_id": correction.id}, detail=reason,
+                 centre_id=old.centre_id)
+    events.emit(session, "receipt.adjusted", receipt_id=old.id, adjustment_id=new.id, payment_id=old.payment_id,
+                correction_id=correction.id)
+    return finish_receipt(session, new.id)
+
+
+def corrections_of(session: Session, receipt_ids) -> dict[int, list[ReceiptCorrection]]:
+    """The corrections concerning each receipt (as the one in error or as the new one), oldest first."""
+    ids = list(receipt_ids)
+    out: dict[int, list[ReceiptCorrection]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    rows = session.scalars(select(ReceiptCorrection).where(
+        (ReceiptCorrection.receipt_id.in_(ids)) | (ReceiptCorrection.new_receipt_id.in_(ids)))
+        .order_by(ReceiptCorrection.id))
+    for c in rows:
+        for rid in {c.receipt_id, c.new_receipt_id}:
+            if rid in out:
+                out[rid].append(c)
+    return out
+
+
+def refunds_of(session: Session, receipt_ids) -> dict[int, list[ReceiptRefund]]:
+    """The refund documents linked to each receipt, oldest first."""
+    ids = list(receipt_ids)
+    out: dict[int, list[ReceiptRefund]] = {i: [] for i in ids}
+    if ids:
+        for r in session.scalars(select(ReceiptRefund).where(ReceiptRefund.receipt_id.in_(ids))
+                                 .order_by(ReceiptRefund.id)):
+            out[r.receipt_id].append(r)
+    return out
+
+
+def adjustments_of(session: Session, receipt_id: int) -> list[Receipt]:
+    """The adjusting receipts issued for a receipt, oldest first."""
+    return list(session.scalars(select(Receipt).where(Receipt.replaces_id == receipt_id,
+                                                      Receipt.correction == "adjust").order_by(Receipt.id)))
 
 
 def read_pdf(settings: Settings, receipt: Receipt) -> bytes:

@@ -1,4 +1,5 @@
-"""Receipt background work: issue every unit's receipt of each paid payment, deliver, follow refunds, and the sweep."""
+"""Receipt background work: issue every unit's receipt of each paid payment, deliver, document refunds (the receipt
+stays valid), and the sweep."""
 
 from __future__ import annotations
 
@@ -8,21 +9,21 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from core import audit, events, jobs
+from core.clock import utcnow
 from core.notify import queue_message
-from fees.models import Payment, PaymentItem
+from fees.models import Payment, PaymentItem, Refund
 from receipts.issuance import (
     RECEIPTABLE,
-    ReceiptError,
     UnitCannotIssueError,
     allocate_receipt,
-    cancel_receipt,
     finish_receipt,
     lookup_url,
     note_blocked,
     receipts_for_payment,
+    refunds_of,
     units_of_payment,
 )
-from receipts.models import Receipt
+from receipts.models import Receipt, ReceiptRefund
 from receipts.storage import storage_for
 
 log = logging.getLogger(__name__)
@@ -35,25 +36,63 @@ def _on_payment_paid(session: Session, payment_id: int, **_):
 
 
 @events.on("payment.refunded")
-def _on_payment_refunded(session: Session, payment_id: int, **_):
-    jobs.enqueue_after_commit(session, cancel_for_refund_job, payment_id)
-
-
 @events.on("payment.partially_refunded")
-def _on_payment_partially_refunded(session: Session, payment_id: int, **_):
-    """A partial refund leaves the receipts valid for what was collected; the refund is noted against each."""
-    payment = session.get(Payment, payment_id)
-    if payment is None:
-        return
-    for receipt in receipts_for_payment(session, payment_id):
-        audit.record(session, audit.SYSTEM, "receipt.refund_noted", entity_type="receipt", entity_id=receipt.id,
-                     after={"refunded_amount": payment.refunded_amount, "receipt_amount": receipt.amount},
-                     detail="Hoàn trả một phần; biên lai giữ nguyên cho số tiền đã thu", centre_id=receipt.centre_id)
+def _on_payment_refunded(session: Session, payment_id: int, **_):
+    """A refund, full or partial, leaves the receipts valid: each gets a refund document for its share.
+
+    Recorded in the same transaction as the refund's success, so it cannot be lost; `record_refunds` is
+    idempotent and the sweep calls it again for any refund left without its documents.
+    """
+    record_refunds(session, payment_id)
+
+
+def record_refunds(session: Session, payment_id: int) -> list[ReceiptRefund]:
+    """Link every succeeded refund of the payment not yet documented to the payment's receipts.
+
+    A refund is shared among the payment's current receipts (one per unit, by unit code) up to what each
+    still has unrefunded: a full refund gives each receipt its whole amount back. The receipts stay
+    issued; only a receipt made in error is cancelled or replaced (receipts.issuance, 04/SS-CTĐT).
+    """
+    done = select(ReceiptRefund.refund_id)
+    refunds = session.scalars(select(Refund).where(Refund.payment_id == payment_id, Refund.status == "succeeded",
+                                                   Refund.id.not_in(done)).order_by(Refund.id)).all()
+    if not refunds:
+        return []
+    receipts = [r for r in receipts_for_payment(session, payment_id) if r.status == "issued"]
+    if not receipts:
+        return []  # not issued yet: the sweep links the refund once the receipt is signed
+    refunded = {r.id: sum(x.amount for x in refunds_of(session, [r.id])[r.id]) for r in receipts}
+    out = []
+    for refund in refunds:
+        left = refund.amount
+        for receipt in receipts:
+            share = min(left, receipt.amount - refunded[receipt.id])
+            if share <= 0:
+                continue
+            left -= share
+            refunded[receipt.id] += share
+            doc = ReceiptRefund(centre_id=receipt.centre_id, receipt_id=receipt.id, refund_id=refund.id, amount=share,
+                                reason=refund.reason, decided_by=refund.requested_by, approved_by=refund.approved_by,
+                                decided_at=refund.created_at, reference=refund.reference, gateway_ref=refund.gateway_ref,
+                                paid_at=refund.completed_at, created_at=utcnow())
+            session.add(doc)
+            session.flush()
+            out.append(doc)
+            audit.record(session, audit.SYSTEM, "receipt.refund_recorded", entity_type="receipt", entity_id=receipt.id,
+                         after={"refund_id": refund.id, "amount": share, "reference": refund.reference,
+                                "receipt_amount": receipt.amount, "status": receipt.status},
+                         detail="Hoàn trả: biên lai vẫn hợp lệ, chứng từ hoàn trả ghi kèm", centre_id=receipt.centre_id)
+            events.emit(session, "receipt.refunded", receipt_id=receipt.id, refund_id=refund.id, amount=share)
+            if left == 0:
+                break
+    return out
 
 
 @events.on("receipt.issued")
-def _on_receipt_issued(session: Session, receipt_id: int, **_):
+def _on_receipt_issued(session: Session, receipt_id: int, payment_id: int | None = None, **_):
     queue_delivery(session, receipt_id)
+    if payment_id is not None:
+        record_refunds(session, payment_id)  # a refund that succeeded before the receipt was signed
 
 
 @jobs.job(retries=8)
@@ -105,24 +144,6 @@ def _note_failure(receipt_id: int, error: Exception) -> None:
             receipt.last_error = f"{type(error).__name__}: {error}"[:2000]
 
 
-@jobs.job(retries=8)
-def cancel_for_refund_job(payment_id: int) -> None:
-    """A fully refunded payment's receipts (one per unit) are cancelled with the refund as their reason."""
-    with jobs.session_scope() as session:
-        receipt_ids = [r.id for r in receipts_for_payment(session, payment_id)]
-    for receipt_id in receipt_ids:
-        with jobs.session_scope() as session:
-            receipt = session.get(Receipt, receipt_id)
-            if receipt.status == "pending":
-                finish_receipt(session, receipt.id)
-                session.commit()
-            try:
-                cancel_receipt(session, receipt.id, reason="Hoàn trả toàn bộ số tiền đã nộp (hoàn phí)",
-                               actor=audit.SYSTEM)
-            except ReceiptError:
-                continue
-
-
 def queue_delivery(session: Session, receipt_id: int) -> None:
     """E-mail with the PDF and a text with the lookup link; sent by retried jobs after commit."""
     receipt = session.get(Receipt, receipt_id)
@@ -169,8 +190,16 @@ def sweep_receipts(session: Session) -> int:
         .order_by(Payment.id).limit(SWEEP_BATCH)).all()
     pending = session.scalars(select(Receipt.id).where(Receipt.status == "pending")
                               .order_by(Receipt.id).limit(SWEEP_BATCH)).all()
+    undocumented = session.scalars(
+        select(Refund.payment_id).where(Refund.status == "succeeded",
+                                        Refund.id.not_in(select(ReceiptRefund.refund_id)),
+                                        exists().where(Receipt.current_payment_id == Refund.payment_id,
+                                                       Receipt.status == "issued"))
+        .distinct().limit(SWEEP_BATCH)).all()
+    for pid in undocumented:
+        record_refunds(session, pid)
     for pid in unissued:
         jobs.enqueue_after_commit(session, issue_receipt_job, pid)
     for rid in pending:
         jobs.enqueue_after_commit(session, finish_receipt_job, rid)
-    return len(unissued) + len(pending)
+    return len(unissued) + len(pending) + len(undocumented)

@@ -160,28 +160,50 @@ def test_replacing_issues_a_new_number_that_names_the_old_one(session):
     assert receipt_id_for_payment(session, p.id) == new.id
 
 
-def test_a_full_refund_cancels_the_receipt(session):
+def _succeeded_refund(session, payment, amount):
+    """A refund as fees records it when the gateway pays it back, then the payment's transition."""
+    from core.clock import utcnow
+    from fees.models import Refund
     from fees.payments import lock_payment, transition
+
+    p = lock_payment(session, payment_id=payment.id)
+    refund = Refund(payment_id=p.id, amount=amount, reason="Công dân rút hồ sơ", status="succeeded",
+                    reference=f"RF{p.id:010d}{amount}"[:40], gateway_ref="14123456", requested_by="user:7",
+                    approved_by="user:8", created_at=utcnow(), updated_at=utcnow(), completed_at=utcnow())
+    session.add(refund)
+    refunded = p.refunded_amount + amount
+    transition(session, p, "refunded" if refunded >= p.paid_amount else "partially_refunded", actor=FINANCE,
+               refunded_amount=refunded)
+    return refund
+
+
+def test_a_full_refund_leaves_the_receipt_valid_and_documents_the_refund(session):
+    from receipts.models import ReceiptRefund
 
     p = paid_payment(session)
     rid = receipt_id_for_payment(session, p.id)
-    p = lock_payment(session, payment_id=p.id)
-    transition(session, p, "refunded", actor=FINANCE, refunded_amount=p.paid_amount)
+    refund = _succeeded_refund(session, p, p.paid_amount)
     session.commit()
     session.expire_all()
     r = session.get(Receipt, rid)
-    assert r.status == "cancelled" and "Hoàn" in r.cancel_reason
+    assert r.status == "issued" and r.cancelled_at is None
+    doc = session.scalars(select(ReceiptRefund).where(ReceiptRefund.receipt_id == rid)).one()
+    assert (doc.refund_id, doc.amount, doc.reference, doc.gateway_ref) == (refund.id, 200_000, refund.reference,
+                                                                           "14123456")
+    assert doc.decided_by == "user:7" and doc.paid_at is not None
+    # The sweep neither cancels nor documents it twice.
+    jobs.sweep()
+    assert session.scalar(select(Receipt.status).where(Receipt.id == rid)) == "issued"
+    assert len(session.scalars(select(ReceiptRefund)).all()) == 1
 
 
-def test_a_partial_refund_keeps_the_receipt_and_notes_the_refund(session):
-    from core.models import AuditLog
-    from fees.payments import lock_payment, transition
+def test_a_partial_refund_keeps_the_receipt_and_documents_the_refund(session):
+    from receipts.models import ReceiptRefund
 
     p = paid_payment(session)
     rid = receipt_id_for_payment(session, p.id)
-    p = lock_payment(session, payment_id=p.id)
-    transition(session, p, "partially_refunded", actor=FINANCE, refunded_amount=50_000)
+    _succeeded_refund(session, p, 50_000)
     session.commit()
     assert session.get(Receipt, rid).status == "issued"
-    note = session.scalars(select(AuditLog).where(AuditLog.action == "receipt.refund_noted")).one()
-    assert note.entity_id == str(rid) and note.after["refunded_amount"] == 50_000
+    doc = session.scalars(select(ReceiptRefund)).one()
+    assert doc.receipt_id == rid and doc.amount == 50_000
