@@ -138,6 +138,21 @@ class GhnCarrier(Carrier):
             raise PermanentCarrierError(f"ghn detail: {body.get('message')}")
         return payloads.parse_detail_log(body)
 
+    def units(self) -> list[base.CarrierUnit]:
+        """GHN's master data: every province, every district, then each district's wards."""
+        provinces = self._get("/master-data/province")
+        districts = self._get("/master-data/district")
+        if not payloads.ok(provinces) or not payloads.ok(districts):
+            raise PermanentCarrierError(f"ghn master data: {provinces.get('message') or districts.get('message')}")
+        wards: dict[int, dict] = {}
+        for d in districts.get("data") or []:
+            district_id = int(d["DistrictID"])
+            body = self._get(f"/master-data/ward?district_id={district_id}")
+            if not payloads.ok(body):
+                raise PermanentCarrierError(f"ghn wards of {district_id}: {body.get('message')}")
+            wards[district_id] = body
+        return payloads.parse_units(provinces, districts, wards)
+
     def parse_webhook(self, headers: dict[str, str], query: dict[str, str], body: bytes) -> list[TrackingEvent]:
         try:
             data = json.loads(body or b"{}")

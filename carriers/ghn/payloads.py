@@ -11,7 +11,16 @@ from __future__ import annotations
 import hmac
 from datetime import UTC, datetime
 
-from carriers.base import CreatedShipment, Rate, ShipmentRequest, TrackingEvent, WebhookRejected
+from carriers.base import (
+    CarrierUnit,
+    CreatedShipment,
+    Party,
+    PermanentCarrierError,
+    Rate,
+    ShipmentRequest,
+    TrackingEvent,
+    WebhookRejected,
+)
 
 STATUS_MAP = {
     "ready_to_pick": "pending", "picking": "pending", "money_collect_picking": "pending",
@@ -32,11 +41,6 @@ STATUS_CODES = {"pending": "ready_to_pick", "picked_up": "picked", "in_transit":
                 "delivered": "delivered", "return_to_sender": "return", "returned": "returned",
                 "cancelled": "cancel", "ready_for_pickup": "storing"}
 
-# Our two-level codes to GHN's district ids and ward codes, where they differ. GHN still keys
-# addresses by district; until a centre's mapping is loaded the province code stands in for it.
-DISTRICT_IDS: dict[str, int] = {}
-WARD_CODES: dict[str, str] = {}
-
 SERVICE_TYPES = {"2": "Hàng nhẹ (E-commerce)", "5": "Hàng nặng (Traditional)"}
 DEFAULT_SERVICE = "2"
 
@@ -45,13 +49,19 @@ def ok(body: dict) -> bool:
     return isinstance(body, dict) and int(body.get("code", 0)) == 200
 
 
-def district_of(ward_code: str, province_code: str) -> int:
-    return DISTRICT_IDS.get(ward_code) or int(province_code)
+def ids_of(party: Party) -> tuple[int, str]:
+    """GHN's own DistrictID and WardCode of a party (`Party.carrier_ids`, filled by postal from GHN's
+    master data). Our two-level codes are never sent in their place: without GHN's ids, no request."""
+    ids = party.carrier_ids or {}
+    try:
+        return int(ids["district"]), str(ids["ward"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise PermanentCarrierError(f"ghn: no GHN district/ward id for ward {party.ward_code} "
+                                    f"({party.ward_name}); sync GHN's address catalogue") from e
 
 
 def services_request(shop_id: str, req: ShipmentRequest) -> dict:
-    return {"shop_id": int(shop_id), "from_district": district_of(req.sender.ward_code, req.sender.province_code),
-            "to_district": district_of(req.receiver.ward_code, req.receiver.province_code)}
+    return {"shop_id": int(shop_id), "from_district": ids_of(req.sender)[0], "to_district": ids_of(req.receiver)[0]}
 
 
 def parse_services(body: dict) -> list[tuple[str, str]]:
@@ -59,9 +69,10 @@ def parse_services(body: dict) -> list[tuple[str, str]]:
 
 
 def fee_request(req: ShipmentRequest, service_type_id: str) -> dict:
-    r = req.receiver
-    return {"service_type_id": int(service_type_id), "to_district_id": district_of(r.ward_code, r.province_code),
-            "to_ward_code": WARD_CODES.get(r.ward_code, r.ward_code), "weight": req.weight_grams,
+    to_district, to_ward = ids_of(req.receiver)
+    from_district, from_ward = ids_of(req.sender)
+    return {"service_type_id": int(service_type_id), "from_district_id": from_district, "from_ward_code": from_ward,
+            "to_district_id": to_district, "to_ward_code": to_ward, "weight": req.weight_grams,
             "insurance_value": 0, "cod_value": req.cod_amount}
 
 
@@ -72,16 +83,15 @@ def parse_fee(body: dict, service_type_id: str, name: str = "") -> Rate:
 
 def create_request(req: ShipmentRequest) -> dict:
     r, s = req.receiver, req.sender
+    (to_district, to_ward), (from_district, from_ward) = ids_of(r), ids_of(s)
     return {
         "payment_type_id": 1,  # the shop (the centre) pays the postage
         "note": req.note, "required_note": "CHOXEMHANGKHONGTHU",
         "client_order_code": req.order_number,
         "from_name": s.name, "from_phone": s.phone, "from_address": s.full_address,
-        "from_ward_code": WARD_CODES.get(s.ward_code, s.ward_code),
-        "from_district_id": district_of(s.ward_code, s.province_code),
+        "from_ward_code": from_ward, "from_district_id": from_district,
         "to_name": r.name, "to_phone": r.phone, "to_address": r.full_address,
-        "to_ward_code": WARD_CODES.get(r.ward_code, r.ward_code),
-        "to_district_id": district_of(r.ward_code, r.province_code),
+        "to_ward_code": to_ward, "to_district_id": to_district,
         "cod_amount": req.cod_amount, "content": req.content, "weight": req.weight_grams,
         "length": 30, "width": 22, "height": 2, "insurance_value": 0,
         "service_type_id": int(req.service or DEFAULT_SERVICE),
@@ -99,8 +109,9 @@ def parse_shifts(body: dict) -> list[tuple[int, str]]:
 
 
 def pickup_request(req: ShipmentRequest, shift_id: int) -> dict:
-    """An order whose postman collects at the sender (the citizen) in the given shift; nothing collected."""
-    return {**create_request(req), "cod_amount": 0, "pick_shift": [shift_id], "required_note": "CHOXEMHANGKHONGTHU"}
+    """An order whose postman collects at the sender (the citizen) in the given shift; `cod_amount` is
+    what the postman collects there (the dossier's fee), 0 when nothing is."""
+    return {**create_request(req), "pick_shift": [shift_id], "required_note": "CHOXEMHANGKHONGTHU"}
 
 
 def parse_create(body: dict) -> CreatedShipment:
@@ -179,3 +190,16 @@ def _amount(value) -> int | None:
     if amount < 0:
         raise WebhookRejected("CODAmount is negative")
     return amount
+
+
+def parse_units(provinces: dict, districts: dict, wards_by_district: dict[int, dict]) -> list:
+    """GHN master data (`/master-data/province`, `/district`, `/ward?district_id=`) as CarrierUnits:
+    ProvinceID/ProvinceName, DistrictID/DistrictName/ProvinceID, WardCode/WardName/DistrictID."""
+    units = [CarrierUnit("province", str(p["ProvinceID"]), str(p["ProvinceName"]))
+             for p in provinces.get("data") or [] if isinstance(p, dict) and "ProvinceID" in p]
+    units += [CarrierUnit("district", str(d["DistrictID"]), str(d["DistrictName"]), str(d["ProvinceID"]))
+              for d in districts.get("data") or [] if isinstance(d, dict) and "DistrictID" in d]
+    for district_id, body in wards_by_district.items():
+        units += [CarrierUnit("ward", str(w["WardCode"]), str(w["WardName"]), str(w.get("DistrictID") or district_id))
+                  for w in body.get("data") or [] if isinstance(w, dict) and w.get("WardCode")]
+    return units

@@ -10,11 +10,13 @@ import requests
 
 from carriers.ghn.payloads import STATUS_CODES
 from carriers.sandbox import (
+    AdminUnit,
     Call,
     ParcelExists,
     Reply,
     SandboxStore,
     account_credentials,
+    legacy_units,
     new_tracking_code,
     post_webhooks,
     render_label,
@@ -74,6 +76,8 @@ def handle(store: SandboxStore, settings: Settings, call: Call) -> Reply:
         return _refuse("Not found", "NOT_FOUND", 404)
     path = path[len(API):]
     body = call.json if isinstance(call.json, dict) else {}
+    if path.startswith("/master-data/"):
+        return _master_data(path, call, body)
     if path == "/v2/shipping-order/available-services":
         return _ok([{"service_id": 53320, "short_name": "Hàng nhẹ", "service_type_id": 2},
                     {"service_id": 100039, "short_name": "Hàng nặng", "service_type_id": 5}])
@@ -88,6 +92,10 @@ def handle(store: SandboxStore, settings: Settings, call: Call) -> Reply:
                                "to_district_id", "weight") if not body.get(f)]
         if missing:
             return _refuse(f"Thiếu {', '.join(missing)}", "INVALID_INPUT")
+        for side in ("to", "from"):
+            if (side == "to" or body.get("from_district_id")) and not _ward_in_district(
+                    body.get(f"{side}_ward_code"), body.get(f"{side}_district_id")):
+                return _refuse(f"{side}_ward_code không thuộc {side}_district_id", "INVALID_ADDRESS")
         shift = body.get("pick_shift")
         if shift is not None:
             known = {x["id"] for x in _shifts(store)}
@@ -184,3 +192,91 @@ def deliver_webhooks(store: SandboxStore, settings: Settings, http: requests.Ses
     secret = settings.get("HCC_GHN_WEBHOOK_SECRET") or "sandbox-ghn-webhook"
     url = settings.get("HCC_GHN_SANDBOX_WEBHOOK_URL") or f"{settings.public_url}/callbacks/ghn?token={secret}"
     return post_webhooks(store, CARRIER, url, lambda e: webhook_body(store, settings, e), http)
+
+
+# -- master data: GHN's own address catalogue ----------------------------------------------------------
+# GHN keys addresses by the three-level units in force before 1 July 2025, with its own ids: ProvinceID
+# (201, 202, ...), DistrictID (from 1442), WardCode (text). Names as GHN writes them: provinces without
+# 'Tỉnh'/'Thành phố' ('Hà Nội'), numbered wards with two digits ('Phường 01'). Built from the official
+# pre-reform units (`carriers.sandbox.legacy_units`), so every id is stable between runs.
+
+_catalogue: dict[str, object] = {}
+
+
+def _ghn_name(unit: AdminUnit) -> str:
+    import re
+
+    if unit.level == "province":
+        return re.sub(r"^(Tỉnh|Thành phố) ", "", unit.name)
+    if unit.level == "ward":
+        return re.sub(r"^(Phường|Xã|Thị trấn) (\d)$", r"\1 0\2", unit.name)
+    return unit.name
+
+
+def catalogue() -> dict[str, list[dict]]:
+    """GHN's provinces, districts and wards, each as the master-data endpoints answer them."""
+    if not _catalogue:
+        from carriers.catalogue import fold
+
+        units = legacy_units()
+        provinces, districts, wards = [], [], []
+        province_ids: dict[str, int] = {}
+        district_ids: dict[str, int] = {}
+        for u in units:
+            if u.level == "province":
+                province_ids[u.code] = 201 + len(province_ids)
+                name = _ghn_name(u)
+                provinces.append({"ProvinceID": province_ids[u.code], "ProvinceName": name, "CountryID": 1,
+                                  "Code": str(province_ids[u.code] - 200), "NameExtension": [name, fold(name)],
+                                  "IsEnable": 1, "RegionID": 1, "Status": 1})
+        for u in units:
+            if u.level == "district":
+                district_ids[u.code] = 1442 + len(district_ids)
+                districts.append({"DistrictID": district_ids[u.code], "ProvinceID": province_ids[u.parent_code],
+                                  "DistrictName": u.name, "Code": f"{district_ids[u.code]:04d}", "Type": 1,
+                                  "SupportType": 3, "NameExtension": [u.name, fold(u.name)],
+                                  "CanUpdateCOD": True, "Status": 1})
+        per_district: dict[str, int] = {}
+        for u in units:
+            if u.level == "ward":
+                per_district[u.parent_code] = per_district.get(u.parent_code, 0) + 1
+                district_id = district_ids[u.parent_code]
+                name = _ghn_name(u)
+                wards.append({"WardCode": f"{district_id}{per_district[u.parent_code]:03d}", "DistrictID": district_id,
+                              "WardName": name, "NameExtension": [name, fold(name)], "CanUpdateCOD": True,
+                              "SupportType": 3, "Status": 1})
+        _catalogue.update(provinces=provinces, districts=districts, wards=wards,
+                          ward_district={w["WardCode"]: w["DistrictID"] for w in wards}, by_district={})
+        for w in wards:
+            _catalogue["by_district"].setdefault(w["DistrictID"], []).append(w)  # type: ignore[union-attr]
+    return _catalogue  # type: ignore[return-value]
+
+
+def _ward_in_district(ward_code, district_id) -> bool:
+    try:
+        return catalogue()["ward_district"].get(str(ward_code)) == int(district_id)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        return False
+
+
+def _master_data(path: str, call: Call, body: dict) -> Reply:
+    data = catalogue()
+    if path == "/master-data/province":
+        return _ok(data["provinces"])
+    if path == "/master-data/district":
+        wanted = call.query.get("province_id") or body.get("province_id")
+        rows = data["districts"]
+        if wanted not in (None, ""):
+            try:
+                rows = [d for d in rows if d["ProvinceID"] == int(wanted)]
+            except (TypeError, ValueError):
+                return _refuse("province_id không hợp lệ", "INVALID_INPUT")
+        return _ok(rows)
+    if path == "/master-data/ward":
+        wanted = call.query.get("district_id") or body.get("district_id")
+        try:
+            district_id = int(wanted)
+        except (TypeError, ValueError):
+            return _refuse("Thiếu district_id", "INVALID_INPUT")
+        return _ok(data["by_district"].get(district_id, []))
+    return _refuse("Not found", "NOT_FOUND", 404)

@@ -92,6 +92,30 @@ class ViettelpostCarrier(Carrier):
             return body
         raise PermanentCarrierError("viettelpost refused our token twice")
 
+    def _category(self, path: str) -> dict:
+        """A GET of Viettel Post's public categories (`/v2/categories/...`): no token needed."""
+        resp = self._send("GET", f"{self.config.base_url}{path}")
+        try:
+            body = resp.json()
+        except ValueError as e:
+            raise PermanentCarrierError(f"viettelpost {path}: not JSON ({resp.status_code})") from e
+        if not payloads.ok(body):
+            raise PermanentCarrierError(f"viettelpost {path}: {body.get('message') if isinstance(body, dict) else ''}")
+        return body
+
+    def units(self) -> list[base.CarrierUnit]:
+        """Viettel Post's categories: every province, each province's districts, each district's wards."""
+        provinces = self._category("/v2/categories/listProvinceById?provinceId=-1")
+        districts: dict[str, dict] = {}
+        wards: dict[str, dict] = {}
+        for p in provinces.get("data") or []:
+            pid = str(int(p["PROVINCE_ID"]))
+            districts[pid] = self._category(f"/v2/categories/listDistrict?provinceId={pid}")
+            for d in districts[pid].get("data") or []:
+                did = str(int(d["DISTRICT_ID"]))
+                wards[did] = self._category(f"/v2/categories/listWards?districtId={did}")
+        return payloads.parse_units(provinces, districts, wards)
+
     def quote(self, request: ShipmentRequest) -> list[Rate]:
         body = self._post("/v2/order/getPriceAll", payloads.price_request(request))
         if isinstance(body, dict) and body.get("error"):

@@ -10,7 +10,16 @@ from __future__ import annotations
 import hmac
 from datetime import UTC, datetime, timedelta
 
-from carriers.base import CreatedShipment, Party, Rate, ShipmentRequest, TrackingEvent, WebhookRejected
+from carriers.base import (
+    CarrierUnit,
+    CreatedShipment,
+    Party,
+    PermanentCarrierError,
+    Rate,
+    ShipmentRequest,
+    TrackingEvent,
+    WebhookRejected,
+)
 from core.clock import VN_TZ
 
 # Viettel Post ORDER_STATUS codes in our vocabulary.
@@ -39,10 +48,6 @@ STATUS_NAMES = {100: "Tiếp nhận đơn hàng", 105: "Bưu tá đã nhận hà
                 501: "Phát thành công", 502: "Chuyển hoàn bưu cục gốc", 504: "Hoàn thành công - Chuyển trả người gửi",
                 107: "Đối tác yêu cầu huỷ qua API"}
 
-# Our two-level unit codes to Viettel Post's ids, where they differ (identity otherwise).
-PROVINCE_IDS: dict[str, str] = {}
-WARD_IDS: dict[str, str] = {}
-
 DEFAULT_SERVICE = "VCN"
 TIME_FORMAT = "%d/%m/%Y %H:%M:%S"
 
@@ -59,11 +64,20 @@ def parse_login(body: dict) -> str:
     return body["data"]["token"]
 
 
+def ids_of(party: Party) -> tuple[int, int, int]:
+    """Viettel Post's own PROVINCE_ID, DISTRICT_ID and WARDS_ID of a party (`Party.carrier_ids`, filled
+    by postal from Viettel Post's categories). Our codes are never sent in their place."""
+    ids = party.carrier_ids or {}
+    try:
+        return int(ids["province"]), int(ids["district"]), int(ids["ward"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise PermanentCarrierError(f"viettelpost: no Viettel Post province/district/ward id for ward "
+                                    f"{party.ward_code} ({party.ward_name}); sync its address catalogue") from e
+
+
 def price_request(req: ShipmentRequest) -> dict:
-    return {"SENDER_PROVINCE": PROVINCE_IDS.get(req.sender.province_code, req.sender.province_code),
-            "SENDER_WARD": WARD_IDS.get(req.sender.ward_code, req.sender.ward_code),
-            "RECEIVER_PROVINCE": PROVINCE_IDS.get(req.receiver.province_code, req.receiver.province_code),
-            "RECEIVER_WARD": WARD_IDS.get(req.receiver.ward_code, req.receiver.ward_code),
+    (sp, sd, _), (rp, rd, _) = ids_of(req.sender), ids_of(req.receiver)
+    return {"SENDER_PROVINCE": sp, "SENDER_DISTRICT": sd, "RECEIVER_PROVINCE": rp, "RECEIVER_DISTRICT": rd,
             "PRODUCT_TYPE": "HH", "PRODUCT_WEIGHT": req.weight_grams, "PRODUCT_PRICE": 0,
             "MONEY_COLLECTION": req.cod_amount, "TYPE": 1}
 
@@ -75,9 +89,9 @@ def parse_prices(body) -> list[Rate]:
 
 
 def _party(prefix: str, p: Party) -> dict:
+    province, district, ward = ids_of(p)
     return {f"{prefix}_FULLNAME": p.name, f"{prefix}_PHONE": p.phone, f"{prefix}_ADDRESS": p.full_address,
-            f"{prefix}_WARD": WARD_IDS.get(p.ward_code, p.ward_code),
-            f"{prefix}_PROVINCE": PROVINCE_IDS.get(p.province_code, p.province_code)}
+            f"{prefix}_PROVINCE": province, f"{prefix}_DISTRICT": district, f"{prefix}_WARD": ward}
 
 
 def order_request(req: ShipmentRequest) -> dict:
@@ -108,9 +122,9 @@ def pickup_time(now: datetime) -> datetime:
 
 def pickup_request(req: ShipmentRequest, at: datetime) -> dict:
     """An order collected at the sender's own address (GROUPADDRESS_ID 0: not one of our registered
-    warehouses) from DELIVERY_DATE on; the centre pays and nothing is collected."""
-    return {**order_request(req), "GROUPADDRESS_ID": 0, "DELIVERY_DATE": format_time(at),
-            "ORDER_PAYMENT": 1, "MONEY_COLLECTION": 0}
+    warehouses) from DELIVERY_DATE on; the centre pays the postage, and the postman collects
+    MONEY_COLLECTION there (the dossier's fee) when there is one."""
+    return {**order_request(req), "GROUPADDRESS_ID": 0, "DELIVERY_DATE": format_time(at)}
 
 
 def parse_order(body: dict) -> CreatedShipment:
@@ -175,3 +189,19 @@ def _text(value) -> str | None:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise WebhookRejected("an order code is not text")
     return str(value)[:64]
+
+
+def parse_units(provinces: dict, districts: dict[str, dict], wards: dict[str, dict]) -> list:
+    """Viettel Post's categories (`listProvinceById?provinceId=-1`, `listDistrict?provinceId=`,
+    `listWards?districtId=`) as CarrierUnits: PROVINCE_ID/PROVINCE_NAME, DISTRICT_ID/DISTRICT_NAME/
+    PROVINCE_ID (DISTRICT_VALUE, the official district code), WARDS_ID/WARDS_NAME/DISTRICT_ID."""
+    units = [CarrierUnit("province", str(p["PROVINCE_ID"]), str(p["PROVINCE_NAME"]))
+             for p in provinces.get("data") or [] if isinstance(p, dict) and "PROVINCE_ID" in p]
+    for province_id, body in districts.items():
+        units += [CarrierUnit("district", str(d["DISTRICT_ID"]), str(d["DISTRICT_NAME"]),
+                              str(d.get("PROVINCE_ID") or province_id), str(d.get("DISTRICT_VALUE") or "") or None)
+                  for d in body.get("data") or [] if isinstance(d, dict) and "DISTRICT_ID" in d]
+    for district_id, body in wards.items():
+        units += [CarrierUnit("ward", str(w["WARDS_ID"]), str(w["WARDS_NAME"]), str(w.get("DISTRICT_ID") or district_id))
+                  for w in body.get("data") or [] if isinstance(w, dict) and "WARDS_ID" in w]
+    return units

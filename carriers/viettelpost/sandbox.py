@@ -14,6 +14,7 @@ from carriers.sandbox import (
     Reply,
     SandboxStore,
     account_credentials,
+    legacy_units,
     new_tracking_code,
     post_webhooks,
     render_label,
@@ -70,6 +71,8 @@ def handle(store: SandboxStore, settings: Settings, call: Call) -> Reply:
                            address=r.get("RECEIVER_ADDRESS", ""), cod_amount=parcel.cod_amount,
                            weight_grams=int(r.get("PRODUCT_WEIGHT", 0)))
         return Reply(200, pdf, "application/pdf")
+    if path.startswith("/v2/categories/") and call.method == "GET":
+        return _categories(path, call)
     given = call.headers.get("Token", "")
     if not any(hmac.compare_digest(given, _token_of(u, p)) for u, p in _logins(settings)):
         return Reply(401, {"status": 401, "error": True, "message": "Token không hợp lệ"})
@@ -84,6 +87,10 @@ def handle(store: SandboxStore, settings: Settings, call: Call) -> Reply:
                                "RECEIVER_WARD", "RECEIVER_PROVINCE", "PRODUCT_WEIGHT") if not body.get(f)]
         if missing:
             return _refuse(f"Thiếu thông tin: {', '.join(missing)}")
+        for side in ("RECEIVER", "SENDER"):
+            if (side == "RECEIVER" or body.get(f"{side}_WARD")) and not _address_ok(
+                    body.get(f"{side}_PROVINCE"), body.get(f"{side}_DISTRICT"), body.get(f"{side}_WARD")):
+                return _refuse(f"{side}_WARD, {side}_DISTRICT, {side}_PROVINCE không khớp danh mục địa chỉ")
         if not body.get("GROUPADDRESS_ID"):
             # Collected at the sender's own address: Viettel Post needs it in full, and a valid date.
             lacking = [f for f in ("SENDER_FULLNAME", "SENDER_PHONE", "SENDER_ADDRESS", "SENDER_PROVINCE")
@@ -108,7 +115,10 @@ def handle(store: SandboxStore, settings: Settings, call: Call) -> Reply:
             time.sleep(slow)
         return _ok({"ORDER_NUMBER": parcel.tracking_code, "MONEY_COLLECTION": cod, "EXCHANGE_WEIGHT":
                     int(body["PRODUCT_WEIGHT"]), "MONEY_TOTAL": fee, "MONEY_TOTAL_FEE": fee, "MONEY_FEE": fee,
-                    "MONEY_COLLECTION_FEE": 0, "MONEY_FEE_VAT": 0, "KPI_HT": 24})
+                    "MONEY_COLLECTION_FEE": 0, "MONEY_FEE_VAT": 0, "KPI_HT": 24,
+                    "RECEIVER_PROVINCE": int(body["RECEIVER_PROVINCE"]),
+                    "RECEIVER_DISTRICT": int(body.get("RECEIVER_DISTRICT") or 0),
+                    "RECEIVER_WARDS": int(body["RECEIVER_WARD"])})
     if path == "/v2/order/UpdateOrder" and call.method == "POST":
         parcel = store.get(CARRIER, str(body.get("ORDER_NUMBER", "")))
         if parcel is None:
@@ -146,3 +156,82 @@ def deliver_webhooks(store: SandboxStore, settings: Settings, http: requests.Ses
     """Send the webhooks of every event not yet delivered (what Viettel Post does on each status change)."""
     url = settings.get("HCC_VIETTELPOST_SANDBOX_WEBHOOK_URL") or f"{settings.public_url}/callbacks/viettelpost"
     return post_webhooks(store, CARRIER, url, lambda e: webhook_body(store, settings, e), http)
+
+
+# -- categories: Viettel Post's own address catalogue ----------------------------------------------------
+# Viettel Post keys addresses by the three-level units in force before 1 July 2025, with its own
+# sequential ids (PROVINCE_ID, DISTRICT_ID, WARDS_ID), a letter PROVINCE_CODE, the official district
+# code as DISTRICT_VALUE, and names as it writes them: provinces without 'Tỉnh'/'Thành phố', districts
+# and wards in capitals ('QUẬN BA ĐÌNH', 'PHƯỜNG PHÚC XÁ'). Built from the official pre-reform units.
+
+_catalogue: dict[str, dict] = {}
+
+
+def catalogue() -> dict[str, dict]:
+    if not _catalogue:
+        import re
+
+        from carriers.catalogue import fold
+
+        provinces: list[dict] = []
+        districts: dict[int, list[dict]] = {}
+        wards: dict[int, list[dict]] = {}
+        province_ids: dict[str, int] = {}
+        district_ids: dict[str, int] = {}
+        parent: dict[int, int] = {}
+        ward_parent: dict[int, int] = {}
+        units = legacy_units()
+        for u in units:
+            if u.level == "province":
+                pid = province_ids[u.code] = len(province_ids) + 1
+                name = re.sub(r"^(Tỉnh|Thành phố) ", "", u.name)
+                letters = "".join(w[0] for w in fold(name).upper().split())
+                provinces.append({"PROVINCE_ID": pid, "PROVINCE_CODE": (letters + "XXX")[:3], "PROVINCE_NAME": name})
+        for u in units:
+            if u.level == "district":
+                did = district_ids[u.code] = len(district_ids) + 1
+                pid = province_ids[u.parent_code]
+                parent[did] = pid
+                districts.setdefault(pid, []).append({"DISTRICT_ID": did, "DISTRICT_VALUE": u.code,
+                                                      "DISTRICT_NAME": u.name.upper(), "PROVINCE_ID": pid})
+        for u in units:
+            if u.level == "ward":
+                did = district_ids[u.parent_code]
+                wid = len(ward_parent) + 1
+                ward_parent[wid] = did
+                wards.setdefault(did, []).append({"WARDS_ID": wid, "WARDS_NAME": u.name.upper(), "DISTRICT_ID": did})
+        _catalogue.update(provinces={"all": provinces}, districts=districts, wards=wards,
+                          district_parent=parent, ward_parent=ward_parent)
+    return _catalogue
+
+
+def _address_ok(province, district, ward) -> bool:
+    data = catalogue()
+    try:
+        ward_id, district_id, province_id = int(ward), int(district), int(province)
+    except (TypeError, ValueError):
+        return False
+    return (data["ward_parent"].get(ward_id) == district_id
+            and data["district_parent"].get(district_id) == province_id)
+
+
+def _categories(path: str, call: Call) -> Reply:
+    data = catalogue()
+    try:
+        if path == "/v2/categories/listProvinceById":
+            wanted = int(call.query.get("provinceId", "-1"))
+            rows = data["provinces"]["all"]
+            return _ok(rows if wanted == -1 else [p for p in rows if p["PROVINCE_ID"] == wanted])
+        if path == "/v2/categories/listDistrict":
+            wanted = int(call.query.get("provinceId", "-1"))
+            if wanted == -1:
+                return _ok([d for rows in data["districts"].values() for d in rows])
+            return _ok(data["districts"].get(wanted, []))
+        if path == "/v2/categories/listWards":
+            wanted = int(call.query.get("districtId", "-1"))
+            if wanted == -1:
+                return _ok([w for rows in data["wards"].values() for w in rows])
+            return _ok(data["wards"].get(wanted, []))
+    except ValueError:
+        return _refuse("Tham số không hợp lệ")
+    return Reply(404, {"status": 404, "error": True, "message": "Not found"})
