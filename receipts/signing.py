@@ -4,8 +4,16 @@ Each collecting unit signs its receipts with its own key (`load_unit_signer`): a
 as the unit's credential (province.units.set_signing_pkcs12), or a PKCS#11 token named on the unit. The
 deployment's key from settings (`load_signer`) signs for a unit without one, outside production only.
 
+A third kind of credential is a remote signing service, where the key never leaves the provider:
+the Cloud Signature Consortium API (pyHanko's CSC signer) or VNPT SmartCA (receipts.remote).
+
 One `ReceiptSigner` signs both the embedded XML (XML-DSig, through `xml_key`) and the PDF (PAdES,
-through pyHanko), so the two signatures always come from the same key and certificate. Loading a
+through pyHanko), so the two signatures always come from the same key and certificate.
+
+Levels: PAdES B-B without a time-stamp authority; with one (HCC_SIGNING_TSA_URL), always B-LTA —
+the signature gets its RFC 3161 token (B-T), then `extend_long_term` adds the revocation data of
+the signer's chain to the document security store (B-LT) and a document time-stamp over it all
+(B-LTA), so a receipt still verifies after its certificate has expired. Loading a
 key (decrypting a PKCS#12, logging in to a token) is slow and, on a token, stateful; it is done
 once and reused, which is also most of the speed of the issuance pipeline.
 """
@@ -37,7 +45,7 @@ register_settings(
     Setting("HCC_SIGNING_PKCS11_KEY_LABEL", "(the certificate label)", "Label of the private key on the token."),
     Setting("HCC_SIGNING_PKCS11_CERT_LABEL", "(the key label)", "Label of the signing certificate on the token."),
     Setting("HCC_SIGNING_TRUST_ROOTS", "(the CA certificates of the PKCS#12 file)", "PEM files (separated by `,`) of the CAs whose certificates count as ours when verifying a receipt."),
-    Setting("HCC_SIGNING_TSA_URL", "(none: PAdES B-B)", "RFC 3161 time-stamp authority; when set, receipts are signed PAdES B-T."),
+    Setting("HCC_SIGNING_TSA_URL", "(none: PAdES B-B)", "RFC 3161 time-stamp authority; when set, receipts are signed PAdES B-LTA (time-stamp, the chain's CRLs/OCSP responses in the DSS, a document time-stamp)."),
 )
 
 
@@ -148,7 +156,7 @@ class ReceiptSigner:
 
     signer: signers.Signer
     trust_roots: list[asn1_x509.Certificate]
-    kind: str  # "pkcs12" or "pkcs11"
+    kind: str  # "pkcs12", "pkcs11" or "remote"
     tsa_url: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _chain_pems: list[bytes] | None = field(default=None, repr=False)
@@ -162,7 +170,7 @@ class ReceiptSigner:
         certs = sum(len(c.dump()) for c in self.signer.cert_registry) + len(self.signing_cert.dump())
         # A token's CMS came out ~120 bytes over the PKCS#12 allowance once its CA was on the token too (seen in
         # tests/receipts/test_unit_pkcs11.py); not fully explained, so a token gets 1 KiB more room.
-        total = certs + 4096 + (1024 if self.kind == "pkcs11" else 0) + (12288 if self.tsa_url else 0)
+        total = certs + 4096 + (1024 if self.kind in ("pkcs11", "remote") else 0) + (12288 if self.tsa_url else 0)
         return total + total % 2
 
     @property
@@ -219,6 +227,59 @@ class ReceiptSigner:
         from pyhanko.sign.timestamps import HTTPTimeStamper
 
         return HTTPTimeStamper(self.tsa_url, timeout=20)
+
+    def extend_long_term(self, data: bytes) -> bytes:
+        """PAdES B-T → B-LTA: revocation data in the DSS (B-LT), then a document time-stamp. Without a TSA, as is."""
+        if not self.tsa_url:
+            return data
+        return run_async(_extend_long_term(data, self))
+
+
+def _tst_roots(sig) -> list[asn1_x509.Certificate]:
+    """Self-signed certificates carried by the signature's time-stamp token (its TSA's root)."""
+    out = []
+    for attr in sig.signer_info["unsigned_attrs"] or []:
+        if attr["type"].native != "signature_time_stamp_token":
+            continue
+        for token in attr["values"]:
+            for choice in token["content"]["certificates"] or []:
+                cert = choice.chosen
+                if isinstance(cert, asn1_x509.Certificate) and _self_signed(cert):
+                    out.append(cert)
+    return out
+
+
+def revocation_context(trust_roots, *, moment=None, other_certs=()):
+    """A pyHanko validation context that fetches the chain's CRLs and OCSP responses over HTTP (the URLs in
+    the certificates: CRL distribution points, AIA OCSP), soft-fail when a responder is down."""
+    from pyhanko_certvalidator import ValidationContext
+    from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
+
+    return ValidationContext(trust_roots=list(trust_roots), other_certs=list(other_certs), allow_fetching=True,
+                             revocation_mode="soft-fail", moment=moment,
+                             fetcher_backend=RequestsFetcherBackend(per_request_timeout=10))
+
+
+async def _extend_long_term(data: bytes, signer: ReceiptSigner) -> bytes:
+    import io
+
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+    from pyhanko.sign.validation.dss import async_add_validation_info
+
+    sig = [s for s in PdfFileReader(io.BytesIO(data)).embedded_signatures if s.sig_object_type == "/Sig"][-1]
+    roots = [*signer.trust_roots, *_tst_roots(sig)]
+    vc = revocation_context(roots, other_certs=list(signer.signer.cert_registry))
+    lt = await async_add_validation_info(sig, vc, output=io.BytesIO())  # B-LT: the DSS after the signature
+    if not (vc.crls or vc.ocsps):
+        log.warning("no revocation data could be fetched for the signer's chain; the receipt is PAdES B-T "
+                    "with a document time-stamp, not B-LT", extra={"subject": signer.subject})
+    lt.seek(0)
+    out = io.BytesIO()
+    await PdfTimeStamper(signer.timestamper()).async_timestamp_pdf(
+        IncrementalPdfFileWriter(lt), "sha256", validation_context=revocation_context(roots), output=out)
+    return out.getvalue()
 
 
 _cache: dict[tuple, ReceiptSigner] = {}

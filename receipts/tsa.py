@@ -70,3 +70,14 @@ def reply(instance_dir: Path, query: bytes) -> bytes:
     except (ValueError, TypeError) as e:
         raise BadTimeStampRequest(str(e)) from e
     return stamper(instance_dir).request_tsa_response(req).dump()
+
+
+def tsa_trust_roots(settings) -> list[asn1_x509.Certificate]:
+    """The time-stamp authorities trusted when verifying long-term receipts: the sandbox TSA in sandbox mode.
+
+    A real TSA's root is listed in HCC_SIGNING_TRUST_ROOTS, with the signing CAs.
+    """
+    if not settings.sandbox:
+        return []
+    path = settings.instance_dir / "signing" / "sandbox-tsa.der"
+    return [asn1_x509.Certificate.load(path.read_bytes())] if path.exists() else []
