@@ -19,6 +19,7 @@ SANDBOXES = [
     ("VNPost", "/sandbox/vnpost", "bưu chính công ích (đơn hàng, hành trình)"),
     ("Viettel Post", "/sandbox/viettelpost", "đơn hàng, nhãn, webhook"),
     ("GHN", "/sandbox/ghn", "đơn hàng, ca lấy hàng, nhãn, webhook"),
+    ("Cơ quan thuế (qua T-VAN)", "/sandbox/tax/_received", "tiếp nhận thông điệp TDiep, phản hồi 999, thông báo chấp nhận/từ chối"),
     ("TSA (RFC 3161)", "/sandbox/tsa", "dấu thời gian cho chữ ký PAdES B-T"),
     ("Tin nhắn, e-mail", "/sandbox/messages", "những gì người dân nhận được"),
 ]

@@ -1,7 +1,9 @@
 """Receipt series of a unit: their shape, their state machine, and which one a receipt takes at a moment.
 
-States: draft → registered (the tax authority accepted it, on `registered_on`) → in_use (its first
-receipt) → closed. A draft may also be closed (abandoned). Issuance asks `series_for_issue`, which takes
+States: draft → submitted (its registration, form 01/ĐKTĐ-CTĐT, is with the tax authority) → registered
+(the tax authority accepted it, on `registered_on`) → in_use (its first receipt) → closed. A rejected
+registration sends the series back to draft. A draft may also be closed (abandoned), or marked registered
+directly (`mark_registered`: a registration made outside this service, migrations, tests, the demo). Issuance asks `series_for_issue`, which takes
 the registered or in-use series of the Vietnamese year the receipt falls in, so a series prepared for
 next year takes over at 00:00 on 1 January in Vietnam (17:00 UTC on 31 December).
 """
@@ -39,7 +41,9 @@ SERIES_SHAPE = SeriesShape(
 
 USABLE = ("registered", "in_use")
 TRANSITIONS = {
-    "draft": {"registered", "closed"},
+    "draft": {"submitted", "registered", "closed"},
+    # Only the tax channel moves a series out of submitted: accepted → registered, rejected → draft.
+    "submitted": {"registered", "draft", "closed"},
     "registered": {"in_use", "closed"},
     "in_use": {"closed"},
     "closed": set(),
@@ -128,6 +132,17 @@ def transition(session: Session, series: ReceiptSeries, state: str, *, registere
 def mark_registered(session: Session, series: ReceiptSeries, registered_on: date, *,
                     actor: audit.Actor = audit.SYSTEM) -> ReceiptSeries:
     return transition(session, series, "registered", registered_on=registered_on, actor=actor)
+
+
+def mark_submitted(session: Session, series: ReceiptSeries, *, actor: audit.Actor = audit.SYSTEM) -> ReceiptSeries:
+    """Its registration was sent to the tax authority: it waits, and issues nothing, until accepted."""
+    return transition(session, series, "submitted", actor=actor)
+
+
+def mark_registration_rejected(session: Session, series: ReceiptSeries, *,
+                               actor: audit.Actor = audit.SYSTEM) -> ReceiptSeries:
+    """The tax authority did not accept its registration: back to draft, to be corrected and sent again."""
+    return transition(session, series, "draft", actor=actor)
 
 
 def close_series(session: Session, series: ReceiptSeries, *, actor: audit.Actor = audit.SYSTEM) -> ReceiptSeries:
