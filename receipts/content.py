@@ -35,12 +35,69 @@ def format_amount(amount: int) -> str:
     return f"{int(amount):,}".replace(",", ".")
 
 
+# Channels where a person takes the money (a cashier at the counter, a postman on delivery); on the others
+# the citizen pays online and the unit's system records it.
+IN_PERSON_CHANNELS = ("counter", "cod")
+
+
+def payer_identity(payment) -> dict:
+    """The payer's tax code and identity number (CCCD) where the payment has them, else nothing.
+
+    Read from columns of those names if the payment model has them, else from `payment.extra`
+    (`payer_tax_code`, `payer_id_number`), where the systems that create payments may put them.
+    """
+    extra = getattr(payment, "extra", None) or {}
+    out = {}
+    for key in ("tax_code", "id_number"):
+        value = getattr(payment, f"payer_{key}", None) or extra.get(f"payer_{key}")
+        if isinstance(value, str) and printable(value).strip():
+            out[key] = printable(value).strip()
+    return out
+
+
+def collector_name(payment, unit) -> str:
+    """Who collected the money, as the receipt names the collector (người thu tiền).
+
+    For money taken in person (counter, COD) the staff member who recorded it: `payment.extra["collected_by_name"]`
+    when the recording system gave one, else the name on the audit row of the payment's `payment.paid` when a
+    staff user signed in to us recorded it. For online payments, and when no person is known (an API client
+    recorded it, a COD remittance came from the carrier), the collecting unit itself: its system collected
+    on its behalf, and the signature on the receipt is the unit's.
+    """
+    if (payment.channel or "") in IN_PERSON_CHANNELS:
+        name = (getattr(payment, "extra", None) or {}).get("collected_by_name") or _paid_by(payment)
+        if name and printable(name).strip():
+            return printable(name).strip()
+    return unit.name
+
+
+def _paid_by(payment) -> str | None:
+    from sqlalchemy import select
+    from sqlalchemy.orm import object_session
+
+    from core.models import AuditLog, User
+
+    session = object_session(payment)
+    if session is None or payment.id is None:
+        return None
+    row = session.execute(select(AuditLog.actor_id, AuditLog.actor_name).where(
+        AuditLog.entity_type == "payment", AuditLog.entity_id == str(payment.id), AuditLog.action == "payment.paid",
+        AuditLog.actor_type == "user").order_by(AuditLog.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    user = session.get(User, int(row.actor_id)) if (row.actor_id or "").isdigit() else None
+    return (user.full_name or user.username) if user is not None else row.actor_name
+
+
 def build_content(*, payment, unit, centre, items, template: str, symbol: str, number_text: str, lookup_code: str,
-                  lookup_url: str, collected_at: datetime, replaces: dict | None = None) -> dict:
+                  lookup_url: str, collected_at: datetime, replaces: dict | None = None,
+                  collector: str | None = None) -> dict:
     """Everything the law asks a receipt to show, as plain JSON-able data.
 
-    The receipt is the collecting unit's (its name, tax code, address) and lists only its `items` of the
-    payment; `collected_at_centre` names the centre that collected on its behalf.
+    The receipt is the collecting unit's (its name, tax code, address, phone, bank account) and lists only
+    its `items` of the payment; `collected_at_centre` names the centre that collected on its behalf. Its
+    date is the Vietnamese calendar day of collection. `collector` names who collected (default:
+    `collector_name`). The payer's tax code or identity number appear only when the payment has them.
     """
     lines = [{"fee_code": i.fee_code, "name": i.name, "kind": i.kind, "kind_label": KIND_LABELS.get(i.kind, i.kind),
               "quantity": i.quantity, "unit_amount": i.unit_amount, "amount": i.amount} for i in items]
@@ -52,12 +109,18 @@ def build_content(*, payment, unit, centre, items, template: str, symbol: str, n
         "number": number_text,
         "lookup_code": lookup_code,
         "lookup_url": lookup_url,
-        "organisation": {"name": unit.name, "tax_code": unit.tax_code, "address": unit.address},
+        "organisation": {"name": unit.name, "tax_code": unit.tax_code, "address": unit.address,
+                         "phone": getattr(unit, "phone", None) or "",
+                         "bank_account": getattr(unit, "bank_account_number", None) or "",
+                         "bank_account_name": getattr(unit, "bank_account_name", None) or "",
+                         "bank_bin": getattr(unit, "bank_bin", None) or ""},
         "unit_code": unit.code,
         "collected_at_centre": centre.name,
         # printable(): a payment stored before input was cleaned may hold control characters, which the
         # signed XML cannot carry; the receipt shows the name as typed, without them.
-        "payer": {"name": printable(payment.payer_name), "address": printable(payment.payer_address or "")},
+        "payer": {"name": printable(payment.payer_name), "address": printable(payment.payer_address or ""),
+                  **payer_identity(payment)},
+        "collector": printable(collector).strip() if collector else collector_name(payment, unit),
         "payment_code": payment.code,
         "dossier_code": payment.dossier_code,
         "lines": lines,
@@ -66,6 +129,9 @@ def build_content(*, payment, unit, centre, items, template: str, symbol: str, n
         "collected_at": collected_at.isoformat(),
         "collected_local": format_local(collected_at, "%d/%m/%Y %H:%M"),
         "collected_date": to_local(collected_at).strftime("%d/%m/%Y"),
+        "collected_day": to_local(collected_at).date().isoformat(),
+        "collected_local_iso": to_local(collected_at).replace(microsecond=0).isoformat(),
+        "currency": "VND",
         "channel": payment.channel or "",
         "channel_label": CHANNEL_LABELS.get(payment.channel or "", payment.channel or ""),
         "channel_ref": payment.channel_ref or "",

@@ -91,7 +91,8 @@ def test_the_embedded_xml_is_extractable_and_its_signature_validates(issued, set
     fields = read_fields(verify_xml(xml, load_signer(settings).cert_pem()))
     assert fields == {"template": r.template, "symbol": r.symbol, "number": r.number_text,
                       "lookup_code": r.lookup_code, "total": "200000"}
-    tampered = xml.replace(b"200000</TongTien>", b"900000</TongTien>")
+    tampered = xml.replace(b"<TgTTTBSo>200000</TgTTTBSo>", b"<TgTTTBSo>900000</TgTTTBSo>")
+    assert tampered != xml
     from receipts.xmldata import XmlReceiptError
 
     with pytest.raises(XmlReceiptError):
