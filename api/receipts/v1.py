@@ -77,6 +77,44 @@ class ReceiptSchema(Schema):
         return lookup_url(settings(), r.lookup_code)
 
 
+TAX_STATUSES = ("pending", "sent", "accepted", "rejected")
+
+
+class TaxMessageSchema(Schema):
+    mtdiep = fields.String(metadata={"description": "message id (MTDiep): sender code and 32 hex digits"})
+    mltdiep = fields.Integer(metadata={"description": "message type (MLTDiep): 211 receipt data, 999 acknowledgement, "
+                                                      "212 the tax authority's result…"})
+    direction = fields.String(validate=validate.OneOf(("out", "in")), metadata={"description": "out: sent by us"})
+    status = fields.String()
+    created_at = fields.AwareDateTime()
+
+
+class ReceiptDetailSchema(ReceiptSchema):
+    tax_status = fields.String(validate=validate.OneOf(TAX_STATUSES), metadata={
+        "description": "where the receipt's data stands with the tax authority: pending (not yet through), sent "
+                       "(acknowledged), accepted, rejected (see tax_reasons)"})
+    tax_reasons = fields.List(fields.String(), metadata={"description": "why the tax authority rejected it"})
+    tax_messages = fields.List(fields.Nested(TaxMessageSchema), metadata={
+        "description": "the messages about this receipt, sent and received, oldest first"})
+
+
+class _WithTax:
+    """A receipt seen with its tax state, for ReceiptDetailSchema."""
+
+    def __init__(self, receipt: Receipt, state):
+        self._receipt = receipt
+        self.tax_status, self.tax_reasons, self.tax_messages = state.status, state.reasons, state.messages
+
+    def __getattr__(self, name):
+        return getattr(self._receipt, name)
+
+
+def _with_tax(receipt: Receipt) -> _WithTax:
+    from tax.status import for_receipts
+
+    return _WithTax(receipt, for_receipts(db_session(), [receipt.id])[receipt.id])
+
+
 class RegisterQuery(PageArgs):
     start = fields.Date(load_default=None, data_key="from")
     end = fields.Date(load_default=None, data_key="to")
@@ -195,10 +233,10 @@ class Verify(MethodView):
 @blp.route("/<int:receipt_id>")
 class ReceiptOne(MethodView):
     @require_roles(*READERS)
-    @blp.response(200, ReceiptSchema)
+    @blp.response(200, ReceiptDetailSchema)
     def get(self, receipt_id):
-        """One receipt."""
-        return _get(receipt_id)
+        """One receipt, with where its data stands with the tax authority."""
+        return _with_tax(_get(receipt_id))
 
 
 @blp.route("/<int:receipt_id>/pdf")
