@@ -167,10 +167,16 @@ def render_pdf(content: dict, *, title_note: str | None = None, font: str | None
     y = wrapped(left, y, org["name"].upper(), 80 * mm, 8.5, bold=True)
     y = wrapped(left, y, f"Mã số thuế: {org['tax_code']}", 80 * mm)
     y = wrapped(left, y, f"Địa chỉ: {org['address']}", 80 * mm)
+    if org.get("phone"):
+        y = wrapped(left, y, f"Điện thoại: {org['phone']}", 80 * mm)
+    if org.get("bank_account"):
+        holder = f" ({org['bank_account_name']})" if org.get("bank_account_name") else ""
+        y = wrapped(left, y, f"Số tài khoản: {org['bank_account']}{holder}", 80 * mm)
     centre = content.get("collected_at_centre")
     if centre and centre != org["name"]:
         y = wrapped(left, y, f"Thu hộ tại: {centre}", 80 * mm, 7.5)
     top = height - 14 * mm
+    # As the sample form of Circular 32/2025 (Appendix II.B): template symbol (EBL01), serial symbol (26T), number.
     put(right - 38 * mm, top, f"Ký hiệu mẫu: {content['template']}", 8)
     put(right - 38 * mm, top - 11, f"Ký hiệu: {content['symbol']}", 8)
     put(right - 38 * mm, top - 22, "Số: ", 8)
@@ -188,7 +194,13 @@ def render_pdf(content: dict, *, title_note: str | None = None, font: str | None
 
     payer = content["payer"]
     y = wrapped(left, y, f"Họ và tên người nộp: {payer['name']}", right - left, 9)
+    if payer.get("tax_code"):
+        y = wrapped(left, y, f"Mã số thuế: {payer['tax_code']}", right - left, 9)
+    if payer.get("id_number"):
+        y = wrapped(left, y, f"Số định danh cá nhân: {payer['id_number']}", right - left, 9)
     y = wrapped(left, y, f"Địa chỉ: {payer['address'] or '—'}", right - left, 9)
+    if payer.get("bank_account"):
+        y = wrapped(left, y, f"Số tài khoản: {payer['bank_account']}", right - left, 9)
     # Two lines: wrapping joins words with single spaces, so one line read "X-0000 Mã thanh toán".
     y = wrapped(left, y, f"Mã hồ sơ: {content['dossier_code']}", right - left, 9)
     y = wrapped(left, y, f"Mã thanh toán: {content['payment_code']}", right - left, 9)
@@ -225,8 +237,10 @@ def render_pdf(content: dict, *, title_note: str | None = None, font: str | None
     y = wrapped(left, y, f"Ngày thu: {content['collected_local']}", right - left, 8.5)
     if content.get("replaces"):
         r = content["replaces"]
-        y = wrapped(left, y, f"Thay thế biên lai ký hiệu {r['symbol']} số {r['number']} (mẫu {r['template']})",
-                    right - left, 8.5, bold=True)
+        what = "Điều chỉnh cho" if r.get("kind") == "adjust" else "Thay thế"
+        day = "/".join(reversed(r["date"].split("-"))) if r.get("date") else ""
+        y = wrapped(left, y, f"{what} biên lai ký hiệu mẫu {r['template']}, ký hiệu {r['symbol']}, số {r['number']}"
+                             + (f", ngày {day}" if day else ""), right - left, 8.5, bold=True)
 
     # Lookup, QR and signature block at the bottom.
     qr_size = 26 * mm
@@ -237,8 +251,16 @@ def render_pdf(content: dict, *, title_note: str | None = None, font: str | None
     put(tx, ty, "Tra cứu và kiểm tra biên lai:", 8)
     ty = wrapped(tx, ty - 10, content["lookup_url"], right - tx, 7.5)
     put(tx, ty - 2, f"Mã tra cứu: {content['lookup_code']}", 8.5, bold=True)
-    put(right, base + 8 * mm, "ĐƠN VỊ THU", 8.5, bold=True, align="right")
-    put(right, base + 4 * mm, "(Ký bằng chữ ký số)", 7.5, align="right")
+    day = content.get("collected_day")  # YYYY-MM-DD, the Vietnamese day of collection
+    if day:
+        yyyy, mm_, dd = day.split("-")
+        put(right, base + 16 * mm, f"Ngày {dd} tháng {mm_} năm {yyyy}", 7.5, align="right")
+    put(right, base + 12 * mm, "NGƯỜI THU TIỀN", 8.5, bold=True, align="right")
+    put(right, base + 8 * mm, "(Ký bằng chữ ký số)", 7.5, align="right")
+    collector = printable(content.get("collector") or org["name"])
+    while collector and c.stringWidth(collector, font, 8) > 52 * mm:
+        collector = collector[:-2] + "…"
+    put(right, base + 4 * mm, collector, 8, align="right")
     put(width / 2, 7 * mm, "Biên lai điện tử có giá trị pháp lý khi chữ ký số hợp lệ; "
                            "tệp XML đính kèm là dữ liệu của biên lai.", 6.5, align="centre")
     c.showPage()
