@@ -255,6 +255,12 @@ def _on_answer(session: Session, accepted: bool, data: dict) -> None:
     if data.get("kind") not in (None, MESSAGE_KINDS["notice"]):
         return
     ids = [v for k, v in data.items() if k in ("mtdiep", "message_id", "message") and isinstance(v, str)]
+    if isinstance(data.get("message_id"), int):  # tax.jobs names the message by its row id
+        from tax.models import TaxMessage
+
+        message = session.get(TaxMessage, data["message_id"])
+        if message is not None:
+            ids.append(message.mtdiep)
     if not ids:
         return
     correction = session.scalars(select(ReceiptCorrection).where(ReceiptCorrection.notice_message_id.in_(ids))).first()
