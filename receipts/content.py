@@ -40,6 +40,17 @@ def format_amount(amount: int) -> str:
 IN_PERSON_CHANNELS = ("counter", "cod")
 
 
+COUNTER_METHODS = {"cash": "tiền mặt", "card": "thẻ"}
+
+
+def channel_label(payment) -> str:
+    """The payment method in words (hình thức thanh toán), with the counter's cash or card where known."""
+    channel = payment.channel or ""
+    label = CHANNEL_LABELS.get(channel, channel)
+    method = COUNTER_METHODS.get((getattr(payment, "extra", None) or {}).get("counter_method"))
+    return f"{label} ({method})" if channel == "counter" and method else label
+
+
 def payer_identity(payment) -> dict:
     """The payer's tax code and identity number (CCCD) where the payment has them, else nothing.
 
@@ -133,7 +144,7 @@ def build_content(*, payment, unit, centre, items, template: str, symbol: str, n
         "collected_local_iso": to_local(collected_at).replace(microsecond=0).isoformat(),
         "currency": "VND",
         "channel": payment.channel or "",
-        "channel_label": CHANNEL_LABELS.get(payment.channel or "", payment.channel or ""),
+        "channel_label": channel_label(payment),
         "channel_ref": payment.channel_ref or "",
         "replaces": replaces,
     }
