@@ -60,8 +60,11 @@ def _prepare(session: Session, settings, s: Shipment, names) -> dict[str, tuple[
     for name in names:
         try:
             account = account_config(session, settings, name, s.centre_id)
+            # Each carrier gets its own address ids; one that has none for the address is not asked
+            # (with `auto`) or fails the creation, never sent a wrong code.
             prepared[name] = (get_carrier(name, settings, account=account),
-                              carrier_request(session, s, account.pickup_address if account else None))
+                              carrier_request(session, s, account.pickup_address if account else None,
+                                              carrier=name, settings=settings))
         except CarrierError as e:
             prepared[name] = e
     return prepared

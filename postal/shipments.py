@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select, update
@@ -31,7 +31,7 @@ from core.security import new_code
 from core.settings import Setting, Settings, register_settings
 from core.text import clean_text
 from fees.payments import Payer
-from postal import cod
+from postal import addressing, cod
 from postal.models import DIRECTIONS, DispatchBatch, Shipment, ShipmentEvent
 
 log = logging.getLogger(__name__)
@@ -125,18 +125,48 @@ def recipient_party(s: Shipment) -> Party:
                  ward_name=s.ward_name, province_code=s.province_code, province_name=s.province_name)
 
 
-def carrier_request(session: Session, s: Shipment, pickup_address: str | None = None) -> ShipmentRequest:
-    """What goes to the carrier: our code as the order number, the centre and the citizen as parties.
-    `pickup_address` (of the centre's account at that carrier) is where the carrier collects the
-    centre's outbound parcels; a dossier pickup is still delivered to the centre's own address."""
+def with_carrier_ids(session: Session, settings: Settings | None, carrier: str, party: Party) -> Party:
+    """The party with this carrier's own province/district/ward ids for its ward (`Party.carrier_ids`).
+    Raises addressing.UnmappableAddress when the carrier has none: never sent with a wrong code."""
+    if not party.ward_code:
+        raise addressing.UnmappableAddress(carrier, "", party.ward_name, "địa chỉ chưa có phường/xã")
+    settings = settings or jobs.settings()
+    ids = addressing.carrier_ids(session, settings, carrier, party.ward_code, party.ward_name)
+    return replace(party, carrier_ids=ids)
+
+
+def carrier_request(session: Session, s: Shipment, pickup_address: str | None = None, carrier: str | None = None,
+                    settings: Settings | None = None) -> ShipmentRequest:
+    """What goes to `carrier` (the shipment's own by default): our code as the order number, the centre
+    and the citizen as parties, each with that carrier's own address ids. `pickup_address` (of the
+    centre's account at that carrier) is where the carrier collects the centre's outbound parcels; a
+    dossier pickup is still delivered to the centre's own address, and its `cod_amount` is what the
+    postman collects from the citizen on pickup."""
     centre = centre_party(session, s.centre, pickup_address if s.direction == "outbound" else None)
     citizen = recipient_party(s)
+    carrier = carrier or s.carrier
+    if carrier and carrier != "auto":
+        centre = with_carrier_ids(session, settings, carrier, centre)
+        citizen = with_carrier_ids(session, settings, carrier, citizen)
     sender, receiver = (centre, citizen) if s.direction == "outbound" else (citizen, centre)
     content = ("Kết quả giải quyết thủ tục hành chính" if s.direction == "outbound"
                else "Hồ sơ thủ tục hành chính") + f" - hồ sơ {s.dossier_code}"
     return ShipmentRequest(order_number=s.code, sender=sender, receiver=receiver, weight_grams=s.weight_grams,
-                           cod_amount=s.cod_amount if s.direction == "outbound" else 0, service=s.service,
-                           content=content, note=s.note or "")
+                           cod_amount=s.cod_amount or 0, service=s.service, content=content, note=s.note or "")
+
+
+def _address_errors(session: Session, settings: Settings, carrier: str, candidates: list[str], address) -> list[str]:
+    """Why no carrier that may take the shipment can address the citizen's ward (empty: one can).
+    With an explicit carrier, that carrier must; with `auto`, at least one of the candidates."""
+    names = candidates if carrier == "auto" else [carrier]
+    reasons = []
+    for name in names:
+        why = addressing.mappable(session, settings, name, address.ward_code)
+        if why is None:
+            return []
+        reasons.append(f"{CARRIER_TITLES.get(name, name)} chưa có mã địa chỉ cho {address.ward_name}, "
+                       f"{address.province_name}: {why}")
+    return reasons
 
 
 def create_shipment(session: Session, centre: Centre, settings: Settings, *, dossier_code: str, recipient: Recipient,
@@ -181,6 +211,13 @@ def create_shipment(session: Session, centre: Centre, settings: Settings, *, dos
     except AddressError as e:
         errors.setdefault(f"recipient.address.{e.field}", [str(e)])
         address = None
+    if address is not None and "carrier" not in errors:
+        candidates = configured_carriers(settings, centre)
+        if direction == "inbound":
+            candidates = [c for c in candidates if supports_pickup(c)]
+        unmapped = _address_errors(session, settings, carrier, candidates, address)
+        if unmapped:
+            errors["recipient.address.ward"] = unmapped
     if errors:
         raise InvalidInput("the shipment is not valid", errors=errors)
     today = local_day()

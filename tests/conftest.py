@@ -140,3 +140,13 @@ def centre(session):
     from core.accounts import ensure_demo_centre
 
     return ensure_demo_centre(session)
+
+
+@pytest.fixture(autouse=True)
+def carrier_catalogues(monkeypatch):
+    """Carriers' address catalogues, read once per session from their sandboxes (tests/carriers/conftest.py),
+    are what postal stores on first need, instead of reading ~760 pages over HTTP in every test."""
+    from postal import addressing
+    from tests.carriers.conftest import sandbox_units
+
+    monkeypatch.setattr(addressing, "fetch_units", lambda settings, carrier: sandbox_units(carrier))
