@@ -44,6 +44,8 @@ register_settings(
     Setting("HCC_SIGNING_PKCS11_PIN", "(none)", "User PIN of the token."),
     Setting("HCC_SIGNING_PKCS11_KEY_LABEL", "(the certificate label)", "Label of the private key on the token."),
     Setting("HCC_SIGNING_PKCS11_CERT_LABEL", "(the key label)", "Label of the signing certificate on the token."),
+    Setting("HCC_SMARTCA_POLL_SECONDS", "3", "Remote signing with VNPT SmartCA: seconds between two status checks while the subscriber has not approved in the SmartCA app."),
+    Setting("HCC_SMARTCA_WAIT_SECONDS", "120", "Remote signing with VNPT SmartCA: how long one issuance attempt waits for the subscriber's approval; then the receipt stays pending and is retried."),
     Setting("HCC_SIGNING_TRUST_ROOTS", "(the CA certificates of the PKCS#12 file)", "PEM files (separated by `,`) of the CAs whose certificates count as ours when verifying a receipt."),
     Setting("HCC_SIGNING_TSA_URL", "(none: PAdES B-B)", "RFC 3161 time-stamp authority; when set, receipts are signed PAdES B-LTA (time-stamp, the chain's CRLs/OCSP responses in the DSS, a document time-stamp)."),
 )
@@ -389,11 +391,28 @@ def _pkcs12_signer(settings: Settings, data: bytes, password: bytes | None, tsa:
     return ReceiptSigner(signer=signer, trust_roots=roots or [signer.signing_cert], kind="pkcs12", tsa_url=tsa)
 
 
+def _remote_signer(settings: Settings, config_json: bytes, tsa: str | None, unit_code: str) -> ReceiptSigner:
+    """A unit's remote signing service (receipts.remote): its certificate chain is fetched from the service."""
+    from receipts.remote import RemoteConfig, open_remote_signer
+
+    try:
+        signer = open_remote_signer(RemoteConfig.from_json(config_json), settings)
+    except SigningError:
+        raise
+    except Exception as e:  # aiohttp, JSON, certificate parsing: the service is unusable now
+        raise SigningError(f"Không kết nối được dịch vụ ký số từ xa của đơn vị {unit_code}: {type(e).__name__}") from e
+    # The provider's CA (from the chain it returns) is trusted alongside the configured roots, as a unit's
+    # PKCS#12 chain is: its receipts must verify.
+    roots = _extra_roots(settings) + [c for c in signer.cert_registry if _self_signed(c)]
+    return ReceiptSigner(signer=signer, trust_roots=roots or [signer.signing_cert], kind="remote", tsa_url=tsa)
+
+
 def _unit_signer_key(session, settings: Settings, unit) -> tuple | None:
     """What identifies the unit's loaded key (the credentials' update times), or None if it has none."""
     from province.models import Credential
 
-    names = {"pkcs12": ("signing_pkcs12", "signing_pkcs12_password"), "pkcs11": ("signing_pkcs11_pin",)}
+    names = {"pkcs12": ("signing_pkcs12", "signing_pkcs12_password"), "pkcs11": ("signing_pkcs11_pin",),
+             "remote": ("signing_remote",)}
     # Prefixed, so a unit's keys are told from the deployment's (settings tuples) when old ones are dropped.
     if unit is None or unit.signing_kind not in names:
         return None
@@ -424,7 +443,7 @@ def load_unit_signer(session, settings: Settings, unit) -> ReceiptSigner:
             _drop_unit_signers(unit.id, keep=None)  # its key was removed: a token session is not kept open
         if settings.production:
             label = unit.code if unit is not None else "?"
-            raise SigningError(f"Đơn vị thu {label} chưa có khóa ký biên lai (PKCS#12 hoặc PKCS#11)")
+            raise SigningError(f"Đơn vị thu {label} chưa có khóa ký biên lai (PKCS#12, PKCS#11 hoặc ký số từ xa)")
         return load_signer(settings)
     signer = _cache.get(key)
     if signer is not None:
@@ -438,6 +457,9 @@ def load_unit_signer(session, settings: Settings, unit) -> ReceiptSigner:
         data = secrets.get_secret(session, settings, "unit", unit.id, "signing_pkcs12")
         password = secrets.get_secret(session, settings, "unit", unit.id, "signing_pkcs12_password")
         loaded = _pkcs12_signer(settings, data, password, tsa)
+    elif unit.signing_kind == "remote":
+        loaded = _remote_signer(settings, secrets.get_secret(session, settings, "unit", unit.id, "signing_remote"),
+                                tsa, unit.code)
     else:
         pin = secrets.get_secret(session, settings, "unit", unit.id, "signing_pkcs11_pin")
         loaded = _open_pkcs11(settings, unit.pkcs11_module, tsa, slot=unit.pkcs11_slot, label=unit.pkcs11_token_label,

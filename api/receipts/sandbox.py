@@ -4,7 +4,7 @@ authority (RFC 3161 over HTTP), the development CA's CRLs (RFC 5280), and the re
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, jsonify, request
 
 from api.context import settings
 from core.devcert import published_crl
@@ -31,3 +31,79 @@ def crl(name: str):
     if data is None:
         return Response("no such CRL", status=404, mimetype="text/plain")
     return Response(data, mimetype="application/pkix-crl")
+
+
+# Cloud Signature Consortium API (receipts/remote/csc_sandbox.py); service URL <public>/sandbox/csc.
+def _csc(call, *args):
+    from receipts.remote.csc_sandbox import CscError
+
+    try:
+        return jsonify(call(*args))
+    except CscError as e:
+        resp = jsonify(e.body)
+        resp.status_code = e.status
+        if e.status == 401:
+            resp.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return resp
+
+
+def _json_body() -> dict:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
+@bp.post("/csc/csc/<version>/info")
+def csc_info(version: str):
+    from receipts.remote import csc_sandbox
+
+    return jsonify(csc_sandbox.info(f"{settings().public_url.rstrip('/')}/sandbox/csc"))
+
+
+@bp.post("/csc/oauth2/token")
+def csc_token():
+    from receipts.remote import csc_sandbox
+
+    form = request.form if request.form else _json_body()
+    client_id, client_secret = form.get("client_id"), form.get("client_secret")
+    if request.authorization and request.authorization.type == "basic":  # RFC 6749 §2.3.1
+        client_id, client_secret = request.authorization.username, request.authorization.password
+    return _csc(csc_sandbox.token, settings().instance_dir, client_id, client_secret, form.get("grant_type"))
+
+
+@bp.post("/csc/csc/<version>/<path:endpoint>")
+def csc_endpoint(version: str, endpoint: str):
+    from receipts.remote import csc_sandbox
+
+    calls = {"credentials/list": csc_sandbox.credentials_list, "credentials/info": csc_sandbox.credentials_info,
+             "credentials/authorize": csc_sandbox.credentials_authorize, "signatures/signHash": csc_sandbox.sign_hash}
+    if version not in ("v1", "v2") or endpoint not in calls:
+        return Response("unknown CSC endpoint", status=404, mimetype="text/plain")
+    return _csc(calls[endpoint], settings().instance_dir, request.headers.get("Authorization"), _json_body())
+
+
+# VNPT SmartCA (receipts/remote/smartca_sandbox.py); service URL <public>/sandbox/smartca.
+def _smartca(answer: dict):
+    resp = jsonify(answer)
+    resp.status_code = 200 if answer["status_code"] in (0, 200) else 400
+    return resp
+
+
+@bp.post("/smartca/v1/credentials/get_certificate")
+def smartca_get_certificate():
+    from receipts.remote import smartca_sandbox
+
+    return _smartca(smartca_sandbox.get_certificate(settings().instance_dir, _json_body()))
+
+
+@bp.post("/smartca/v1/signatures/sign")
+def smartca_sign():
+    from receipts.remote import smartca_sandbox
+
+    return _smartca(smartca_sandbox.sign(settings().instance_dir, _json_body()))
+
+
+@bp.post("/smartca/v1/signatures/sign/<tran>/status")
+def smartca_status(tran: str):
+    from receipts.remote import smartca_sandbox
+
+    return _smartca(smartca_sandbox.status(settings().instance_dir, tran))
