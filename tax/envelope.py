@@ -148,7 +148,7 @@ def _iso(when: datetime | None) -> str:
 
 
 def build_ack(original: Envelope | None, *, mngui: str, reasons: list[Reason] = (), mtdiep_of: str | None = None,
-              mst: str | None = None, received_at: datetime | None = None) -> bytes:
+              mst: str | None = None, received_at: datetime | None = None, mnnhan: str | None = None) -> bytes:
     """The 999 technical acknowledgement of a message: TTTNhan 0, or 1 with DSLDo/LDo(MLoi, MTLoi)."""
     answered = original.mtdiep if original is not None else mtdiep_of
     tbao = etree.Element("TBao")
@@ -163,7 +163,8 @@ def build_ack(original: Envelope | None, *, mngui: str, reasons: list[Reason] = 
             _sub(ldo, "MLoi", r.code)
             _sub(ldo, "MTLoi", r.text)
     return build(mngui=mngui, mltdiep=codes.ACK, mst=mst or (original.mst if original is not None else "") or "-",
-                 dlieu=tbao, mtdtchieu=answered, mnnhan=original.mngui if original is not None else "")
+                 dlieu=tbao, mtdtchieu=answered,
+                 mnnhan=original.mngui if original is not None else (mnnhan or "-"))
 
 
 def build_notice(original: Envelope, *, mngui: str, mltdiep: int, accepted: bool, reasons: list[Reason] = (),

@@ -131,8 +131,9 @@ class TaxSandbox:
         try:
             env = envelope.parse(raw)
         except EnvelopeError as e:
+            mtdiep, sender = _loose(raw)
             return envelope.build_ack(None, mngui=SANDBOX_CODE, reasons=[Reason(e.code, codes.ERRORS[e.code])],
-                                      mtdiep_of=_loose_mtdiep(raw))
+                                      mtdiep_of=mtdiep, mnnhan=sender)
         with _lock, self._conn() as conn:
             row = conn.execute("SELECT ack FROM message WHERE mtdiep=?", (env.mtdiep,)).fetchone()
             if row is not None:
@@ -292,12 +293,14 @@ def _serial(cert_pem: bytes) -> str:
     return format(x509.load_pem_x509_certificate(cert_pem).serial_number, "X")
 
 
-def _loose_mtdiep(raw: bytes) -> str | None:
+def _loose(raw: bytes) -> tuple[str | None, str | None]:
+    """MTDiep and MNGui of a message that did not parse, as far as they can be read (for the acknowledgement)."""
     try:
         root = etree.fromstring(raw, etree.XMLParser(resolve_entities=False, no_network=True, recover=True))
-        return (root.findtext("TTChung/MTDiep") or "").strip() or None
+        return ((root.findtext("TTChung/MTDiep") or "").strip() or None,
+                (root.findtext("TTChung/MNGui") or "").strip() or None)
     except Exception:  # not XML at all: the acknowledgement names no message
-        return None
+        return None, None
 
 
 class _Closing:
