@@ -21,6 +21,9 @@ SANDBOXES = [
     ("GHN", "/sandbox/ghn", "đơn hàng, ca lấy hàng, nhãn, webhook"),
     ("Cơ quan thuế (qua T-VAN)", "/sandbox/tax/_received", "tiếp nhận thông điệp TDiep, phản hồi 999, thông báo chấp nhận/từ chối"),
     ("TSA (RFC 3161)", "/sandbox/tsa", "dấu thời gian cho chữ ký PAdES B-T"),
+    ("CA thử nghiệm (CRL)", "/sandbox/ca/<mã khóa CA>.crl", "danh sách thu hồi chứng thư, cho chữ ký PAdES B-LT/B-LTA"),
+    ("Ký số từ xa CSC", "/sandbox/csc/csc/v1/info", "Cloud Signature Consortium API (oauth2/token, credentials/info, credentials/authorize, signatures/signHash)"),
+    ("VNPT SmartCA", "/sandbox/smartca/v1/signatures/sign", "ký số từ xa, người ký xác nhận trên ứng dụng (get_certificate, sign, trạng thái)"),
     ("Tin nhắn, e-mail", "/sandbox/messages", "những gì người dân nhận được"),
 ]
 
