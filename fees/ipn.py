@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from core import audit, callbacks
 from core.settings import Settings
 from fees import merchants
+from fees.gateways import attempts
 from fees.gateways import momo as momo_wire
 from fees.gateways import vnpay as vnpay_wire
 from fees.gateways.base import MerchantAccount
@@ -49,13 +50,33 @@ def whole_dong(value) -> int:
     raise ValueError(f"not a whole number of đồng: {value!r}")
 
 
+def _note_order(session: Session, settings: Settings, settled, *, gateway: str, order_ref: str, success: bool,
+                amount: int, transaction_ref: str | None, raw_status: str | None, merchant_id: str,
+                actor: audit.Actor) -> None:
+    """Record what the notification said about its order; a second payment of the fee (an older order paid
+    after a newer one, or after another channel) goes to the refund flow, once per order."""
+    payment = settled.payment
+    if payment is None or settled.result in ("not_found", "amount_mismatch"):
+        return
+    outcome = attempts.OUTCOME_OF_SETTLED.get(settled.result)
+    if outcome is None and not success and settled.result == "already":
+        outcome = "failed"  # a cancelled or failed order of a payment already settled otherwise
+    attempt = attempts.note(session, payment, gateway, order_ref, outcome=outcome, transaction_ref=transaction_ref,
+                            raw_status=raw_status, amount=amount, merchant_id=merchant_id)
+    if settled.result == "paid_twice":
+        from fees.refunds import refund_second_payment
+
+        refund_second_payment(session, payment, attempt, actor=actor,
+                              needs_approval=settings.get_bool("HCC_REFUND_NEEDS_APPROVAL", True))
+
+
 def _settled_outcome(result: str) -> str:
     return {"paid": "accepted", "failed_recorded": "accepted", "flagged": "flagged", "paid_twice": "flagged",
             "already": "duplicate"}.get(result, "rejected")
 
 
 def _payment_takes(session: Session, settings: Settings, code: str, gateway_name: str,
-                   account: MerchantAccount) -> bool:
+                   account: MerchantAccount, order_ref: str | None = None) -> bool:
     """Whether the payment with this code (if there is one) is paid into `account` at the gateway.
 
     A notification verified with one merchant's secret speaks only for that merchant's orders: another
@@ -65,6 +86,10 @@ def _payment_takes(session: Session, settings: Settings, code: str, gateway_name
     payment = lock_payment(session, code=code)
     if payment is None:
         return True
+    attempt = attempts.find(session, gateway_name, order_ref) if order_ref else None
+    if attempt is not None and attempt.merchant_id:
+        # The order was opened here with one merchant: only that merchant's word counts for it.
+        return attempt.merchant_id == account.merchant_id
     extra = payment.extra or {}
     if (extra.get("checkout_channel") == gateway_name and extra.get(merchants.CHECKOUT_MERCHANT) == account.merchant_id) \
             or (payment.channel == gateway_name and extra.get(merchants.PAID_MERCHANT) == account.merchant_id):
@@ -96,13 +121,15 @@ def vnpay_ipn(session: Session, settings: Settings, params: dict[str, str]) -> V
         return Verdict("rejected", "97", "bad checksum")
     try:
         amount_x100 = whole_dong(params["vnp_Amount"])
-        code = params["vnp_TxnRef"]
+        txn_ref = params["vnp_TxnRef"]
     except (KeyError, ValueError):
         return Verdict("rejected", "99", "malformed amount or order")
+    # Each checkout attempt is its own vnp_TxnRef: the attempts table maps it back to the payment.
+    code = attempts.payment_code_for(session, "vnpay", txn_ref)
     # Not whole đồng cannot match any request; -1 (amounts are never negative) lets the order be
     # looked up first, so the answer keeps VNPAY's order: unknown order 01 before wrong amount 04.
     amount = amount_x100 // 100 if amount_x100 % 100 == 0 else -1
-    if not _payment_takes(session, settings, code, "vnpay", account):
+    if not _payment_takes(session, settings, code, "vnpay", account, txn_ref):
         return Verdict("rejected", "01", f"order is not merchant {account.tmn_code}'s")
     success = params.get("vnp_ResponseCode") == "00" and params.get("vnp_TransactionStatus", "00") == "00"
     txn = params.get("vnp_TransactionNo")
@@ -112,7 +139,12 @@ def vnpay_ipn(session: Session, settings: Settings, params: dict[str, str]) -> V
                                      extra={"vnpay_pay_date": params.get("vnp_PayDate"),
                                             "vnpay_bank_code": params.get("vnp_BankCode"),
                                             merchants.PAID_MERCHANT: account.tmn_code} if success else None)
-    answer = {"paid": "00", "failed_recorded": "00", "flagged": "00", "already": "02", "paid_twice": "02",
+    _note_order(session, settings, settled, gateway="vnpay", order_ref=txn_ref, success=success, amount=amount,
+                transaction_ref=txn if success else None, raw_status=params.get("vnp_ResponseCode"),
+                merchant_id=account.tmn_code, actor=actor)
+    # A second payment (an older vnp_TxnRef paid after a newer one) is an order VNPAY had not had confirmed:
+    # it is confirmed (00) once recorded and sent to the refund flow; its replays are 02 like any other.
+    answer = {"paid": "00", "failed_recorded": "00", "flagged": "00", "already": "02", "paid_twice": "00",
               "not_found": "01",
               "amount_mismatch": "04"}[settled.result]
     return Verdict(_settled_outcome(settled.result), answer, settled.detail or settled.result,
@@ -149,15 +181,21 @@ def momo_ipn(session: Session, settings: Settings, body: str) -> Verdict:
         return Verdict("accepted", "pending", "not final yet")
     order_id = str(data.get("orderId") or "")
     trans_id = str(data.get("transId") or "")
-    code = momo_wire.code_from_order_id(order_id)
-    if not _payment_takes(session, settings, code, "momo", account):
+    # Each checkout attempt is its own orderId: the attempts table maps it back to the payment.
+    code = attempts.payment_code_for(session, "momo", order_id)
+    if not _payment_takes(session, settings, code, "momo", account, order_id):
         return Verdict("rejected", "other-partner", f"order is not partner {account.partner_code}'s")
     actor = audit.Actor(type="gateway", id="momo", name="MoMo IPN")
+    # 0, or 9000 (authorised) with the one-step capture of captureWallet: MoMo says it may be taken as paid.
+    paid = result_code in momo_wire.PAID_CODES
     settled = settle_gateway_payment(session, channel="momo", order_code=code,
-                                     amount=amount, success=result_code == 0, transaction_ref=trans_id or None,
+                                     amount=amount, success=paid, transaction_ref=trans_id or None,
                                      actor=actor, extra={"momo_order_id": order_id,
                                                          merchants.PAID_MERCHANT: account.partner_code}
-                                     if result_code == 0 else None)
+                                     if paid else None)
+    _note_order(session, settings, settled, gateway="momo", order_ref=order_id, success=paid, amount=amount,
+                transaction_ref=trans_id if paid else None, raw_status=str(result_code),
+                merchant_id=account.partner_code, actor=actor)
     return Verdict(_settled_outcome(settled.result), settled.result, settled.detail or settled.result,
                    settled.payment.id if settled.payment else None,
                    f"{trans_id}:{result_code}" if trans_id else None)

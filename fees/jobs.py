@@ -26,9 +26,13 @@ def send_refund(refund_id: int):
 
     try:
         with jobs.session_scope() as session:
-            execute_refund(session, refund_id, jobs.settings())
+            refund = execute_refund(session, refund_id, jobs.settings())
+            unfinished = refund is not None and refund.status in ("approved", "processing")
     except RetryableGatewayError as e:
         raise jobs.RetryableJobError(str(e)) from e
+    if unfinished:
+        # Committed as it is (e.g. waiting for the gateway's query to confirm it): ask again later.
+        raise jobs.RetryableJobError(f"refund {refund_id} is not finished yet")
 
 
 @jobs.job(retries=0)

@@ -145,7 +145,51 @@ class PaymentItem(Base):
     payment: Mapped[Payment] = relationship(back_populates="items")
 
 
+# What became of one gateway order: open (sent, no verified answer yet), paid (the one that paid the payment),
+# failed, refused (the gateway would not open it, e.g. MoMo 41), paid_twice (a second payment of the same
+# fee: refunded through a refund of kind "second_payment"), paid_after_cancel, refunded (that refund went through).
+ATTEMPT_OUTCOMES = ("open", "paid", "failed", "refused", "paid_twice", "paid_after_cancel", "refunded")
+
+
+class GatewayAttempt(Base):
+    """One order opened at a gateway for a payment: each checkout is its own order (VNPAY vnp_TxnRef, MoMo
+    orderId/requestId), since a gateway refuses a reused order reference. All map back to the one payment.
+
+    `order_ref` is what the gateway knows the order by (fees.attempts.order_ref_for: the payment code for
+    the first attempt, then CODE + "L" + n). `create_date` is VNPAY's vnp_CreateDate of the pay request,
+    which querydr and refund need to find it. A notification for an order we never opened here (from before
+    this table, or sent by hand) gets a row when it arrives.
+    """
+
+    __tablename__ = "gateway_attempt"
+    __table_args__ = (
+        UniqueConstraint("gateway", "order_ref", name="uq_gateway_attempt_gateway_order_ref"),
+        UniqueConstraint("payment_id", "seq", name="uq_gateway_attempt_payment_seq"),
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+        CheckConstraint("outcome IN ('open', 'paid', 'failed', 'refused', 'paid_twice', 'paid_after_cancel', "
+                        "'refunded')", name="outcome_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    gateway: Mapped[str] = mapped_column(String(16))
+    order_ref: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    merchant_id: Mapped[str | None] = mapped_column(String(64))
+    create_date: Mapped[str | None] = mapped_column(String(14))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(24), default="open")
+    outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    transaction_ref: Mapped[str | None] = mapped_column(String(64))
+    raw_status: Mapped[str | None] = mapped_column(String(16))
+
+    payment: Mapped[Payment] = relationship()
+
+
 REFUND_STATUSES = ("requested", "approved", "processing", "succeeded", "failed", "rejected")
+REFUND_KINDS = ("payment", "second_payment")
 
 
 class Refund(Base):
@@ -173,8 +217,26 @@ class Refund(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "payment": money of the payment given back (moves it to partially_refunded/refunded); "second_payment":
+    # a second payment of the same fee through another gateway order (`attempt_id`), returned whole, the
+    # payment itself untouched.
+    kind: Mapped[str] = mapped_column(String(16), default="payment", server_default="payment")
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("gateway_attempt.id"), index=True)
+    # "query" while the gateway's answer did not say whether the refund went through (VNPAY 94/99, MoMo
+    # 40/41/43/7000..., a lost answer): only a query of the transaction may end it (fees.refunds).
+    confirmation: Mapped[str | None] = mapped_column(String(16))
+    unknown_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_answer: Mapped[str | None] = mapped_column(String(16))
+    # Bumped when the gateway showed the earlier request never arrived, so the resent request has a new id.
+    request_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     payment: Mapped[Payment] = relationship()
+    attempt: Mapped[GatewayAttempt | None] = relationship()
+
+    @property
+    def request_reference(self) -> str:
+        """The id sent to the gateway for this sending (VNPAY vnp_RequestId, MoMo refund orderId/requestId)."""
+        return self.reference if not self.request_seq else f"{self.reference}-{self.request_seq}"
 
 
 class WebhookEndpoint(Base):

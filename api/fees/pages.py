@@ -18,7 +18,8 @@ from api.i18n import t
 from core import audit
 from core.errors import DomainError
 from fees import merchants
-from fees.gateways.base import DuplicateError, GatewayError, get_gateway
+from fees.gateways import attempts
+from fees.gateways.base import GatewayError, get_gateway
 from fees.gateways.counter import record_counter_payment
 from fees.gateways.vietqr import VietqrGateway
 from fees.models import Payment
@@ -115,35 +116,21 @@ def start(code: str, channel: str):
         flash(e.message, "error")
         return redirect(url_for("fees_pages.pay", code=payment.code))
     gateway = get_gateway(channel, settings(), account)
-    extra = dict(payment.extra or {})
     try:
-        if channel == "momo":
-            attempt = int(extra.get("momo_attempts", 0)) + 1
-            for _ in range(3):
-                try:
-                    checkout = gateway.checkout(payment, return_url=return_url, client_ip=request.remote_addr or "",
-                                                attempt=attempt)
-                    break
-                except DuplicateError:
-                    attempt += 1
-            else:
-                raise GatewayError("MoMo keeps refusing the order id")
-            extra.update(momo_attempts=attempt, momo_order_id=checkout.reference)
-        else:
-            checkout = gateway.checkout(payment, return_url=return_url, client_ip=request.remote_addr or "127.0.0.1")
-            # Every pay request's create date is kept: querydr and refund must name the one that was paid.
-            extra["vnpay_create_date"] = checkout.extra.get("create_date")
-            extra["vnpay_create_dates"] = [*extra.get("vnpay_create_dates", []), extra["vnpay_create_date"]][-20:]
+        # Each checkout is its own order at the gateway (a reused vnp_TxnRef/orderId is refused there).
+        checkout = attempts.start_checkout(session, payment, gateway, return_url=return_url,
+                                           client_ip=request.remote_addr or "127.0.0.1")
     except GatewayError:
         session.rollback()
         flash(t("pay.gateway_down"), "error")
         return redirect(url_for("fees_pages.pay", code=payment.code))
+    extra = dict(payment.extra or {})
     extra["checkout_channel"] = channel
     # Which merchant the order was opened with: a later query asks that account.
     extra[merchants.CHECKOUT_MERCHANT] = account.merchant_id
     payment.extra = extra
     audit.record(session, audit.Actor(type="citizen", ip=request.remote_addr), "payment.checkout",
-                 entity_type="payment", entity_id=payment.id, after={"channel": channel},
+                 entity_type="payment", entity_id=payment.id, after={"channel": channel, "order_ref": checkout.reference},
                  centre_id=payment.centre_id)
     session.commit()
     return redirect(checkout.redirect_url)

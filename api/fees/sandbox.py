@@ -15,12 +15,13 @@ import secrets
 import time
 
 import requests
-from flask import Blueprint, abort, jsonify, redirect, render_template, request
+from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request
 
 from api.context import db_session, settings
 from fees import merchants
 from fees.gateways.base import MerchantAccount
 from fees.gateways.vietqr import VietqrGateway, sign_notification
+from fees.sandbox import ledger
 from fees.sandbox import momo as momo_side
 from fees.sandbox import vnpay as vnpay_side
 
@@ -60,6 +61,8 @@ def vnpay_pay_page():
     params = request.args.to_dict()
     gw = _merchant("vnpay", params.get("vnp_TmnCode"))
     error = vnpay_side.check_pay_request(params, gw.hash_secret, gw.tmn_code)
+    if not error:
+        vnpay_side.open_order(params)  # VNPAY has the order from here: its vnp_TxnRef is taken
     amount = int(params.get("vnp_Amount", "0") or 0) // 100 if not error else 0
     return render_template("fees/sandbox_vnpay.html", error=error, params=params, amount=amount,
                            query=request.query_string.decode()), 400 if error else 200
@@ -87,7 +90,10 @@ def vnpay_api():
     if not isinstance(body, dict):
         return jsonify({"vnp_ResponseCode": "03", "vnp_Message": "Invalid request format"})
     gw = _merchant("vnpay", body.get("vnp_TmnCode"))
-    return jsonify(vnpay_side.api(body, gw.hash_secret, gw.tmn_code))
+    try:
+        return jsonify(vnpay_side.api(body, gw.hash_secret, gw.tmn_code))
+    except ledger.AnswerLost:
+        return Response("upstream timed out", status=504)  # handled, but the answer never arrives
 
 
 # --- MoMo ------------------------------------------------------------------------------------------
@@ -104,8 +110,6 @@ def _momo_body() -> dict:
 
 @bp.post("/momo/v2/gateway/api/create")
 def momo_create():
-    from fees.sandbox import ledger
-
     body = _momo_body()
     answer = momo_side.create(body, **_momo_keys(body.get("partnerCode")),
                               pay_base=f"{settings().public_url}/sandbox/momo")
@@ -119,20 +123,24 @@ def momo_create():
 def momo_query():
     body = _momo_body()
     keys = _momo_keys(body.get("partnerCode"))
-    return jsonify(momo_side.query(body, access_key=keys["access_key"], secret_key=keys["secret_key"]))
+    try:
+        return jsonify(momo_side.query(body, access_key=keys["access_key"], secret_key=keys["secret_key"]))
+    except ledger.AnswerLost:
+        return Response("upstream timed out", status=504)
 
 
 @bp.post("/momo/v2/gateway/api/refund")
 def momo_refund():
     body = _momo_body()
     keys = _momo_keys(body.get("partnerCode"))
-    return jsonify(momo_side.refund(body, access_key=keys["access_key"], secret_key=keys["secret_key"]))
+    try:
+        return jsonify(momo_side.refund(body, access_key=keys["access_key"], secret_key=keys["secret_key"]))
+    except ledger.AnswerLost:
+        return Response("upstream timed out", status=504)  # handled, but the answer never arrives
 
 
 @bp.get("/momo/pay/<order_id>")
 def momo_pay_page(order_id: str):
-    from fees.sandbox import ledger
-
     txn = ledger.get("momo", order_id)
     if txn is None:
         abort(404)
@@ -141,13 +149,13 @@ def momo_pay_page(order_id: str):
 
 @bp.post("/momo/pay/<order_id>")
 def momo_pay(order_id: str):
-    from fees.sandbox import ledger
-
     txn = ledger.get("momo", order_id)
     if txn is None:
         abort(404)
     result = momo_side.complete(order_id, success=request.form.get("action") == "pay",
                                 **_momo_keys(txn.data.get("partnerCode")))
+    if result is None:
+        abort(400)  # paid or cancelled already
     _notify("POST", txn.data["ipnUrl"], json=result)
     from urllib.parse import urlencode
 

@@ -167,6 +167,14 @@ class RefundOut(Schema):
     message = fields.String(allow_none=True)
     created_at = fields.AwareDateTime()
     completed_at = fields.AwareDateTime(allow_none=True)
+    kind = fields.String(metadata={"description": "`payment` (the payment's money) or `second_payment` (a second "
+                                                  "payment of the same fee through another gateway order, returned "
+                                                  "whole; the payment stays paid)"})
+    order_ref = fields.String(allow_none=True, metadata={"description": "the gateway order a second payment came "
+                                                                        "through (vnp_TxnRef, MoMo orderId)"})
+    awaiting_confirmation = fields.Boolean(metadata={"description": "the gateway's answer did not say whether it "
+                                                                    "went through: it is confirmed by querying the "
+                                                                    "transaction, never assumed"})
     payment_status = fields.String()
     refundable_amount = fields.Integer()
 
@@ -280,7 +288,9 @@ def _refund(session, refund_id: int) -> Refund:
 
 def _refund_out(session, refund: Refund) -> dict:
     return {**{k: getattr(refund, k) for k in ("id", "payment_id", "amount", "reason", "status", "requested_by",
-                                              "approved_by", "message", "created_at", "completed_at")},
+                                              "approved_by", "message", "created_at", "completed_at", "kind")},
+            "order_ref": refund.attempt.order_ref if refund.attempt is not None else None,
+            "awaiting_confirmation": refund.confirmation == "query",
             "payment_status": refund.payment.status,
             "refundable_amount": refund_service.refundable(session, refund.payment)}
 

@@ -26,6 +26,16 @@ class DuplicateError(GatewayError):
     """Raised when the gateway says the same request was already made (an earlier attempt got through)."""
 
 
+class OutcomeUnknown(RetryableGatewayError):
+    """Raised when the gateway's answer does not say whether the request went through (VNPAY refund 94 "a
+    duplicate request within the API's window" or 99, MoMo 40/41/43/7000/7002/1081, an answer lost on the
+    way): only a query of the transaction may tell. Never read as success, never as failure."""
+
+    def __init__(self, message: str, raw_status: str | None = None):
+        super().__init__(message)
+        self.raw_status = raw_status
+
+
 class GatewayNotConfigured(PermanentGatewayError):
     """Raised in production when a setting the gateway needs is unset (the start-up check should have said so)."""
 
@@ -75,6 +85,50 @@ class MerchantAccount:
             (other.tmn_code, other.hash_secret, other.partner_code, other.access_key, other.secret_key)
 
 
+# One gateway order per checkout attempt (a gateway refuses a reused vnp_TxnRef / orderId): the first
+# attempt keeps the payment code (what the citizen sees), later ones add "L" and the attempt number.
+# Letters and digits only, as VNPAY's vnp_TxnRef is alphanumeric and MoMo's orderId regex allows it; "L" is
+# not in the payment code alphabet (core.security.CODE_ALPHABET), so the code is what comes before it.
+ATTEMPT_MARK = "L"
+
+
+def order_ref_for(code: str, seq: int) -> str:
+    """The gateway order reference of a payment's `seq`-th checkout attempt (1, 2, ...)."""
+    return code if seq <= 1 else f"{code}{ATTEMPT_MARK}{seq}"
+
+
+def code_from_order_ref(order_ref: str) -> str:
+    """The payment code an order reference was made from (CODE, CODEL2; MoMo's older CODE-2 too).
+
+    Only for orders with no row in fees.models.GatewayAttempt (opened before it existed): the table is
+    what maps an order to its payment."""
+    return order_ref.split("-", 1)[0].split(ATTEMPT_MARK, 1)[0]
+
+
+@dataclass(frozen=True)
+class GatewayOrder:
+    """One order at the gateway, as a query or refund must name it: its reference, and for VNPAY the
+    vnp_CreateDate candidates of its pay request (newest first), since querydr/refund find it by both."""
+
+    order_ref: str
+    transaction_dates: tuple[str, ...] = ()
+    transaction_ref: str | None = None
+    amount: int | None = None
+
+
+@dataclass(frozen=True)
+class RefundStatus:
+    """What a query of the transaction says about one refund.
+
+    state: succeeded | failed | pending (the gateway has it, not final) | absent (no trace of it) |
+    unknown (the query itself could not tell)."""
+
+    state: str
+    reference: str | None = None
+    raw_status: str | None = None
+    message: str | None = None
+
+
 @dataclass(frozen=True)
 class Checkout:
     """Where to send the citizen to pay (a redirect URL) and/or what to show (a QR payload)."""
@@ -109,6 +163,7 @@ class QueryResult:
     amount: int = 0
     transaction_ref: str | None = None
     raw_status: str | None = None
+    order_ref: str | None = None  # which of the payment's orders the answer is about
 
 
 @dataclass(frozen=True)
@@ -157,11 +212,17 @@ class PaymentGateway:
     def checkout(self, payment, *, return_url: str, client_ip: str = "127.0.0.1") -> Checkout:
         raise NotSupported(f"{self.name} has no online checkout")
 
-    def query(self, payment) -> QueryResult:
+    def query(self, payment, orders: list[GatewayOrder] | None = None) -> QueryResult:
         raise NotSupported(f"{self.name} cannot be queried")
 
-    def refund(self, payment, refund) -> RefundResult:
+    def refund(self, payment, refund, order: GatewayOrder | None = None) -> RefundResult:
+        """Send a refund of `order` (the one that took the money). Raises OutcomeUnknown when the answer
+        does not say whether it went through: then only `refund_status` may end it."""
         raise NotSupported(f"{self.name} cannot refund through the gateway")
+
+    def refund_status(self, payment, refund, order: GatewayOrder | None = None) -> RefundStatus:
+        """Ask the gateway what became of `refund` (by querying the original transaction)."""
+        raise NotSupported(f"{self.name} cannot query a refund")
 
 
 _REGISTRY: dict[str, str] = {

@@ -17,12 +17,14 @@ import requests
 from core.clock import VN_TZ, to_local, utcnow
 from fees.gateways.base import (
     Checkout,
-    DuplicateError,
+    GatewayOrder,
     MerchantAccount,
+    OutcomeUnknown,
     PaymentGateway,
     PermanentGatewayError,
     QueryResult,
     RefundResult,
+    RefundStatus,
     RetryableGatewayError,
 )
 
@@ -51,6 +53,40 @@ REFUND_REQUEST_FIELDS = ["vnp_RequestId", "vnp_Version", "vnp_Command", "vnp_Tmn
 REFUND_RESPONSE_FIELDS = ["vnp_ResponseId", "vnp_Command", "vnp_ResponseCode", "vnp_Message", "vnp_TmnCode",
                           "vnp_TxnRef", "vnp_Amount", "vnp_BankCode", "vnp_PayDate", "vnp_TransactionNo",
                           "vnp_TransactionType", "vnp_TransactionStatus", "vnp_OrderInfo"]
+
+
+# --- What VNPAY's codes mean here ----------------------------------------------------------------------
+# Sources (docs/payments/attempts-and-refunds.md): VNPAY's API pages sandbox.vnpayment.vn/apis/docs/
+# (thanh-toan-pay/pay.html, truy-van-hoan-tien/querydr&refund.html), as transcribed by the published SDK
+# lehuygiang28/vnpay (src/constants/response-map.constant.ts) and by several integrations' code tables.
+
+# The refund API's vnp_ResponseCode -> what it says about the refund.
+REFUND_ANSWERS = {
+    "00": "succeeded",  # Yêu cầu thành công: VNPAY took the refund
+    "02": "failed",     # Merchant không hợp lệ / tổng số tiền hoàn trả lớn hơn số tiền gốc
+    "03": "failed",     # Dữ liệu gửi sang không đúng định dạng
+    "04": "failed",     # Không cho phép hoàn trả toàn phần sau khi hoàn trả một phần
+    "13": "failed",     # Chỉ cho phép hoàn trả một phần
+    "91": "failed",     # Không tìm thấy giao dịch yêu cầu hoàn trả (after every candidate create date)
+    "93": "failed",     # Số tiền hoàn trả không hợp lệ
+    "94": "unknown",    # Yêu cầu trùng lặp trong thời gian giới hạn của API: an earlier one is being processed
+    "95": "failed",     # Giao dịch này không thành công bên VNPAY. VNPAY từ chối xử lý yêu cầu
+    "97": "failed",     # Checksum không hợp lệ: VNPAY did nothing; the secret must be fixed by a person
+    "99": "unknown",    # Các lỗi khác: it may or may not have been taken
+}
+# querydr's vnp_TransactionType: 01 payment, 02 full refund, 03 partial refund; vnp_TransactionStatus of a
+# refund: 05 VNPAY is processing it, 06 VNPAY sent it to the bank, 09 refused.
+REFUND_TYPES = ("02", "03")
+REFUND_STATUS = {"05": "pending", "06": "succeeded", "09": "failed", "00": "succeeded"}
+# The pay page's answer to a reused vnp_TxnRef (VNPAY's pay error table: "01 Giao dịch đã tồn tại").
+TXN_REF_EXISTS = "01"
+# ASSUMED (the one place for VNPAY; docs/payments/attempts-and-refunds.md#assumed): (1) querydr on the
+# original vnp_TxnRef/vnp_TransactionDate reports the latest refund of it as vnp_TransactionType 02/03
+# with that refund's vnp_Amount and its vnp_TransactionStatus (05/06/09), and a never-refunded payment as
+# 01/00; VNPAY publishes no sample of such an answer. (2) VNPAY's duplicate window for refund is 5 minutes
+# (the SDK tables' "Giới hạn trong 5 phút"); fees.refunds waits longer before sending again.
+# (3) A reused vnp_TxnRef is refused whatever the day, and reloading the same pay URL is not a reuse.
+DUPLICATE_WINDOW_MINUTES = 5
 
 
 def hmac_sha512(secret: str, data: str) -> str:
@@ -210,17 +246,21 @@ class VnpayGateway(PaymentGateway):
     def timeout(self) -> int:
         return self.settings.get_int("HCC_GATEWAY_TIMEOUT", 15)
 
-    def checkout(self, payment, *, return_url: str, client_ip: str = "127.0.0.1") -> Checkout:
-        now = utcnow()
-        expire = payment.expires_at if payment.expires_at and payment.expires_at > now else None
+    def checkout(self, payment, *, return_url: str, client_ip: str = "127.0.0.1",
+                 order_ref: str | None = None) -> Checkout:
+        """A pay URL for one order: `order_ref` is this attempt's vnp_TxnRef (fees.gateways.attempts), the
+        payment code when not given."""
         from datetime import timedelta
 
-        params = build_pay_params(tmn_code=self.tmn_code, txn_ref=payment.code, amount=payment.amount,
+        now = utcnow()
+        expire = payment.expires_at if payment.expires_at and payment.expires_at > now else None
+        txn_ref = order_ref or payment.code
+        params = build_pay_params(tmn_code=self.tmn_code, txn_ref=txn_ref, amount=payment.amount,
                                   order_info=f"Thanh toan phi le phi ho so {payment.dossier_code}",
                                   return_url=return_url, ip_addr=client_ip, create_date=now,
                                   expire_date=expire or now + timedelta(minutes=15))
         return Checkout(channel=self.name, redirect_url=pay_url(self.pay_base, params, self.secret),
-                        reference=payment.code, extra={"create_date": params["vnp_CreateDate"]})
+                        reference=txn_ref, extra={"create_date": params["vnp_CreateDate"]})
 
     def _post(self, body: dict) -> dict:
         try:
@@ -234,45 +274,98 @@ class VnpayGateway(PaymentGateway):
         except ValueError as e:
             raise RetryableGatewayError("VNPAY API answered something that is not JSON") from e
 
-    def query(self, payment) -> QueryResult:
-        for transaction_date in transaction_dates(payment):
-            body = build_querydr(tmn_code=self.tmn_code, txn_ref=payment.code, transaction_date=transaction_date,
-                                 ip_addr="127.0.0.1", secret=self.secret)
-            answer = self._post(body)
-            if not verify_pipe_response(answer, QUERYDR_RESPONSE_FIELDS, self.secret):
-                raise RetryableGatewayError("VNPAY querydr answer has a bad checksum")
-            code = answer.get("vnp_ResponseCode")
-            if code == "91":
-                continue  # not under this create date: try the pay request before it
-            if code != "00":
-                raise RetryableGatewayError(f"VNPAY querydr answered {code}")
-            status = answer.get("vnp_TransactionStatus")
-            amount_x100 = int(answer.get("vnp_Amount") or 0)
-            return QueryResult(found=True, success=status == "00", pending=status == "01",
-                               amount=amount_x100 // 100 if amount_x100 % 100 == 0 else -1,
-                               transaction_ref=answer.get("vnp_TransactionNo"), raw_status=status)
-        return QueryResult(found=False, raw_status="91")
+    def _querydr(self, txn_ref: str, transaction_date: str) -> dict:
+        answer = self._post(build_querydr(tmn_code=self.tmn_code, txn_ref=txn_ref, transaction_date=transaction_date,
+                                          ip_addr="127.0.0.1", secret=self.secret))
+        if not verify_pipe_response(answer, QUERYDR_RESPONSE_FIELDS, self.secret):
+            raise RetryableGatewayError("VNPAY querydr answer has a bad checksum")
+        return answer
 
-    def refund(self, payment, refund) -> RefundResult:
+    @staticmethod
+    def _legacy_orders(payment) -> list[GatewayOrder]:
+        return [GatewayOrder(order_ref=payment.code, transaction_dates=tuple(transaction_dates(payment)))]
+
+    def query(self, payment, orders: list[GatewayOrder] | None = None) -> QueryResult:
+        """querydr for each of the payment's orders (newest first), each under its pay request's create
+        date(s); the first that was paid answers, else the first still pending, else the first found."""
+        results: list[QueryResult] = []
+        for order in orders or self._legacy_orders(payment):
+            for transaction_date in order.transaction_dates or (vn_time(payment.created_at),):
+                answer = self._querydr(order.order_ref, transaction_date)
+                code = answer.get("vnp_ResponseCode")
+                if code == "91":
+                    continue  # not under this create date: try the pay request before it
+                if code != "00":
+                    raise RetryableGatewayError(f"VNPAY querydr answered {code}")
+                status = answer.get("vnp_TransactionStatus")
+                kind = answer.get("vnp_TransactionType") or "01"
+                amount_x100 = int(answer.get("vnp_Amount") or 0)
+                result = QueryResult(found=True, success=status == "00" and kind == "01", pending=status == "01",
+                                     amount=amount_x100 // 100 if amount_x100 % 100 == 0 else -1,
+                                     transaction_ref=answer.get("vnp_TransactionNo"), raw_status=status,
+                                     order_ref=order.order_ref)
+                if result.success:
+                    return result
+                results.append(result)
+                break
+        return next((r for r in results if r.pending), results[0] if results else QueryResult(found=False,
+                                                                                                raw_status="91"))
+
+    def refund(self, payment, refund, order: GatewayOrder | None = None) -> RefundResult:
+        """Refund part or all of `order` (the one that took the money; the payment code's order when not
+        given). Raises OutcomeUnknown on 94/99 or a lost answer: only querydr may then tell."""
+        order = order or GatewayOrder(payment.code, tuple(transaction_dates(payment)), payment.channel_ref,
+                                      payment.paid_amount)
+        already = payment.refunded_amount if getattr(refund, "kind", "payment") == "payment" else 0
+        full = refund.amount == (order.amount if order.amount is not None else payment.paid_amount) and already == 0
+        request_id = getattr(refund, "request_reference", refund.reference)
         code, answer = "91", {}
-        for i, transaction_date in enumerate(transaction_dates(payment)):
+        for i, transaction_date in enumerate(order.transaction_dates or (vn_time(payment.created_at),)):
             # vnp_RequestId must not repeat within the day: each candidate date is its own request.
-            body = build_refund(tmn_code=self.tmn_code, txn_ref=payment.code, amount=refund.amount,
-                                full=refund.amount == payment.paid_amount and payment.refunded_amount == 0,
-                                transaction_no=payment.channel_ref or "", transaction_date=transaction_date,
+            body = build_refund(tmn_code=self.tmn_code, txn_ref=order.order_ref, amount=refund.amount, full=full,
+                                transaction_no=order.transaction_ref or payment.channel_ref or "",
+                                transaction_date=transaction_date,
                                 create_by=(refund.approved_by or refund.requested_by)[:64], ip_addr="127.0.0.1",
-                                secret=self.secret, request_id=refund.reference if i == 0 else f"{refund.reference}-{i}")
-            answer = self._post(body)
+                                secret=self.secret, request_id=request_id if i == 0 else f"{request_id}-{i}")
+            try:
+                answer = self._post(body)
+            except RetryableGatewayError as e:
+                # Sent, but no answer we can read: VNPAY may have taken it. Never send it blind again.
+                raise OutcomeUnknown(f"VNPAY refund: {e}", raw_status="lost") from e
             if not verify_pipe_response(answer, REFUND_RESPONSE_FIELDS, self.secret):
-                raise RetryableGatewayError("VNPAY refund answer has a bad checksum")
+                raise OutcomeUnknown("VNPAY refund answer has a bad checksum", raw_status="checksum")
             code = answer.get("vnp_ResponseCode")
             if code != "91":
                 break  # 91: no original under this date, no money moved; any other answer is the answer
-        if code == "00":
+        meaning = REFUND_ANSWERS.get(code, "unknown")
+        if meaning == "succeeded":
             return RefundResult(success=True, reference=answer.get("vnp_TransactionNo"), raw_status=code,
                                 message=answer.get("vnp_Message"))
-        if code == "94":
-            raise DuplicateError("VNPAY: a refund with this request id is already being processed")
-        if code in ("99", "75"):
-            raise RetryableGatewayError(f"VNPAY refund answered {code}")
+        if meaning == "unknown":
+            raise OutcomeUnknown(f"VNPAY refund answered {code} ({answer.get('vnp_Message')}): "
+                                 "to be confirmed by querydr", raw_status=code)
         raise PermanentGatewayError(f"VNPAY refused the refund ({code}: {answer.get('vnp_Message')})")
+
+    def refund_status(self, payment, refund, order: GatewayOrder | None = None) -> RefundStatus:
+        """querydr on the refunded order: its vnp_TransactionType/vnp_TransactionStatus say what became of
+        the refund (see the assumption above)."""
+        order = order or GatewayOrder(payment.code, tuple(transaction_dates(payment)), payment.channel_ref,
+                                      payment.paid_amount)
+        for transaction_date in order.transaction_dates or (vn_time(payment.created_at),):
+            answer = self._querydr(order.order_ref, transaction_date)
+            code = answer.get("vnp_ResponseCode")
+            if code == "91":
+                continue
+            if code != "00":
+                return RefundStatus("unknown", raw_status=f"querydr {code}", message=answer.get("vnp_Message"))
+            kind, status = answer.get("vnp_TransactionType") or "01", answer.get("vnp_TransactionStatus")
+            if kind in REFUND_TYPES:
+                if str(answer.get("vnp_Amount") or "") != str(refund.amount * 100):
+                    return RefundStatus("unknown", raw_status=f"{kind}/{status}",
+                                        message="the latest refund of the order is another amount")
+                return RefundStatus(REFUND_STATUS.get(status, "pending"), reference=answer.get("vnp_TransactionNo"),
+                                    raw_status=f"{kind}/{status}", message=answer.get("vnp_Message"))
+            if status == "00":
+                return RefundStatus("absent", raw_status=f"{kind}/{status}")  # paid, and no refund on it
+            return RefundStatus("unknown", raw_status=f"{kind}/{status}")
+        return RefundStatus("unknown", raw_status="91", message="querydr does not find the order")

@@ -1,4 +1,8 @@
-"""MoMo's side: create, the IPN it sends, query and refund, signed as MoMo signs them."""
+"""MoMo's side: create, the IPN it sends, query and refund, signed as MoMo signs them.
+
+A refund is MoMo's own order (a new orderId): the query of the purchase lists it in refundTrans. A test
+forces an answer once with fees.sandbox.ledger.inject("momo", "refund" | "query" | "create", ...).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,9 @@ def create(body: dict, *, partner_code: str, access_key: str, secret_key: str, p
         return {**base, "resultCode": 20, "message": "Yêu cầu sai định dạng."}
     if amount < 1000 or amount > 50_000_000:
         return {**base, "resultCode": 22, "message": "Số tiền giao dịch không hợp lệ."}
+    fault = ledger.next_fault("momo", "create")
+    if fault is not None:
+        return {**base, "resultCode": int(fault.answer), "message": "Injected answer."}
     if ledger.exists("momo", body["orderId"]):
         return {**base, "resultCode": 41, "message": "OrderId bị trùng."}
     ledger.put(ledger.SandboxTxn("momo", body["orderId"], amount, data={
@@ -38,8 +45,12 @@ def complete(order_id: str, *, success: bool, partner_code: str, access_key: str
     if txn is None:
         return None
     trans_id = int(f"4{secrets.randbelow(10**9):09d}")
+    if txn.status != "pending":
+        return None  # a MoMo order is paid or cancelled once
     if success:
         txn.status, txn.transaction_no = "paid", str(trans_id)
+    else:
+        txn.status = "cancelled"
     result = {"partnerCode": partner_code, "orderId": order_id, "requestId": txn.data["requestId"],
               "amount": txn.amount, "orderInfo": txn.data["orderInfo"], "orderType": "momo_wallet",
               "transId": trans_id, "resultCode": 0 if success else 1006,
@@ -49,18 +60,38 @@ def complete(order_id: str, *, success: bool, partner_code: str, access_key: str
     return result
 
 
+def _refund_trans(txn: ledger.SandboxTxn) -> list[dict]:
+    return [{"orderId": r["request_id"], "amount": r["amount"], "resultCode": r["status"], "transId": r["trans_id"],
+             "createdTime": r["at"]} for r in txn.refunds]
+
+
 def query(body: dict, *, access_key: str, secret_key: str) -> dict:
     base = {"partnerCode": body.get("partnerCode"), "orderId": body.get("orderId"),
             "requestId": body.get("requestId"), "responseTime": int(time.time() * 1000)}
     if not wire.verify(body, wire.QUERY_FIELDS, access_key, secret_key):
         return {**base, "resultCode": 11, "message": "Chữ ký không hợp lệ."}
+    fault = ledger.next_fault("momo", "query")
+    if fault is not None:
+        if fault.answer == "lost":
+            raise ledger.AnswerLost
+        return {**base, "resultCode": int(fault.answer), "message": "Injected answer."}
     txn = ledger.get("momo", body.get("orderId", ""))
     if txn is None:
         return {**base, "resultCode": 42, "message": "Không tìm thấy giao dịch."}
-    code = {"paid": 0, "pending": 1000}.get(txn.status, 1006)
+    code = {"paid": 0, "pending": 1000, "authorized": wire.AUTHORIZED}.get(txn.status, 1006)
     return {**base, "resultCode": code, "message": "Thành công." if code == 0 else "Đang chờ.",
             "amount": txn.amount, "transId": int(txn.transaction_no or 0), "payType": "qr", "extraData": "",
-            "refundTrans": []}
+            "refundTrans": _refund_trans(txn)}
+
+
+def _take_refund(original: ledger.SandboxTxn, body: dict, status: int = 0) -> int:
+    trans_id = int(f"5{secrets.randbelow(10**9):09d}")
+    original.refund_requests.add(body["orderId"])
+    if status == 0:
+        original.refunded += int(body["amount"])
+    original.refunds.append({"request_id": body["orderId"], "amount": int(body["amount"]), "status": status,
+                             "trans_id": trans_id, "at": int(time.time() * 1000)})
+    return trans_id
 
 
 def refund(body: dict, *, access_key: str, secret_key: str) -> dict:
@@ -69,15 +100,31 @@ def refund(body: dict, *, access_key: str, secret_key: str) -> dict:
             "responseTime": int(time.time() * 1000)}
     if not wire.verify(body, wire.REFUND_FIELDS, access_key, secret_key):
         return {**base, "resultCode": 11, "message": "Chữ ký không hợp lệ."}
-    original = next((t for t in list(ledger._txns.values())
-                     if t.gateway == "momo" and t.transaction_no == str(body.get("transId"))), None)
+    original = ledger.find("momo", transaction_no=str(body.get("transId")))
+    fault = ledger.next_fault("momo", "refund")
+    if fault is not None:
+        if fault.apply and original is not None and original.status == "paid":
+            _take_refund(original, body, int(fault.refund_status or 0))
+        if fault.answer == "lost":
+            raise ledger.AnswerLost
+        return {**base, "resultCode": int(fault.answer), "message": "Injected answer."}
     if original is None or original.status != "paid":
         return {**base, "resultCode": 42, "message": "Không tìm thấy giao dịch."}
-    if body["orderId"] in original.refund_requests:
+    if body["orderId"] in original.refund_requests or ledger.exists("momo", body["orderId"]):
         return {**base, "resultCode": 41, "message": "OrderId bị trùng."}
     amount = int(body["amount"])
+    if amount < 1000:
+        return {**base, "resultCode": 21, "message": "Số tiền giao dịch không hợp lệ."}
     if amount > original.amount - original.refunded:
         return {**base, "resultCode": 22, "message": "Số tiền hoàn vượt quá số tiền giao dịch."}
-    original.refund_requests.add(body["orderId"])
-    original.refunded += amount
-    return {**base, "resultCode": 0, "message": "Thành công.", "transId": int(f"5{secrets.randbelow(10**9):09d}")}
+    return {**base, "resultCode": 0, "message": "Thành công.", "transId": _take_refund(original, body)}
+
+
+def settle_refund(order_id: str, refund_order_id: str, status: int = 0) -> None:
+    """MoMo finishes processing a refund it had answered as pending (7000 ...): 0 done, or another code."""
+    txn = ledger.get("momo", order_id)
+    for r in txn.refunds if txn is not None else []:
+        if r["request_id"] == refund_order_id:
+            if status == 0 and r["status"] != 0:
+                txn.refunded += r["amount"]
+            r["status"] = status

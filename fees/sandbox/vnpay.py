@@ -1,4 +1,10 @@
-"""VNPAY's side: checking a pay URL, the IPN and return parameters it sends, querydr and refund answers."""
+"""VNPAY's side: checking a pay URL, the IPN and return parameters it sends, querydr and refund answers.
+
+Like VNPAY it refuses a vnp_TxnRef it already has (pay error "01: Giao dịch đã tồn tại"), answers a refund
+with the documented codes (00, 02, 03, 04, 91, 93, 94, 95, 97, 99), and shows a refund through querydr
+(vnp_TransactionType 02/03, vnp_TransactionStatus 05/06/09). A test forces an answer once with
+fees.sandbox.ledger.inject("vnpay", "refund" | "querydr", ...).
+"""
 
 from __future__ import annotations
 
@@ -28,22 +34,38 @@ def check_pay_request(params: dict[str, str], secret: str, tmn_code: str) -> str
     if missing or params.get("vnp_CurrCode") != "VND" or amount_x100 <= 0 or amount_x100 % 100 \
             or expire <= created:
         return "03: Dữ liệu gửi sang không đúng định dạng"
+    known = ledger.get("vnpay", params["vnp_TxnRef"])
+    if known is not None and (known.status != "pending" or known.data.get("create_date") != params["vnp_CreateDate"]
+                              or known.data.get("tmn_code", tmn_code) != tmn_code):
+        # The merchant's reference must be unique: a second pay request under it is refused, even after a
+        # cancel. The same URL opened again (same create date, still unpaid) is the same request.
+        return f"{wire.TXN_REF_EXISTS}: Giao dịch đã tồn tại (vnp_TxnRef đã được sử dụng)"
     if expire < utcnow():
         return "11: Đã hết hạn chờ thanh toán"
     return None
 
 
+def open_order(params: dict[str, str]) -> ledger.SandboxTxn:
+    """VNPAY registers the order when its pay page is opened with an acceptable request."""
+    txn = ledger.get("vnpay", params["vnp_TxnRef"])
+    if txn is None:
+        txn = ledger.put(ledger.SandboxTxn("vnpay", params["vnp_TxnRef"], int(params["vnp_Amount"]) // 100))
+        txn.data.update(create_date=params.get("vnp_CreateDate"), order_info=params.get("vnp_OrderInfo"),
+                        tmn_code=params.get("vnp_TmnCode"))
+    return txn
+
+
 def complete(params: dict[str, str], secret: str, *, success: bool) -> dict[str, str]:
     """The citizen paid (or cancelled): record it and build the signed result VNPAY sends to IPN and return URL."""
     txn_ref, amount = params["vnp_TxnRef"], int(params["vnp_Amount"]) // 100
-    txn = ledger.get("vnpay", txn_ref) or ledger.put(ledger.SandboxTxn("vnpay", txn_ref, amount))
+    txn = open_order(params)
     txn.amount = amount
-    txn.data["create_date"] = params.get("vnp_CreateDate")
-    txn.data["order_info"] = params.get("vnp_OrderInfo")
     pay_date = wire.vn_time(utcnow())
     transaction_no = str(14000000 + secrets.randbelow(9_000_000)) if success else "0"
     if success:
         txn.status, txn.transaction_no, txn.pay_date = "paid", transaction_no, pay_date
+    else:
+        txn.status = "cancelled"
     result = {
         "vnp_Amount": params["vnp_Amount"],
         "vnp_BankCode": "NCB",
@@ -75,58 +97,111 @@ def _original(body: dict) -> ledger.SandboxTxn | None:
     return txn
 
 
+def _querydr(body: dict, secret: str, tmn_code: str, response_id: str) -> dict[str, str]:
+    command = "querydr"
+    if not wire.verify_pipe_response(body, wire.QUERYDR_REQUEST_FIELDS, secret):
+        return _answer(wire.QUERYDR_RESPONSE_FIELDS, {"vnp_ResponseId": response_id, "vnp_Command": command,
+                                                      "vnp_ResponseCode": "97", "vnp_Message": "Invalid checksum",
+                                                      "vnp_TmnCode": body.get("vnp_TmnCode", "")}, secret)
+    fault = ledger.next_fault("vnpay", "querydr")
+    if fault is not None:
+        if fault.answer == "lost":
+            raise ledger.AnswerLost
+        return _answer(wire.QUERYDR_RESPONSE_FIELDS, {"vnp_ResponseId": response_id, "vnp_Command": command,
+                                                      "vnp_ResponseCode": str(fault.answer),
+                                                      "vnp_Message": "Injected answer", "vnp_TmnCode": tmn_code,
+                                                      "vnp_TxnRef": body.get("vnp_TxnRef", "")}, secret)
+    txn = _original(body)
+    if txn is None:
+        return _answer(wire.QUERYDR_RESPONSE_FIELDS, {"vnp_ResponseId": response_id, "vnp_Command": command,
+                                                      "vnp_ResponseCode": "91", "vnp_Message": "Not found",
+                                                      "vnp_TmnCode": tmn_code, "vnp_TxnRef": body.get("vnp_TxnRef", "")},
+                       secret)
+    kind, amount = "01", txn.amount
+    status = {"paid": "00", "pending": "01"}.get(txn.status, "02")
+    if txn.refunds:
+        # The latest refund of the order: its type (02 full, 03 partial), amount and state (05/06/09).
+        latest = txn.refunds[-1]
+        kind, amount, status = latest["type"], latest["amount"], latest["status"]
+    return _answer(wire.QUERYDR_RESPONSE_FIELDS, {
+        "vnp_ResponseId": response_id, "vnp_Command": command, "vnp_ResponseCode": "00",
+        "vnp_Message": "QueryDR Success", "vnp_TmnCode": tmn_code, "vnp_TxnRef": txn.order_id,
+        "vnp_Amount": str(amount * 100), "vnp_BankCode": "NCB", "vnp_PayDate": txn.pay_date or "",
+        "vnp_TransactionNo": txn.transaction_no or "0", "vnp_TransactionType": kind,
+        "vnp_TransactionStatus": status, "vnp_OrderInfo": txn.data.get("order_info", ""),
+        "vnp_PromotionCode": "", "vnp_PromotionAmount": ""}, secret)
+
+
+def _take_refund(txn: ledger.SandboxTxn, body: dict, status: str = "06") -> None:
+    amount = int(body["vnp_Amount"]) // 100
+    txn.refund_requests.add(body["vnp_RequestId"])
+    txn.refunded += amount
+    txn.refunds.append({"request_id": body["vnp_RequestId"], "amount": amount, "type": body["vnp_TransactionType"],
+                        "status": status, "at": wire.vn_time(utcnow())})
+
+
+def _refund(body: dict, secret: str, tmn_code: str, response_id: str) -> dict[str, str]:
+    command = "refund"
+    base = {"vnp_ResponseId": response_id, "vnp_Command": command, "vnp_TmnCode": tmn_code,
+            "vnp_TxnRef": body.get("vnp_TxnRef", ""), "vnp_Amount": body.get("vnp_Amount", ""),
+            "vnp_OrderInfo": body.get("vnp_OrderInfo", ""), "vnp_TransactionType": body.get("vnp_TransactionType", "")}
+
+    def answer(code: str, message: str, **more) -> dict[str, str]:
+        return _answer(wire.REFUND_RESPONSE_FIELDS, {**base, "vnp_ResponseCode": code, "vnp_Message": message,
+                                                     **more}, secret)
+
+    if not wire.verify_pipe_response(body, wire.REFUND_REQUEST_FIELDS, secret):
+        return answer("97", "Invalid checksum")
+    if body.get("vnp_TmnCode") != tmn_code:
+        return answer("02", "Invalid TmnCode")
+    txn = _original(body)
+    fault = ledger.next_fault("vnpay", "refund")
+    if fault is not None:
+        if fault.apply and txn is not None and txn.status == "paid":
+            _take_refund(txn, body, str(fault.refund_status or "06"))
+        if fault.answer == "lost":
+            raise ledger.AnswerLost
+        return answer(str(fault.answer), "Injected answer")
+    if txn is None:
+        return answer("91", "Transaction not found")
+    if txn.status != "paid":
+        return answer("95", "Transaction is not successful at VNPAY; refund refused")
+    if body["vnp_RequestId"] in txn.refund_requests:
+        return answer("94", "Duplicate request")
+    try:
+        amount_x100 = int(body["vnp_Amount"])
+    except (KeyError, ValueError):
+        return answer("03", "Invalid data format")
+    amount, kind = amount_x100 // 100, body.get("vnp_TransactionType")
+    if kind not in ("02", "03") or amount_x100 % 100 or amount <= 0:
+        return answer("03", "Invalid data format")
+    if kind == "02" and txn.refunded:
+        return answer("04", "Full refund not allowed after a partial refund")
+    if (kind == "02" and amount != txn.amount) or amount > txn.amount - txn.refunded:
+        # 02 is the whole original amount, once; no refund beyond what is left.
+        return answer("93", "Invalid refund amount")
+    _take_refund(txn, body)
+    return answer("00", "Refund success", vnp_BankCode="NCB", vnp_PayDate=wire.vn_time(utcnow()),
+                  vnp_TransactionNo=txn.transaction_no or "", vnp_TransactionStatus="06")
+
+
 def api(body: dict, secret: str, tmn_code: str) -> dict[str, str]:
-    """The merchant_webapi endpoint: querydr and refund, with their '|'-joined checksums."""
+    """The merchant_webapi endpoint: querydr and refund, with their '|'-joined checksums.
+
+    Raises ledger.AnswerLost when a fault says the answer never reaches the merchant."""
     command = body.get("vnp_Command")
     response_id = secrets.token_hex(16)
     if command == "querydr":
-        if not wire.verify_pipe_response(body, wire.QUERYDR_REQUEST_FIELDS, secret):
-            return _answer(wire.QUERYDR_RESPONSE_FIELDS, {"vnp_ResponseId": response_id, "vnp_Command": command,
-                                                          "vnp_ResponseCode": "97", "vnp_Message": "Invalid checksum",
-                                                          "vnp_TmnCode": body.get("vnp_TmnCode", "")}, secret)
-        txn = _original(body)
-        if txn is None:
-            return _answer(wire.QUERYDR_RESPONSE_FIELDS, {"vnp_ResponseId": response_id, "vnp_Command": command,
-                                                          "vnp_ResponseCode": "91", "vnp_Message": "Not found",
-                                                          "vnp_TmnCode": tmn_code, "vnp_TxnRef": body.get("vnp_TxnRef", "")},
-                           secret)
-        status = {"paid": "00", "pending": "01"}.get(txn.status, "02")
-        if txn.status == "paid" and txn.refunded:
-            status = "05" if txn.refunded < txn.amount else "06"
-        return _answer(wire.QUERYDR_RESPONSE_FIELDS, {
-            "vnp_ResponseId": response_id, "vnp_Command": command, "vnp_ResponseCode": "00",
-            "vnp_Message": "QueryDR Success", "vnp_TmnCode": tmn_code, "vnp_TxnRef": txn.order_id,
-            "vnp_Amount": str(txn.amount * 100), "vnp_BankCode": "NCB", "vnp_PayDate": txn.pay_date or "",
-            "vnp_TransactionNo": txn.transaction_no or "0", "vnp_TransactionType": "01",
-            "vnp_TransactionStatus": status, "vnp_OrderInfo": txn.data.get("order_info", ""),
-            "vnp_PromotionCode": "", "vnp_PromotionAmount": ""}, secret)
+        return _querydr(body, secret, tmn_code, response_id)
     if command == "refund":
-        base = {"vnp_ResponseId": response_id, "vnp_Command": command, "vnp_TmnCode": tmn_code,
-                "vnp_TxnRef": body.get("vnp_TxnRef", ""), "vnp_Amount": body.get("vnp_Amount", ""),
-                "vnp_OrderInfo": body.get("vnp_OrderInfo", ""), "vnp_TransactionType": body.get("vnp_TransactionType", "")}
-        if not wire.verify_pipe_response(body, wire.REFUND_REQUEST_FIELDS, secret):
-            return _answer(wire.REFUND_RESPONSE_FIELDS, {**base, "vnp_ResponseCode": "97",
-                                                         "vnp_Message": "Invalid checksum"}, secret)
-        txn = _original(body)
-        if txn is None or txn.status != "paid":
-            return _answer(wire.REFUND_RESPONSE_FIELDS, {**base, "vnp_ResponseCode": "91",
-                                                         "vnp_Message": "Transaction not found"}, secret)
-        if body["vnp_RequestId"] in txn.refund_requests:
-            return _answer(wire.REFUND_RESPONSE_FIELDS, {**base, "vnp_ResponseCode": "94",
-                                                         "vnp_Message": "Duplicate request"}, secret)
-        amount = int(body["vnp_Amount"]) // 100
-        full = body.get("vnp_TransactionType") == "02"
-        if body.get("vnp_TransactionType") not in ("02", "03") or (full and (amount != txn.amount or txn.refunded)):
-            # 02 is the whole original amount, once; anything less is 03 (partial).
-            return _answer(wire.REFUND_RESPONSE_FIELDS, {**base, "vnp_ResponseCode": "03",
-                                                         "vnp_Message": "Invalid refund type or amount"}, secret)
-        if amount > txn.amount - txn.refunded:
-            return _answer(wire.REFUND_RESPONSE_FIELDS, {**base, "vnp_ResponseCode": "03",
-                                                         "vnp_Message": "Refund amount exceeds"}, secret)
-        txn.refund_requests.add(body["vnp_RequestId"])
-        txn.refunded += amount
-        return _answer(wire.REFUND_RESPONSE_FIELDS, {
-            **base, "vnp_ResponseCode": "00", "vnp_Message": "Refund success", "vnp_BankCode": "NCB",
-            "vnp_PayDate": wire.vn_time(utcnow()), "vnp_TransactionNo": txn.transaction_no or "",
-            "vnp_TransactionStatus": "05" if txn.refunded < txn.amount else "06"}, secret)
+        return _refund(body, secret, tmn_code, response_id)
     return {"vnp_ResponseId": response_id, "vnp_ResponseCode": "99", "vnp_Message": "Unknown command"}
+
+
+def settle_refund(txn_ref: str, status: str = "06") -> None:
+    """VNPAY finishes processing the latest refund of an order (05 -> 06 sent to the bank, or 09 refused)."""
+    txn = ledger.get("vnpay", txn_ref)
+    if txn is not None and txn.refunds:
+        txn.refunds[-1]["status"] = status
+        if status == "09":
+            txn.refunded -= txn.refunds[-1]["amount"]

@@ -175,11 +175,20 @@ def test_a_second_payment_for_a_paid_request_is_flagged_not_lost(client, session
     payment = make_payment(session)
     record_counter_payment(session, payment.id, method="cash", actor=audit.SYSTEM)
     session.commit()
-    assert send_ipn(client, ipn_params(payment, txn_no="777"))["RspCode"] == "02"
+    params = ipn_params(payment, txn_no="777")
+    # VNPAY's order had not been confirmed: it is now (00), recorded as a second payment; a replay is 02.
+    assert send_ipn(client, params)["RspCode"] == "00"
+    assert send_ipn(client, params)["RspCode"] == "02"
     session.refresh(payment)
     assert payment.channel == "counter" and "paid_twice" in payment.flags
-    row = session.scalars(select(InboundCallback).where(InboundCallback.source == "vnpay")).one()
-    assert row.outcome == "flagged"
+    outcomes = session.scalars(select(InboundCallback.outcome).where(InboundCallback.source == "vnpay")
+                               .order_by(InboundCallback.id)).all()
+    assert outcomes == ["flagged", "duplicate"]
+    from fees.models import Refund
+
+    refund = session.scalars(select(Refund).where(Refund.payment_id == payment.id)).one()
+    assert (refund.kind, refund.amount, refund.status, refund.attempt.transaction_ref) == \
+        ("second_payment", 200_000, "requested", "777")
 
 
 def test_an_amount_that_is_not_whole_dong_keeps_vnpays_check_order(client, session):
@@ -238,10 +247,14 @@ def test_the_sandbox_refuses_a_refund_that_names_the_wrong_original():
         return sandbox.api(body, SECRET, TMN)["vnp_ResponseCode"]
 
     assert refund("20260101100731") == "91"  # vnp_PayDate is not how VNPAY finds the original
-    assert refund("20260101100000", amount=50_000, full=True) == "03"  # "02" (full) must be the whole amount
+    assert refund("20260101100000", amount=50_000, full=True) == "93"  # "02" (full) must be the whole amount
     assert refund("20260101100000", amount=50_000, full=False) == "00"
-    assert refund("20260101100000", amount=150_000, full=True, request_id="R2") == "03"  # no full after a partial
+    assert refund("20260101100000", amount=50_000, full=False) == "94"  # the same request id again
+    assert refund("20260101100000", amount=150_000, full=True, request_id="R2") == "04"  # no full after a partial
+    assert refund("20260101100000", amount=150_001, full=False, request_id="R3") == "93"  # beyond what is left
     assert txn.refunded == 50_000
+    txn.status = "cancelled"
+    assert refund("20260101100000", amount=1_000, full=False, request_id="R4") == "95"  # not a success at VNPAY
     ledger.clear()
 
 
