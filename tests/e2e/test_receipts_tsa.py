@@ -1,5 +1,5 @@
-"""PAdES B-T: with a time-stamp authority configured, each receipt's signature carries an RFC 3161
-token, fetched over HTTP from the sandbox TSA that speaks the real protocol."""
+"""PAdES B-T and beyond: with a time-stamp authority configured, each receipt's signature carries an RFC 3161
+token, fetched over HTTP from the sandbox TSA that speaks the real protocol (B-LTA: docs/signing.md)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def test_with_a_time_stamp_authority_receipts_are_pades_b_t(live_server, session
             path = tmp_path / "bt.pdf"
             path.write_bytes(data)
             out = subprocess.run(["pdfsig", str(path)], capture_output=True, text=True, timeout=60).stdout
-            assert "Signature is Valid." in out and "Total document signed" in out
+            # The receipt's signature; a document time-stamp (B-LTA, see tests/receipts/test_longevity.py) may follow.
+            assert "Signature Validation: Signature is Valid." in out.split("Signature #2:")[0], out
     finally:
         settings.extra.pop("HCC_SIGNING_TSA_URL")
         clear_cache()
