@@ -21,7 +21,9 @@ from datetime import date
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from carriers.base import supports_pickup
 from core import audit, events
+from core.addresses import AddressError, resolve_address
 from core.clock import utcnow
 from core.errors import Conflict, InvalidInput
 from core.models import Centre
@@ -30,7 +32,7 @@ from core.text import clean_text
 from fees.payments import Payer
 from postal import cod
 from postal.models import Shipment
-from postal.shipments import Recipient, create_shipment
+from postal.shipments import Recipient, configured_carriers, create_shipment
 
 RECEIVED_EVENT = "shipment.received_at_centre"
 # Carrier statuses of a dossier on its way to the centre or handed over there (the receiving desk's list).
@@ -63,28 +65,42 @@ def request_collection(session: Session, centre: Centre, settings: Settings, *, 
     `create_shipment(direction="inbound")`; the fee is attached here before the commit, so the
     background creation sees it.
     """
-    errors: dict[str, list[str]] = {}
     if isinstance(cod_amount, bool) or not isinstance(cod_amount, int) or not 0 <= cod_amount <= 1_000_000_000:
         raise InvalidInput("the collection is not valid",
                            errors={"cod_amount": ["Số tiền thu hộ phải là số đồng từ 0 đến 1.000.000.000."]})
+    wants_fee = cod_amount > 0 or bool(items)
+    if wants_fee:
+        # Refused before anything is written: the carrier this pickup would go to must collect fees.
+        target = carrier if carrier and carrier != "auto" else next(
+            (c for c in configured_carriers(settings, centre) if supports_pickup(c)), None)
+        if carrier == "auto" or target is None or not collects_fee_on_pickup(target, settings):
+            raise InvalidInput("this carrier does not collect fees on pickup", errors={"cod_amount": [
+                f"Đơn vị vận chuyển '{target or carrier}' chưa nhận thu phí, lệ phí khi đến lấy hồ sơ."]})
+    # The fee's payment first, the pickup last (as `create_shipment` does for a result sent COD): the
+    # pickup enqueues its creation at the carrier, and a savepoint released after that (the payment's)
+    # would start it before the request commits. An address that does not resolve is refused by
+    # `create_shipment` before any payment is made.
+    payment_id, amount = None, 0
+    if wants_fee:
+        try:
+            address = resolve_address(session, citizen.street, citizen.ward, citizen.province).full
+        except AddressError:
+            address = None
+        if address is not None:
+            payer = Payer(name=citizen.name, phone=citizen.phone, address=address)
+            payment_id = cod.create_cod_payment(session, centre, dossier_code=dossier_code, payer=payer,
+                                                amount=cod_amount, items=items, actor=actor)
+            from fees.models import Payment
+
+            amount = session.get(Payment, payment_id).amount
+            if cod_amount and amount != cod_amount:
+                raise InvalidInput("COD amount differs from the fee lines", errors={
+                    "cod_amount": [f"Tổng các khoản phí là {amount:,} đ, khác số tiền thu hộ."]})
     s = create_shipment(session, centre, settings, dossier_code=dossier_code, recipient=citizen,
                         weight_grams=weight_grams, actor=actor, direction="inbound", carrier=carrier,
                         cod_amount=0, service=service, promised_date=promised_date, note=note)
-    if cod_amount > 0 or items:
-        if not collects_fee_on_pickup(s.carrier, settings):
-            raise InvalidInput("this carrier does not collect fees on pickup", errors={"cod_amount": [
-                f"Đơn vị vận chuyển '{s.carrier}' chưa nhận thu phí, lệ phí khi đến lấy hồ sơ."]})
-        payer = Payer(name=s.recipient_name, phone=s.recipient_phone, address=s.address)
-        payment_id = cod.create_cod_payment(session, centre, dossier_code=s.dossier_code, payer=payer,
-                                            amount=cod_amount, items=items, actor=actor)
-        from fees.models import Payment
-
-        amount = session.get(Payment, payment_id).amount
-        if cod_amount and amount != cod_amount:
-            errors["cod_amount"] = [f"Tổng các khoản phí là {amount:,} đ, khác số tiền thu hộ."]
-            raise InvalidInput("COD amount differs from the fee lines", errors=errors)
+    if payment_id is not None:
         s.cod_amount, s.payment_id = amount, payment_id
-        session.flush()
         audit.record(session, actor, "shipment.collection_fee", entity_type="shipment", entity_id=s.id,
                      centre_id=centre.id, after={"cod_amount": amount, "payment_id": payment_id})
     return s
