@@ -29,9 +29,12 @@ XML_FILENAME = "bienlai.xml"
 SCHEMA_PATH = Path(__file__).parent / "schema" / "bienlai.xsd"
 
 # ---- ASSUMED: names and values the published texts available to us do not settle (docs/tax/receipt-xml.md).
-# Decision 1271/QĐ-CT's receipt component could not be read; these follow the pattern of its predecessor
-# 1450/QĐ-TCT for invoices (HDon/DLHDon/TTChung/NDHDon/NBan/NMua/DSHHDVu/TToan/DSCKS, TTHDLQuan, TTKhac/TTin),
-# "hóa đơn" (HDon) becoming "biên lai" (BLai), and vendors' receipt fields (tblai, khblai, sblai, tlkthu).
+# Decision 1271/QĐ-CT's receipt component could not be read. These follow its predecessor 1450/QĐ-TCT (as amended
+# by 1510/QĐ-TCT): the invoice (HDon/DLHDon/TTChung/NDHDon/NBan/NMua/DSHHDVu/TToan/DSCKS, TTHDLQuan, TTKhac/TTin)
+# and the withholding-tax voucher (CTu/DLCTu/TTChung{TCTu, MSCTu, KHCTu, SCTu}/NDCTu, TTCTLQuan{TCCTu, ...},
+# DSCKS/<issuer's element>), "chứng từ" (CTu) becoming "biên lai" (BLai); a vendor's receipt API mirrors the same
+# names in lower case (tblai, msblai, khblai, sblai, tlkthu). TTChung's TBLai/MSBLai/KHBLai/SBLai follow that
+# evidence; every other receipt-specific name below is ours, by the same convention.
 FORMAT_VERSION = "2.1.0"   # PBan: the version 1510/QĐ-TCT gave the 1450 formats; 1271's own number unknown
 ROOT = "BLai"              # as HDon
 DATA = "DLBLai"            # as DLHDon; carries Id=DATA_ID, the element the unit signs
@@ -97,7 +100,7 @@ def build_xml(content: dict) -> etree._Element:
     head = _el(data, "TTChung")
     _el(head, "PBan", FORMAT_VERSION)
     _el(head, "TBLai", content["type"])
-    _el(head, "KHMSBLai", content["template"])
+    _el(head, "MSBLai", content["template"])
     _el(head, "KHBLai", content["symbol"])
     _el(head, "SBLai", content["number"])
     _el(head, "NLap", content.get("collected_day") or content["collected_at"][:10])
@@ -106,11 +109,12 @@ def build_xml(content: dict) -> etree._Element:
     if content.get("replaces"):
         r = content["replaces"]
         related = _el(head, RELATED)
-        _el(related, "TCBLai", RELATED_KIND.get(r.get("kind") or "replace", "1"))
-        _el(related, "KHMSBLCLQuan", r["template"])
-        _el(related, "KHBLCLQuan", r["symbol"])
-        _el(related, "SBLCLQuan", r["number"])
-        _opt(related, "NLBLCLQuan", r.get("date"))
+        kind, template, symbol, number, day, _note = RELATED_FIELDS
+        _el(related, kind, RELATED_KIND.get(r.get("kind") or "replace", "1"))
+        _el(related, template, r["template"])
+        _el(related, symbol, r["symbol"])
+        _el(related, number, r["number"])
+        _opt(related, day, r.get("date"))
     ext = [(name, "string", content.get(key)) for key, name in EXTENSION_FIELDS]
     if content.get("collected_local_iso"):
         ext.append(("ThoiDiemThu", "dateTime", content["collected_local_iso"]))
@@ -211,7 +215,7 @@ def read_fields(element: etree._Element) -> dict:
     for t in data.iterfind("TTChung/TTKhac/TTin"):
         if t.findtext("TTruong") == "MaTraCuu":
             lookup = t.findtext("DLieu")
-    return {"template": text("TTChung/KHMSBLai"), "symbol": text("TTChung/KHBLai"), "number": text("TTChung/SBLai"),
+    return {"template": text("TTChung/MSBLai"), "symbol": text("TTChung/KHBLai"), "number": text("TTChung/SBLai"),
             "lookup_code": lookup, "total": text(f"{CONTENT}/TToan/TgTTTBSo")}
 
 

@@ -48,7 +48,9 @@ def make_centre(session, code: str, *, name=None, units=()):
     n = next(_seq)
     centre = Centre(code=code, name=name or f"Trung tâm {code}", tax_code=f"2300000000-{n:03d}",
                     address="Số 10 Lý Thái Tổ, phường Kinh Bắc, tỉnh Bắc Ninh", province_code="27",
-                    receipt_template="01BLP0-001", receipt_symbol=f"C{n}", receipt_number_width=7)
+                    # Series belong to collecting units (Circular 32 shape EBL01 / `<yy>T`, province.series); these
+                    # single-centre-era columns are read only by migration 0007, and left empty as the importer does.
+                    receipt_template="", receipt_symbol="", receipt_number_width=7)
     session.add(centre)
     session.flush()
     for unit in units:

@@ -60,7 +60,7 @@ def test_an_online_receipt_is_valid_and_carries_the_formats_fields(session, sett
     assert validate(xml) == []
     root = etree.fromstring(xml)
     assert root.tag == "BLai" and root.nsmap == {}  # no private namespace
-    assert _field(root, "DLBLai/TTChung/KHMSBLai") == "EBL01"
+    assert _field(root, "DLBLai/TTChung/MSBLai") == "EBL01"
     assert _field(root, "DLBLai/TTChung/KHBLai") == f"{receipt.year % 100:02d}T"
     assert _field(root, "DLBLai/TTChung/SBLai") == receipt.number_text
     assert _field(root, "DLBLai/TTChung/DVTTe") == "VND"
