@@ -1,6 +1,6 @@
 """HTTP side of `postal`: shipments API, dispatch desk and tracking pages, carrier webhooks, sandboxes, CLI."""
 
-from api.postal import callbacks, cli, pages, sandbox, v1
+from api.postal import callbacks, carriers_cli, cli, pages, sandbox, v1
 
 
 def init_app(app, api) -> None:
@@ -17,3 +17,6 @@ def init_app(app, api) -> None:
 
     if "postal" not in main.commands:
         main.add_command(cli.postal_group)
+    app.cli.add_command(carriers_cli.carriers_group)
+    if "carriers" not in main.commands:
+        main.add_command(carriers_cli.carriers_group)

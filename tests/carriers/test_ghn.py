@@ -12,9 +12,14 @@ WEBHOOK = {"CODAmount": 120000, "CODTransferDate": None, "ClientOrderCode": "HCC
 
 
 def test_create_carries_our_code_and_cod_and_the_shop_pays_postage():
-    body = payloads.create_request(request_for(cod_amount=120_000))
+    request = request_for(cod_amount=120_000, carrier="ghn")
+    body = payloads.create_request(request)
     assert body["client_order_code"] == "HCCTEST00001" and body["cod_amount"] == 120_000
-    assert body["payment_type_id"] == 1 and body["to_ward_code"] == "00367"
+    assert body["payment_type_id"] == 1
+    # GHN's own district id and ward code (Thanh Xuân was formed from old Thanh Xuân Trung, its seat).
+    ids = request.receiver.carrier_ids
+    assert (str(body["to_district_id"]), body["to_ward_code"]) == (ids["district"], ids["ward"])
+    assert body["to_ward_code"] != "00367" and body["from_ward_code"] == request.sender.carrier_ids["ward"]
 
 
 @pytest.mark.parametrize(("status", "ours"), [("delivered", "delivered"), ("returned", "returned"),
@@ -51,5 +56,5 @@ def test_the_first_offered_pickup_shift_is_asked_for():
         {"id": 3, "title": "Ca lấy 26-11-2026 (7h00 - 12h00)", "from_time": 25200, "to_time": 43200}]}
     assert parse_shifts(body)[0] == (2, "Ca lấy 25-11-2026 (12h00 - 18h00)")
     assert parse_shifts({"code": 200, "data": None}) == []
-    payload = pickup_request(pickup_request_for(), 2)
+    payload = pickup_request(pickup_request_for(carrier="ghn"), 2)
     assert payload["pick_shift"] == [2] and payload["client_order_code"] == "HCCPICKUP001"

@@ -16,11 +16,16 @@ WEBHOOK = {"DATA": {"ORDER_NUMBER": "1234567890", "ORDER_REFERENCE": "HCCTEST000
 
 
 def test_a_cod_order_collects_the_fees_and_carries_our_id():
-    body = payloads.order_request(request_for(cod_amount=120_000))
+    request = request_for(cod_amount=120_000, carrier="viettelpost")
+    body = payloads.order_request(request)
     assert body["ORDER_NUMBER"] == "HCCTEST00001"
     assert body["MONEY_COLLECTION"] == 120_000 and body["ORDER_PAYMENT"] == 3
-    assert body["RECEIVER_WARD"] == "00367" and body["RECEIVER_PROVINCE"] == "01"
-    assert payloads.order_request(request_for(cod_amount=0))["ORDER_PAYMENT"] == 1
+    # Viettel Post's own ids, as numbers, for all three levels; never our codes.
+    ids = request.receiver.carrier_ids
+    assert (body["RECEIVER_PROVINCE"], body["RECEIVER_DISTRICT"], body["RECEIVER_WARD"]) == (
+        int(ids["province"]), int(ids["district"]), int(ids["ward"]))
+    assert body["SENDER_WARD"] == int(request.sender.carrier_ids["ward"]) and body["RECEIVER_WARD"] != 367
+    assert payloads.order_request(request_for(cod_amount=0, carrier="viettelpost"))["ORDER_PAYMENT"] == 1
 
 
 @pytest.mark.parametrize(("code", "status"), [(501, "delivered"), (504, "returned"), (502, "return_to_sender"),
