@@ -6,12 +6,16 @@ sees, what is signed and what the register lists cannot drift apart.
 
 from __future__ import annotations
 
+import logging
+import re
 from datetime import datetime
 
 from num2words import num2words
 
 from core.clock import format_local, to_local
 from core.text import printable
+
+log = logging.getLogger(__name__)
 
 RECEIPT_TYPE = "BIÊN LAI THU PHÍ, LỆ PHÍ"
 KIND_LABELS = {"phi": "Phí", "le_phi": "Lệ phí"}
@@ -51,18 +55,41 @@ def channel_label(payment) -> str:
     return f"{label} ({method})" if channel == "counter" and method else label
 
 
+def normal_tax_code(value) -> str | None:
+    """A payer's tax code in the stored form (province.taxcode), or None when it is not a valid one."""
+    from province.taxcode import TaxCodeError, normalise_tax_code
+
+    try:
+        return normalise_tax_code(value)
+    except TaxCodeError:
+        return None
+
+
+def normal_id_number(value) -> str | None:
+    """A personal identification number (số định danh cá nhân, on the CCCD: 12 digits; an old identity card:
+    9), without spaces or dots; None when it is neither."""
+    digits = re.sub(r"[\s.]", "", str(value or ""))
+    return digits if re.fullmatch(r"\d{12}|\d{9}", digits) else None
+
+
 def payer_identity(payment) -> dict:
     """The payer's tax code and identity number (CCCD) where the payment has them, else nothing.
 
     Read from columns of those names if the payment model has them, else from `payment.extra`
-    (`payer_tax_code`, `payer_id_number`), where the systems that create payments may put them.
+    (`payer_tax_code`, `payer_id_number`), where the systems that create payments may put them. A value of
+    the wrong shape is left out (and logged without the value): the receipt's XML could not carry it.
     """
     extra = getattr(payment, "extra", None) or {}
     out = {}
-    for key in ("tax_code", "id_number"):
+    for key, normal in (("tax_code", normal_tax_code), ("id_number", normal_id_number)):
         value = getattr(payment, f"payer_{key}", None) or extra.get(f"payer_{key}")
-        if isinstance(value, str) and printable(value).strip():
-            out[key] = printable(value).strip()
+        if value in (None, ""):
+            continue
+        value = normal(printable(str(value)))
+        if value is None:
+            log.warning("payer %s of the wrong shape left off the receipt", key, extra={"payment_id": payment.id})
+        else:
+            out[key] = value
     return out
 
 

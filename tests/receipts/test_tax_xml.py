@@ -225,3 +225,50 @@ def test_the_schema_imports_the_signature_schema_from_beside_it():
     assert [i.get("schemaLocation") for i in imports] == ["xmldsig-core-schema.xsd"]
     assert (SCHEMA_PATH.parent / "xmldsig-core-schema.xsd").exists()
     assert validate(b"<BLai/>") and validate(b"not xml")
+
+
+def test_a_payer_tax_code_of_the_wrong_shape_is_left_off_and_the_xml_stays_valid(session, settings):
+    p = pending_payment(session)
+    p.extra = {**(p.extra or {}), "payer_tax_code": "MST-123", "payer_id_number": "001 090 012 345"}
+    session.commit()
+    locked = lock_payment(session, payment_id=p.id)
+    transition(session, locked, "paid", actor=audit.SYSTEM, channel="vnpay", channel_ref="V1", paid_amount=locked.amount)
+    session.commit()
+    receipt, xml = _xml_of(session, settings, p.id)
+    assert "tax_code" not in receipt.content["payer"] and receipt.content["payer"]["id_number"] == "001090012345"
+    assert validate(xml) == []
+
+
+@needs_xmlsec1
+def test_core_xmldsig_signs_any_element_so_that_xmlsec1_agrees(tmp_path):
+    """The signing helper other messages use: enveloped in the element, or in a container beside it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from core import xmldsig
+    from core.devcert import make_ca, make_signing_cert
+
+    ca_key, ca_cert = make_ca("Thử nghiệm CA")
+    key, cert = make_signing_cert(ca_key, ca_cert, "Đơn vị <thử> & nghiệm", "Ký thông điệp")
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    ca = ca_cert.public_bytes(serialization.Encoding.PEM)
+    when = datetime(2026, 3, 1, 17, 5, tzinfo=UTC)
+    for parent_path in (None, "DSCKS/NNT"):
+        root = etree.fromstring("<TKhai><DLTKhai Id=\"tk\"><Ten>Bảng kê &amp; tờ khai</Ten></DLTKhai>"
+                                "<DSCKS><NNT/></DSCKS></TKhai>".encode())
+        xmldsig.sign(root, key, [pem, ca], reference_id="tk", signing_time=when,
+                     parent=root.find(parent_path) if parent_path else None)
+        data = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+        doc, cafile = tmp_path / "m.xml", tmp_path / "ca.pem"
+        doc.write_bytes(data)
+        cafile.write_bytes(ca)
+        res = subprocess.run(["xmlsec1", "--verify", "--trusted-pem", str(cafile), "--id-attr:Id", "DLTKhai", str(doc)],
+                             capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        assert xmldsig.verify(data, pem).tag == "DLTKhai"
+        sig = root.find(".//{http://www.w3.org/2000/09/xmldsig#}Signature")
+        assert xmldsig.signing_time(sig) == "2026-03-02T00:05:00"  # Vietnamese local time
+        assert sig.findtext(".//{http://www.w3.org/2000/09/xmldsig#}X509SubjectName") == \
+            x509.load_pem_x509_certificate(pem).subject.rfc4514_string()
+        with pytest.raises(xmldsig.XmlSignatureError):
+            xmldsig.verify(data.replace("tờ khai".encode(), "tờ khai sửa".encode()), pem)
