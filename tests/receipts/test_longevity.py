@@ -109,6 +109,18 @@ def test_a_b_lta_receipt_still_verifies_after_its_certificate_expired(live_serve
         assert later.valid, later.reasons
         assert later.level == "B-LTA"
 
+        # Long-term data may follow the signature; any other change after it may not.
+        from pyhanko.pdf_utils import generic
+        from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+        writer = IncrementalPdfFileWriter(io.BytesIO(data))
+        writer.root["/Lang"] = generic.TextStringObject("en")
+        writer.update_root()
+        tampered = io.BytesIO()
+        writer.write(tampered)
+        changed = verify_pdf(session, settings, tampered.getvalue())
+        assert not changed.valid and "not-whole-document" in changed.codes, changed.reasons
+
         if shutil.which("pdfsig"):
             out = _pdfsig(tmp_path, data)
             receipt_sig, doc_ts = out.split("Signature #2:")
