@@ -173,6 +173,7 @@ def test_a_short_or_default_secret_key_is_refused(tmp_path):
     assert "HCC_SECRET_KEY is a default or too short" in refusal(production_env(tmp_path, HCC_SECRET_KEY="changeme"))
 
 
-@pytest.mark.parametrize("secret", [secrets.token_urlsafe(48), secrets.token_hex(32), secrets.token_urlsafe(32)])
+@pytest.mark.parametrize("secret", [secrets.token_urlsafe(48), secrets.token_hex(32), secrets.token_urlsafe(32)],
+                         ids=["urlsafe-48", "hex-32", "urlsafe-32"])
 def test_a_generated_secret_key_is_accepted(tmp_path, secret):
     Settings.from_env(production_env(tmp_path, HCC_SECRET_KEY=secret)).check_production()
