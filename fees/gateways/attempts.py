@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from core.clock import utcnow
 from fees.gateways.base import (
+    ATTEMPT_MARK,
     Checkout,
     DuplicateError,
     GatewayError,
@@ -77,6 +78,8 @@ def payment_code_for(session: Session, gateway: str, order_ref: str) -> str:
     attempt = find(session, gateway, order_ref)
     if attempt is not None:
         return attempt.payment.code
+    if ATTEMPT_MARK in order_ref:
+        return order_ref  # made by this mechanism, so recorded when opened: one we never opened is no payment's
     return code_from_order_ref(order_ref)
 
 
