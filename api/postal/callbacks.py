@@ -1,4 +1,5 @@
-"""Carrier webhooks under /callbacks/<carrier>: stored verbatim, authenticated, deduplicated, then acted on."""
+"""Carrier webhooks under /callbacks/<carrier> (GHN, Viettel Post, and VNPost where its push is registered):
+stored verbatim, authenticated, deduplicated, then acted on."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from postal.shipments import apply_event, find_for_event, lock_shipment
 
 log = logging.getLogger(__name__)
 bp = Blueprint("postal_callbacks", __name__, url_prefix="/callbacks")
-WEBHOOK_CARRIERS = ("viettelpost", "ghn")
+WEBHOOK_CARRIERS = ("viettelpost", "ghn", "vnpost")
 
 
 def _answer(carrier: str, status: int, message: str):
