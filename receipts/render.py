@@ -257,10 +257,15 @@ def render_pdf(content: dict, *, title_note: str | None = None, font: str | None
         put(right, base + 16 * mm, f"Ngày {dd} tháng {mm_} năm {yyyy}", 7.5, align="right")
     put(right, base + 12 * mm, "NGƯỜI THU TIỀN", 8.5, bold=True, align="right")
     put(right, base + 8 * mm, "(Ký bằng chữ ký số)", 7.5, align="right")
-    collector = printable(content.get("collector") or org["name"])
-    while collector and c.stringWidth(collector, font, 8) > 52 * mm:
-        collector = collector[:-2] + "…"
-    put(right, base + 4 * mm, collector, 8, align="right")
+    # The collector's name on up to two lines (a unit's name is long); beyond that it is shortened.
+    lines = simpleSplit(printable(content.get("collector") or org["name"]), font, 8, 62 * mm) or [""]
+    if len(lines) > 2:
+        lines = [lines[0], lines[1]]
+        while c.stringWidth(lines[1] + "…", font, 8) > 62 * mm:
+            lines[1] = lines[1][:-1]
+        lines[1] += "…"
+    for i, line in enumerate(lines):
+        put(right, base + 4 * mm - i * 3.3 * mm, line, 8, align="right")
     put(width / 2, 7 * mm, "Biên lai điện tử có giá trị pháp lý khi chữ ký số hợp lệ; "
                            "tệp XML đính kèm là dữ liệu của biên lai.", 6.5, align="centre")
     c.showPage()

@@ -69,6 +69,11 @@ def test_pdftotext_recovers_every_legal_field_with_diacritics(issued):
                      "Hình thức thanh toán: Cổng thanh toán VNPAY", f"Mã giao dịch: {r.channel_ref}",
                      f"Mã tra cứu: {r.lookup_code}", f"/r/{r.lookup_code}"):
         assert expected in text, expected
+    # Under the signature, as the sample form: the Vietnamese date and the collector (paid online: the unit).
+    yyyy, mm, dd = c["collected_day"].split("-")
+    for expected in (f"Ngày {dd} tháng {mm} năm {yyyy}", "NGƯỜI THU TIỀN", "(Ký bằng chữ ký số)"):
+        assert expected in text, expected
+    assert c["collector"] == c["organisation"]["name"]
     # Circular 32/2025 shape: template EBL01, symbol the year's two digits and T (the demo unit's series).
     assert (r.template, r.symbol) == ("EBL01", f"{r.year % 100:02d}T")
 
