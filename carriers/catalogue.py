@@ -26,6 +26,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from carriers.base import CarrierUnit
 
@@ -47,6 +48,7 @@ def fold(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
 
 
+@lru_cache(maxsize=65536)
 def unit_key(name: str) -> tuple[str | None, str]:
     """(unit type, bare key) of a unit name: 'Phường 01' -> ('phuong', '1'), 'QUẬN BA ĐÌNH' ->
     ('quan', 'badinh'), 'Hồ Chí Minh' -> (None, 'hochiminh'), "Xã Ea M'Droh" -> ('xa', 'eamdroh')."""
@@ -135,6 +137,7 @@ class _Index:
         return ids
 
 
+@lru_cache(maxsize=65536)
 def _spelling(name: str) -> str:
     return re.sub(r"\s+", " ", unicodedata.normalize("NFC", name or "")).strip().casefold()
 

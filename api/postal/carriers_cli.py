@@ -33,7 +33,7 @@ def _echo_coverage(cov) -> None:
         click.echo(f"{cov.carrier}: offers no catalogue; takes our two-level codes as they are")
     else:
         for u in cov.unmapped:
-            click.echo(printable(f"  {u.code}\t{u.name}, {u.province}\t{u.reason}"))
+            click.echo(printable(f"  {u.code} {u.name}, {u.province}: {u.reason}"))
     click.echo(cov.line)
 
 
