@@ -44,30 +44,47 @@ SIGNATURE_PREFIX = "MYVNP"
 CANCEL_ACCEPTED, CANCEL_PENDING = "00", "02"
 LIST_PAGE_SIZE = 500            # GetListOrder: at most 500 a page
 DATE_FORMAT = "%d-%m-%Y"        # GetListOrder lastUpdateFrom / lastUpdateTo
+SEND_TYPE_COLLECT = "1"         # sendType: thu gom tận nơi (the postman collects at the sender)
+SEND_TYPE_POST_OFFICE = "2"     # sendType: gửi hàng tại bưu cục
 
 # ---------------------------------------------------------------------------------------------------
 # ASSUMPTIONS — everything below is not in the material we could read (docs/carriers/vnpost.md says
 # what each rests on); confirm with VNPost before go-live and change it here only.
 #
-# Status codes: 0, 1, 50, 70, 80, 90 and 100 appear with these names in public integrations; the
-# others are ours, picked so the sandbox can play every scenario.
+# Status codes. MyVNPost's own order statuses are 0–22, in groups its portal shows: 1–5 "Đang lấy
+# hàng", 6, 7, 10–13, 15 "Đang thực hiện", 14 and 21 "Thành công", 20 "Thành công một phần", 16–19
+# "Chuyển hoàn" (0 is a draft). Which status within a group is which, and 8 as cancelled, are ours.
+# Another public integration reads 50, 70, 80, 90 and 100 (names as below): read too.
 STATUS_MAP = {
-    "0": "pending",             # Tạo đơn (đã tiếp nhận)                      [seen]
-    "1": "pending",             # Chờ lấy hàng / chờ thu gom                   [seen]
-    "50": "picked_up",          # Đã nhận hàng, nhập bưu cục                   [seen]
-    "70": "in_transit",         # Đang vận chuyển                              [seen]
-    "80": "out_for_delivery",   # Đang phát hàng                               [seen]
-    "90": "delivered",          # Phát thành công                              [seen]
-    "100": "return_to_sender",  # Chuyển hoàn                                  [seen]
-    "91": "delivery_failed",    # Phát không thành công                        [assumed code]
-    "92": "on_hold",            # Lưu kho chờ phát lại                         [assumed code]
-    "93": "ready_for_pickup",   # Chờ nhận tại bưu cục                         [assumed code]
-    "110": "returned",          # Đã phát hoàn cho người gửi                   [assumed code]
-    "-1": "cancelled",          # Đã huỷ                                       [assumed code]
+    "0": "pending", "1": "pending", "2": "pending", "3": "pending", "4": "pending", "5": "pending",
+    "6": "picked_up",           # Đã thu gom                                   [assumed in group]
+    "7": "in_transit", "15": "in_transit",
+    "10": "out_for_delivery",   # Đang phát                                    [assumed in group]
+    "11": "delivery_failed",    # Phát không thành công                        [assumed in group]
+    "12": "on_hold",            # Chờ phát lại                                 [assumed in group]
+    "13": "ready_for_pickup",   # Chờ nhận tại bưu cục                         [assumed in group]
+    "14": "delivered", "21": "delivered", "20": "delivered",
+    "16": "return_to_sender", "17": "return_to_sender", "18": "return_to_sender",
+    "19": "returned",           # Đã phát hoàn cho người gửi                   [assumed in group]
+    "8": "cancelled",           # Đã huỷ                                       [assumed]
+    "50": "picked_up", "70": "in_transit", "80": "out_for_delivery", "90": "delivered",
+    "100": "return_to_sender",
 }
-# sendType (hình thức gửi): "1" the postman collects at the sender's address (thu gom tận nơi),
-# "2" the sender hands it in at a post office. Only "1" is seen in public code; the meaning is ours.
-SEND_TYPE_COLLECT = "1"
+# An unknown code is read from its Vietnamese name, first match wins (refusals and returns before
+# successes: "Phát không thành công", "Phát hoàn thành công").
+STATUS_WORDS = (
+    (("huỷ", "hủy"), "cancelled"),
+    (("không thành công", "thất bại", "không phát được"), "delivery_failed"),
+    (("đã phát hoàn", "hoàn thành công", "đã hoàn trả"), "returned"),
+    (("chuyển hoàn", "phát hoàn", "hoàn trả", "hoàn hàng"), "return_to_sender"),
+    (("phát thành công", "giao thành công"), "delivered"),
+    (("đang phát", "đi phát", "giao bưu tá"), "out_for_delivery"),
+    (("chờ nhận tại bưu cục",), "ready_for_pickup"),
+    (("chờ phát lại", "lưu kho"), "on_hold"),
+    (("đã thu gom", "thu gom thành công", "đã nhận hàng", "đã lấy hàng", "nhận gửi"), "picked_up"),
+    (("vận chuyển", "khai thác", "chuyển tiếp", "đến bưu cục", "đi bưu cục"), "in_transit"),
+    (("chờ", "tạo đơn", "nháp", "duyệt", "đang lấy hàng"), "pending"),
+)
 # A dossier pickup whose fee the postman collects from the citizen: the amount goes as the COD
 # add-on of the collection order (documented COD is collected at delivery; collection at pickup
 # is what the BCCI contract is to say).
@@ -88,13 +105,25 @@ CANCEL_REFUSED = "01"
 # code is ever a valid VNPost code there.
 # ---------------------------------------------------------------------------------------------------
 
-STATUS_CODES = {"pending": "1", "picked_up": "50", "in_transit": "70", "out_for_delivery": "80",
-                "delivered": "90", "return_to_sender": "100", "delivery_failed": "91", "on_hold": "92",
-                "ready_for_pickup": "93", "returned": "110", "cancelled": "-1"}
-STATUS_NAMES = {"0": "Tạo đơn", "1": "Chờ thu gom", "50": "Đã nhận hàng", "70": "Đang vận chuyển",
-                "80": "Đang phát hàng", "90": "Phát thành công", "100": "Chuyển hoàn",
-                "91": "Phát không thành công", "92": "Lưu kho chờ phát lại", "93": "Chờ nhận tại bưu cục",
-                "110": "Đã phát hoàn cho người gửi", "-1": "Đã huỷ"}
+# What the sandbox reports for each of our statuses (MyVNPost's own codes), and their names.
+STATUS_CODES = {"pending": "1", "picked_up": "6", "in_transit": "7", "out_for_delivery": "10",
+                "delivery_failed": "11", "on_hold": "12", "ready_for_pickup": "13", "delivered": "14",
+                "return_to_sender": "16", "returned": "19", "cancelled": "8"}
+STATUS_NAMES = {"0": "Lưu nháp", "1": "Chờ thu gom", "6": "Đã thu gom", "7": "Đang vận chuyển", "10": "Đang phát",
+                "11": "Phát không thành công", "12": "Chờ phát lại", "13": "Chờ nhận tại bưu cục",
+                "14": "Phát thành công", "16": "Chuyển hoàn", "19": "Đã phát hoàn cho người gửi", "8": "Đã huỷ"}
+
+
+def status_of(code, name: str = "") -> str:
+    """Our status for a VNPost status: by its code, else by its Vietnamese name, else "unknown"."""
+    known = STATUS_MAP.get(str(code).strip())
+    if known:
+        return known
+    folded = " ".join(str(name or "").lower().split())
+    for words, status in STATUS_WORDS:
+        if any(w in folded for w in words):
+            return status
+    return "unknown"
 
 DEFAULT_SERVICE = "BK"  # bưu kiện (chuyển phát thường); "EMS" chuyển phát nhanh
 
@@ -240,7 +269,7 @@ def list_query(today: date, page: int = 0) -> dict:
 def find_order(records: list[dict], order_number: str) -> CreatedShipment | None:
     for rec in records:
         if rec.get("saleOrderCode") == order_number and rec.get("itemCode") \
-                and STATUS_MAP.get(str(rec.get("status"))) != "cancelled":
+                and status_of(rec.get("status"), str(rec.get("statusName") or "")) != "cancelled":
             fee = rec.get("totalFee")
             return CreatedShipment(tracking_code=str(rec["itemCode"]), fee=int(fee) if fee is not None else None,
                                    order_number=order_number, raw=rec)
@@ -312,7 +341,7 @@ def parse_history(body, item_code: str, order_number: str | None = None) -> list
             at = parse_vn_time(str(row.get("createdDate") or ""), str(row.get("createdHour") or ""))
         except ValueError:
             continue
-        status = STATUS_MAP.get(code, "unknown")
+        status = status_of(code, str(row.get("statusName") or ""))
         events.append(TrackingEvent(
             tracking_code=item_code, order_number=order_number, status=status, carrier_status=code,
             occurred_at=at, description=str(row.get("statusName") or "")[:255],
@@ -366,7 +395,7 @@ def parse_webhook(body, verify) -> list[TrackingEvent]:
         if not item and not ref:
             raise WebhookRejected("an order without itemCode or saleOrderCode")
         code = str(rec.get("status", ""))
-        status = STATUS_MAP.get(code, "unknown")
+        status = status_of(code, str(rec.get("statusName") or ""))
         cod = rec.get("codAmount")
         try:
             cod = int(cod) if cod not in (None, "") and status == "delivered" else None

@@ -144,6 +144,20 @@ def test_a_refused_token_is_renewed_once_then_the_call_is_repeated(vnpost):
     assert event.occurred_at.isoformat() == "2026-11-24T14:30:00+07:00" and event.order_number == "HCC1"
 
 
+@pytest.mark.parametrize(("code", "name", "status"), [
+    ("14", "", "delivered"), ("21", "", "delivered"), ("3", "", "pending"), ("17", "", "return_to_sender"),
+    ("90", "Phát thành công", "delivered"),  # the codes another public integration reads
+    ("100", "Chuyển hoàn", "return_to_sender"),
+    # An unknown code is read from its name, refusals and returns before successes.
+    ("999", "Phát không thành công - người nhận vắng nhà", "delivery_failed"),
+    ("999", "Phát hoàn thành công cho người gửi", "returned"), ("999", "Chuyển hoàn bưu gửi", "return_to_sender"),
+    ("999", "Đã huỷ đơn hàng", "cancelled"), ("999", "Chờ phát lại", "on_hold"), ("999", "Chờ thu gom", "pending"),
+    ("999", "", "unknown"),
+])
+def test_vnpost_statuses_in_our_vocabulary(code, name, status):
+    assert payloads.status_of(code, name) == status
+
+
 def test_a_refused_login_is_permanent_and_says_why(vnpost):
     with responses.RequestsMock() as mock:
         mock.add(responses.POST, f"{BASE}/GetAccessToken",
@@ -177,7 +191,7 @@ def test_a_parcel_is_created_labelled_and_tracked_to_delivery_with_its_cod(vnpos
     store.advance(25 * 3600)
     events = vnpost.track(created.tracking_code, "HCCTEST00001")
     assert [e.status for e in events] == ["pending", "picked_up", "in_transit", "out_for_delivery", "delivered"]
-    assert [e.carrier_status for e in events] == ["1", "50", "70", "80", "90"]
+    assert [e.carrier_status for e in events] == ["1", "6", "7", "10", "14"]  # MyVNPost's own order statuses
     assert events[-1].cod_collected == 120_000 and all(e.cod_collected is None for e in events[:-1])
     assert len({e.event_id for e in events}) == 5
 
