@@ -82,4 +82,8 @@ MESSAGES = {
     "refunds.status.succeeded": {"vi": "Đã hoàn", "en": "Refunded"},
     "refunds.status.failed": {"vi": "Không thành công", "en": "Failed"},
     "refunds.status.rejected": {"vi": "Bị từ chối", "en": "Rejected"},
+    "refunds.second_payment": {"vi": "Thanh toán lần hai (đơn {order_ref}): hoàn lại toàn bộ, khoản thu vẫn giữ nguyên",
+                               "en": "Second payment (order {order_ref}): returned whole, the payment stays paid"},
+    "refunds.awaiting_query": {"vi": "Chờ cổng thanh toán xác nhận qua tra cứu giao dịch (trả lời {answer})",
+                               "en": "Awaiting the gateway's confirmation by transaction query (answer {answer})"},
 }

@@ -140,3 +140,31 @@ def test_finance_of_two_centres_keeps_one_centres_books_at_a_time(client, sessio
     client.post("/staff/finance/close", data={"day": day.isoformat(), "allow_empty": "1", "centre": other.code,
                                               "csrf_token": csrf_token(client, "/staff/finance/")})
     assert is_closed(session, other.id, day) and not is_closed(session, home.id, day)
+
+
+def test_finance_sees_a_second_payment_to_return_and_a_refund_awaiting_the_gateways_confirmation(app, session):
+    from urllib.parse import urlencode
+
+    from core import audit
+    from fees.gateways import vnpay
+    from fees.gateways.counter import record_counter_payment
+    from fees.models import Refund
+
+    make_user(session, roles=("finance",), username="ketoan1")
+    payment = make_payment(session, amount=200_000)
+    record_counter_payment(session, payment.id, method="cash", actor=audit.SYSTEM)
+    session.commit()
+    # Paid again through VNPAY (a correctly signed IPN for the payment's order): money to give back.
+    params = {"vnp_Amount": "20000000", "vnp_ResponseCode": "00", "vnp_TmnCode": "HCCSBX01",
+              "vnp_TransactionNo": "14226112", "vnp_TransactionStatus": "00", "vnp_TxnRef": payment.code}
+    params["vnp_SecureHash"] = vnpay.sign_params(params, "SANDBOXVNPAYSECRETHCC0000000000")
+    assert app.test_client().get("/callbacks/vnpay/ipn?" + urlencode(params)).get_json()["RspCode"] == "00"
+    session.expire_all()
+    refund = session.query(Refund).filter_by(payment_id=payment.id).one()
+    refund.confirmation, refund.last_answer = "query", "94"  # as if VNPAY had answered a duplicate
+    session.commit()
+    desk = app.test_client()
+    sign_in(desk, "ketoan1")
+    page = desk.get("/staff/refunds").get_data(as_text=True)
+    assert f"Thanh toán lần hai (đơn {payment.code}): hoàn lại toàn bộ, khoản thu vẫn giữ nguyên" in page
+    assert "Chờ cổng thanh toán xác nhận qua tra cứu giao dịch (trả lời 94)" in page
