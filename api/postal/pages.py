@@ -114,6 +114,7 @@ register_messages({
     "receiving.received_at": {"vi": "Trung tâm đã nhận lúc", "en": "Received at the centre"},
     "receiving.received_by": {"vi": "Người nhận", "en": "Received by"},
     "receiving.carrier_says": {"vi": "Trạng thái của ĐVVC", "en": "Carrier's status"},
+    "receiving.citizen_view": {"vi": "Trung tâm đã nhận hồ sơ", "en": "The centre has received the dossier"},
     "tracking.title": {"vi": "Tra cứu bưu gửi kết quả", "en": "Track your result"},
     "tracking.title_inbound": {"vi": "Tra cứu thu gom hồ sơ", "en": "Track your dossier pickup"},
     "tracking.promised": {"vi": "Ngày hẹn trả", "en": "Promised date"},

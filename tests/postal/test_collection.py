@@ -209,6 +209,8 @@ def test_the_receiving_desk_lists_dossiers_on_their_way_and_records_who_received
     again = client.get(f"/staff/dispatch/receiving/{waiting.id}").get_data(as_text=True)
     assert 'id="confirm-received"' not in again and 'id="received-at"' in again
     assert session.get(Shipment, not_yet.id).received_at is None
+    tracking = client.get(f"/t/{received.code}").get_data(as_text=True)  # the citizen's page says so too
+    assert "Trung tâm đã nhận hồ sơ" in tracking and user.username not in tracking
 
 
 def test_another_centres_dossier_is_not_on_the_desk_and_cannot_be_received_there(client, session, pickup):
