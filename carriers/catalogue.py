@@ -18,6 +18,21 @@ no unit type prefix ('Phường', 'Xã', 'Thị trấn', 'Đặc khu', 'Quận',
 01' = 'Phường 1' = 'Phường I'). The unit type is compared first, then the bare name if that is unique
 (a district may hold 'Xã Long Mỹ' and 'Thị trấn Long Mỹ'): several carrier units with one name are
 ambiguous, never guessed.
+
+ASSUMPTIONS (the one place they are listed in code; docs/carriers/address-codes.md explains them):
+- GHN master data: GET /shiip/public-api/master-data/province, /district, /ward?district_id= (header
+  Token); ProvinceID/ProvinceName, DistrictID/DistrictName/ProvinceID, WardCode (text)/WardName/
+  DistrictID. Orders: from_/to_district_id (int) and from_/to_ward_code (text).
+- Viettel Post categories: GET /v2/categories/listProvinceById?provinceId=-1, listDistrict?provinceId=,
+  listWards?districtId=, no token; PROVINCE_ID/PROVINCE_NAME, DISTRICT_ID/DISTRICT_VALUE (official
+  district code)/DISTRICT_NAME, WARDS_ID/WARDS_NAME. Orders send SENDER_/RECEIVER_PROVINCE, _DISTRICT,
+  _WARD (numbers); its answer echoes RECEIVER_PROVINCE/DISTRICT/WARDS.
+- The sandboxes' ids are made up in each carrier's shape (see their `catalogue()`); real ids differ.
+- A merged ward maps to its seat: the old ward whose GSO code it kept, then the others in the order
+  `vietnamadminunits` tabulates the resolutions (`carriers.sandbox.succession`).
+- The island special zones (formed from districts without communes) have no old ward: a three-level
+  carrier cannot address them until an administrator settles them.
+- A carrier whose adapter offers no catalogue (NotSupported) takes our two-level codes (postal).
 """
 
 from __future__ import annotations

@@ -149,3 +149,13 @@ def test_a_settlement_maps_a_ward_and_survives_a_resync(runner, session, app):
     assert con_dao["DistrictID"]
     bad = runner.invoke(args=["carriers", "settle", "ghn", "26732", "NO-SUCH-ID"])
     assert bad.exit_code != 0 and "NO-SUCH-ID" in bad.output
+
+
+def test_the_first_shipment_reads_the_catalogue_over_http_on_first_need(live_server, over_http, client, session, app):
+    # What `hcc serve` does out of the box: no sync was run; the first shipment reads the catalogue.
+    app.extensions["hcc"].settings.extra["HCC_POSTAL_CARRIERS"] = "viettelpost"
+    assert session.get(addressing.CarrierCatalogue, "viettelpost") is None
+    s = _shipment_to_thanh_xuan(client, session, "viettelpost")
+    assert s.tracking_code, s.last_error
+    row = session.get(addressing.CarrierCatalogue, "viettelpost")
+    assert row is not None and row.synced_by == "first-need" and row.unit_count > 10_000
