@@ -26,7 +26,7 @@ NAME = 'ck_collecting_unit_signing_kind_known'
 def _replace_check(old: str, new: str) -> None:
     bind = op.get_bind()
     if bind.dialect.name != "sqlite":
-        op.drop_constraint(NAME, 'collecting_unit', type_='check')
+        op.drop_constraint(op.f(NAME), 'collecting_unit', type_='check')
         op.create_check_constraint(op.f(NAME), 'collecting_unit', new)
         return
     # SQLite cannot alter a CHECK constraint, and a table copy (batch mode) fails here: collecting_unit is
