@@ -125,7 +125,16 @@ def status_of(code, name: str = "") -> str:
             return status
     return "unknown"
 
-DEFAULT_SERVICE = "BK"  # bưu kiện (chuyển phát thường); "EMS" chuyển phát nhanh
+# MyVNPost's domestic services (serviceCode) and whether they take the COD add-on GTG021: CTN…
+# e-commerce parcels (CTN009 "Tiêu chuẩn" takes no COD), ETN… express (ETN011 "Nhanh", documents
+# and goods, the EMS of MyVNPost; ETN013 "Hỏa tốc").
+SERVICES = {"CTN001": "Tiết kiệm (Thương mại điện tử)", "CTN007": "Tiết kiệm (Thương mại điện tử)",
+            "CTN009": "Tiêu chuẩn (Thương mại điện tử)", "ETN011": "Nhanh (Tài liệu hàng hóa)",
+            "ETN013": "Hỏa tốc", "ETN031": "Nhanh (Tài liệu hàng hóa)", "ETN037": "Nhanh (Thương mại điện tử)",
+            "PTN001": "Logistic (trên 30 kg)"}
+SERVICES_WITHOUT_COD = frozenset({"CTN009"})
+# Results of a procedure are papers: sent as documents, express, COD allowed.
+DEFAULT_SERVICE = "ETN011"
 
 
 # -- token ------------------------------------------------------------------------------------------
@@ -159,15 +168,17 @@ def _addons(cod_amount: int) -> list[dict]:
 
 
 def cod_of(addons) -> int:
-    """The COD amount of an `addonService` list (0 without the COD add-on)."""
+    """The COD amount of an `addonService` list (0 without the COD add-on); a `propValue` holds
+    every property of the add-on as "CODE:value;CODE:null"."""
     for a in addons or []:
         if isinstance(a, dict) and a.get("code") == COD_ADDON:
-            prop, _, value = str(a.get("propValue") or "").partition(":")
-            if prop == COD_PROP:
-                try:
-                    return int(value)
-                except ValueError:
-                    return 0
+            for pair in str(a.get("propValue") or "").split(";"):
+                prop, _, value = pair.partition(":")
+                if prop.strip() == COD_PROP:
+                    try:
+                        return int(value)
+                    except ValueError:
+                        return 0
     return 0
 
 
@@ -211,7 +222,7 @@ def order_request(customer_code: str, contract: str, req: ShipmentRequest, *, co
                 "additionRequest": [], "orgCodeCollect": None, "orgCodeAccept": None,
                 "saleOrderCode": req.order_number, "contentNote": req.content, "weight": str(req.weight_grams),
                 "width": None, "length": None, "height": None, "vehicle": VEHICLE_ROAD,
-                "sendType": SEND_TYPE_COLLECT if collect else "2", "isBroken": "0", "deliveryTime": None,
+                "sendType": SEND_TYPE_COLLECT if collect else SEND_TYPE_POST_OFFICE, "isBroken": "0", "deliveryTime": None,
                 "deliveryRequire": None, "deliveryInstruction": req.note or None}}
 
 

@@ -37,6 +37,8 @@ from carriers.vnpost.payloads import (
     CANCEL_REFUSED,
     CODE_TYPE_ITEM,
     DATE_FORMAT,
+    SERVICES,
+    SERVICES_WITHOUT_COD,
     STATUS_CODES,
     STATUS_NAMES,
     TWO_LEVEL_DISTRICT,
@@ -48,9 +50,11 @@ from core.clock import VN_TZ
 from core.settings import Settings
 
 CARRIER = "vnpost"
-EMS_EXTRA = 12_000
-SERVICES = {"BK": "Bưu kiện - Chuyển phát thường", "EMS": "Chuyển phát nhanh EMS"}
-PREFIX = {"EMS": ("EB", "1"), "BK": ("BK", "2")}  # itemCode prefix, first digit of orderHdrID
+# The services this sandbox opens to every account, their price against the shared tariff, and
+# the item code prefix (express codes start with E, e-commerce parcels with C) with the first digit
+# of the orderHdrID the sandbox derives from the item code.
+OFFERED = {"CTN001": -3_000, "CTN009": 0, "ETN011": 12_000}
+PREFIX = {"E": ("EB", "1"), "C": ("CT", "2")}
 MUST_HAVE = ("senderName", "senderPhone", "senderAddress", "receiverName", "receiverPhone", "receiverAddress",
              "serviceCode", "contentNote", "weight", "sendType")
 
@@ -209,7 +213,7 @@ def _tracking_codes(store: SandboxStore) -> list[str]:
 
 
 def _fee(weight: int, cod: int, service: str) -> int:
-    return sandbox_fee(weight, cod) + (EMS_EXTRA if service == "EMS" else 0)
+    return sandbox_fee(weight, cod) + OFFERED[service]
 
 
 def _weight(value) -> int | None:
@@ -256,7 +260,10 @@ def handle(store: SandboxStore, settings: Settings, call: Call) -> Reply:
         rows = [{"serviceCode": code, "serviceName": name, "mainFee": _fee(weight, 0, code),
                  "vasFee": _fee(weight, cod, code) - _fee(weight, 0, code), "totalFee": _fee(weight, cod, code),
                  "priceWeight": weight, "weightConvert": weight, "addonService": data.get("addonService") or []}
-                for code, name in SERVICES.items() if not wanted or wanted == code]
+                for code, name in ((c, SERVICES[c]) for c in OFFERED)
+                if (not wanted or wanted == code) and not (cod and code in SERVICES_WITHOUT_COD)]
+        if wanted and not rows:
+            return _refuse(400, f"Dịch vụ {wanted} không mở cho tài khoản hoặc không nhận dịch vụ cộng thêm đã chọn")
         return Reply(200, rows)
     if path == "/CreateOrder" and call.method == "POST":
         data = body if isinstance(body, dict) else {}
@@ -268,15 +275,17 @@ def handle(store: SandboxStore, settings: Settings, call: Call) -> Reply:
         missing = [f for f in MUST_HAVE if not str(info.get(f) or "").strip()]
         if missing:
             return _refuse(400, f"Thiếu thông tin bắt buộc: {', '.join(missing)}")
-        if info["serviceCode"] not in SERVICES or _weight(info["weight"]) is None:
+        if info["serviceCode"] not in OFFERED or _weight(info["weight"]) is None:
             return _refuse(400, "Dịch vụ hoặc khối lượng không hợp lệ")
+        cod = cod_of(info.get("addonService"))
+        if cod and info["serviceCode"] in SERVICES_WITHOUT_COD:
+            return _refuse(400, f"Dịch vụ {info['serviceCode']} không đi kèm dịch vụ cộng thêm GTG021")
         for side in ("sender", "receiver"):
             if not _valid_address(info.get(f"{side}ProvinceCode"), info.get(f"{side}DistrictCode"),
                                   info.get(f"{side}CommuneCode")):
                 return _refuse(400, f"Mã địa chỉ {side} không có trong danh mục VNPost")
         reference = str(info.get("saleOrderCode") or "") or new_tracking_code("VNP")
-        cod = cod_of(info.get("addonService"))
-        prefix, _ = PREFIX[info["serviceCode"]]
+        prefix, _ = PREFIX[info["serviceCode"][0]]
         try:
             parcel = store.create(CARRIER, new_tracking_code(prefix, "VN"), reference, data,
                                   note=str(info.get("deliveryInstruction") or ""), cod_amount=cod,

@@ -69,7 +69,7 @@ def test_create_order_carries_customer_contract_our_number_cod_and_vnpost_codes(
     carrier = get_carrier("vnpost", carrier_settings, account=account)
     request = ShipmentRequest(order_number="HCCTEST00001", sender=with_ids(CENTRE, PHU_THUONG),
                               receiver=with_ids(CITIZEN, THANH_XUAN), weight_grams=300, cod_amount=120_000,
-                              service="EMS", note="Gọi trước khi phát")
+                              service="ETN011", note="Gọi trước khi phát")
     created = carrier.create(request)
     [call] = calls_to(wire, "/CreateOrder")
     assert call.request.headers["Content-Type"] == "application/json"
@@ -82,14 +82,14 @@ def test_create_order_carries_customer_contract_our_number_cod_and_vnpost_codes(
             "receiverName": "Trần Thị Bình", "receiverPhone": "0912345678", "receiverEmail": None,
             "receiverAddress": "Số 12 Nguyễn Trãi, Phường Thanh Xuân, Thành phố Hà Nội",
             "receiverProvinceCode": "101", "receiverDistrictCode": "VNPOST", "receiverCommuneCode": "1000367",
-            "serviceCode": "EMS", "addonService": [{"code": "GTG021", "propValue": "PROP0018:120000"}],
+            "serviceCode": "ETN011", "addonService": [{"code": "GTG021", "propValue": "PROP0018:120000"}],
             "additionRequest": [], "orgCodeCollect": None, "orgCodeAccept": None,
             "saleOrderCode": "HCCTEST00001", "contentNote": "Kết quả giải quyết thủ tục hành chính",
             "weight": "300", "width": None, "length": None, "height": None, "vehicle": "BO", "sendType": "1",
             "isBroken": "0", "deliveryTime": None, "deliveryRequire": None,
             "deliveryInstruction": "Gọi trước khi phát"}}
-    assert created.tracking_code.startswith("EB") and created.tracking_code.endswith("VN")
-    assert created.fee == 39_000  # 22.000 first 500 g + 5.000 COD + 12.000 EMS
+    assert created.tracking_code.startswith("E") and created.tracking_code.endswith("VN")
+    assert created.fee == 39_000  # 22.000 first 500 g + 5.000 COD + 12.000 express (sandbox tariff)
     # The look-up by our number went first, so a retry never makes a second parcel.
     assert [urlsplit(c.request.url).path.rsplit("/", 1)[1] for c in wire.calls] == \
         ["GetAccessToken", "GetListOrder", "CreateOrder"]
@@ -122,8 +122,18 @@ def test_services_charge_asks_every_service_with_the_cod_add_on(carrier_settings
     assert body["data"]["serviceCode"] is None and body["data"]["weight"] == 1200
     assert body["data"]["receiverCommuneCode"] == "1000367" and body["data"]["receiverDistrictCode"] == "VNPOST"
     assert body["data"]["addonService"] == [{"code": "GTG021", "propValue": "PROP0018:200000"}]
-    assert {r.service: r.fee for r in rates} == {"BK": 35_000, "EMS": 47_000}  # 22.000 + 2 × 4.000 + 5.000 COD
+    # CTN009 (Tiêu chuẩn) takes no COD, so it is not offered for this parcel.
+    assert {r.service: r.fee for r in rates} == {"CTN001": 32_000, "ETN011": 47_000}
     assert all(r.carrier == "vnpost" and r.service_name for r in rates)
+
+
+def test_a_service_without_cod_is_priced_without_it_and_refused_with_it(vnpost, wire):
+    rates = {r.service: r.fee for r in vnpost.quote(request_for(cod_amount=0))}
+    assert rates == {"CTN001": 19_000, "CTN009": 22_000, "ETN011": 34_000}
+    with pytest.raises(PermanentCarrierError, match="GTG021"):
+        vnpost.create(replace(request_for(cod_amount=50_000), service="CTN009"))
+    created = vnpost.create(replace(request_for("HCCTEST00002", cod_amount=0), service="CTN009"))
+    assert created.tracking_code.startswith("C") and created.fee == 22_000
 
 
 def test_a_refused_token_is_renewed_once_then_the_call_is_repeated(vnpost):
