@@ -83,7 +83,8 @@ class Payment(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id"), index=True)
-    # The short unguessable code citizens see (pay link, VietQR description, vnp_TxnRef).
+    # The short unguessable code citizens see (pay link, VietQR description, the first gateway order's
+    # reference; later checkout attempts have their own, see GatewayAttempt).
     code: Mapped[str] = mapped_column(String(16), unique=True)
     dossier_code: Mapped[str] = mapped_column(String(64), index=True)
     payer_name: Mapped[str] = mapped_column(String(255))

@@ -72,6 +72,7 @@ REFUND_ANSWERS = {
     "94": "unknown",    # Yêu cầu trùng lặp trong thời gian giới hạn của API: an earlier one is being processed
     "95": "failed",     # Giao dịch này không thành công bên VNPAY. VNPAY từ chối xử lý yêu cầu
     "97": "failed",     # Checksum không hợp lệ: VNPAY did nothing; the secret must be fixed by a person
+    "98": "unknown",    # Timeout Exception (in some transcriptions of the table): it may have been taken
     "99": "unknown",    # Các lỗi khác: it may or may not have been taken
 }
 # querydr's vnp_TransactionType: 01 payment, 02 full refund, 03 partial refund; vnp_TransactionStatus of a

@@ -97,7 +97,7 @@ def original(payment: Payment, gateway: str) -> ledger.SandboxTxn:
 
 # --- VNPAY ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("code", ["02", "03", "04", "91", "93", "95", "97"])
+@pytest.mark.parametrize("code", ["02", "03", "04", "13", "91", "93", "95", "97"])
 def test_a_vnpay_refusal_fails_the_refund_and_moves_no_money(wire, session, code):
     payment = paid_through(session, "vnpay")
     refund = approved_refund(session, payment, 50_000)
@@ -115,7 +115,7 @@ def test_vnpay_00_succeeds_without_a_query(wire, session):
     assert [c.request.body for c in wire.gateway_calls() if b'"querydr"' in c.request.body] == []
 
 
-@pytest.mark.parametrize("code", ["94", "99", "lost"])
+@pytest.mark.parametrize("code", ["94", "98", "99", "lost"])
 def test_an_answer_that_does_not_tell_is_confirmed_by_querydr(wire, session, code):
     payment = paid_through(session, "vnpay")
     refund = approved_refund(session, payment, 50_000)
@@ -256,5 +256,6 @@ def test_momo_9000_is_paid_with_one_step_capture(client, session):
 
 
 def test_the_vnpay_codes_of_the_adapter_are_the_documented_ones():
-    assert sorted(vnpay_wire.REFUND_ANSWERS) == ["00", "02", "03", "04", "13", "91", "93", "94", "95", "97", "99"]
-    assert {c for c, m in vnpay_wire.REFUND_ANSWERS.items() if m == "unknown"} == {"94", "99"}
+    assert sorted(vnpay_wire.REFUND_ANSWERS) == ["00", "02", "03", "04", "13", "91", "93", "94", "95", "97", "98",
+                                                 "99"]
+    assert {c for c, m in vnpay_wire.REFUND_ANSWERS.items() if m == "unknown"} == {"94", "98", "99"}
