@@ -66,6 +66,28 @@ def _issued(session, settings, payment) -> bytes:
     return read_pdf(settings, r)
 
 
+def _xml_verified_by_xmlsec1(tmp_path, settings, data: bytes) -> None:
+    """The embedded XML's signature, checked independently by xmlsec1 against the provider's CA."""
+    import io
+
+    from lxml import etree
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    from receipts.verify import _embedded_xml
+
+    if not shutil.which("xmlsec1"):
+        return
+    xml = _embedded_xml(PdfFileReader(io.BytesIO(data)))
+    doc, ca = tmp_path / "receipt.xml", tmp_path / "ca.pem"
+    doc.write_bytes(xml)
+    ca.write_bytes((settings.instance_dir / "signing" / "remote" / "sandbox-ca.pem").read_bytes())
+    ids = sorted({etree.QName(el).localname for el in etree.fromstring(xml).iter() if el.get("Id")})
+    args = [a for name in ids for a in ("--id-attr:Id", name)]
+    out = subprocess.run(["xmlsec1", "--verify", "--trusted-pem", str(ca), *args, str(doc)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+
+
 def _accepted_by_pdfsig(tmp_path, data: bytes) -> None:
     if not shutil.which("pdfsig"):
         return
@@ -94,6 +116,7 @@ def test_a_unit_on_a_csc_service_gets_receipts_signed_by_the_provider(live_serve
     assert "Ký biên lai CSC" in result.signer
     assert cert["cert_pem"]  # the key itself never left the sandbox provider's folder
     _accepted_by_pdfsig(tmp_path, data)
+    _xml_verified_by_xmlsec1(tmp_path, settings, data)
 
 
 def test_a_wrong_csc_pin_leaves_the_receipt_pending(live_server, session, settings):
@@ -115,6 +138,7 @@ def test_a_unit_on_smartca_gets_receipts_once_the_subscriber_approves(smartca_un
     assert result.valid, result.reasons
     assert "Ký biên lai SmartCA" in result.signer
     _accepted_by_pdfsig(tmp_path, data)
+    _xml_verified_by_xmlsec1(tmp_path, settings, data)
 
 
 @pytest.mark.parametrize(("mode", "why"), [("refuse", "từ chối"), ("never", "đang chờ")])
