@@ -107,3 +107,65 @@ def smartca_status(tran: str):
     from receipts.remote import smartca_sandbox
 
     return _smartca(smartca_sandbox.status(settings().instance_dir, tran))
+
+
+# Sandbox-only controls (not part of either protocol): what a provider does at sign-up, and the
+# subscriber's answer in the SmartCA app.
+def _text(data: dict, name: str, default: str, limit: int = 200) -> str:
+    from core.text import clean_text
+
+    value = data.get(name)
+    cleaned = clean_text(value, limit, field=name, errors={}) if isinstance(value, str) else None
+    return cleaned or default
+
+
+@bp.post("/csc/_credentials")
+def csc_provision():
+    from receipts.remote import csc_sandbox
+
+    data = _json_body()
+    try:
+        record = csc_sandbox.provision(
+            settings().instance_dir, str(data.get("credentialID") or ""), public_url=settings().public_url,
+            client_id=_text(data, "client_id", ""), client_secret=_text(data, "client_secret", ""),
+            pin=_text(data, "PIN", "") or None, scal=2 if data.get("SCAL") in (2, "2") else 1,
+            organisation=_text(data, "organisation", "Đơn vị thu (sandbox)"),
+            common_name=_text(data, "common_name", "Ký biên lai (sandbox CSC)"))
+    except ValueError as e:
+        return jsonify({"error": "invalid_request", "error_description": str(e)}), 400
+    if not record.get("client_id") or not record.get("client_secret"):
+        return jsonify({"error": "invalid_request", "error_description": "client_id and client_secret"}), 400
+    return jsonify({"credentialID": record["name"], "certificate": record["cert_pem"]})
+
+
+@bp.post("/smartca/_subscribers")
+def smartca_provision():
+    from receipts.remote import smartca_sandbox
+
+    data = _json_body()
+    sp_id, sp_password = _text(data, "sp_id", ""), _text(data, "sp_password", "")
+    if not sp_id or not sp_password:
+        return jsonify({"error": "sp_id and sp_password"}), 400
+    try:
+        record = smartca_sandbox.provision(
+            settings().instance_dir, str(data.get("user_id") or ""), public_url=settings().public_url, sp_id=sp_id,
+            sp_password=sp_password, approval=str(data.get("approval") or "instant"),
+            organisation=_text(data, "organisation", "Đơn vị thu (sandbox)"),
+            common_name=_text(data, "common_name", "Ký biên lai (sandbox SmartCA)"))
+    except ValueError as e:
+        return jsonify({"error": str(e)}), 400
+    return jsonify({"user_id": record["name"], "approval": record["approval"], "certificate": record["cert_pem"]})
+
+
+@bp.post("/smartca/_subscribers/<user_id>/approval")
+def smartca_app(user_id: str):
+    """The subscriber's answer in the SmartCA app to the next requests: instant, polls:N, refuse, never."""
+    from receipts.remote import smartca_sandbox
+
+    try:
+        smartca_sandbox.set_approval(settings().instance_dir, user_id, str(_json_body().get("approval") or ""))
+    except KeyError:
+        return jsonify({"error": "USER_NOT_FOUND"}), 404
+    except ValueError as e:
+        return jsonify({"error": str(e)}), 400
+    return jsonify({"user_id": user_id, "approval": _json_body().get("approval")})

@@ -192,3 +192,28 @@ def test_the_csc_sandbox_speaks_the_csc_error_model(live_server, settings):
         "credentialID": "bn-hcc-03", "SAD": sad, "hash": ["A" * 43 + "=", "B" * 43 + "="],
         "hashAlgo": "2.16.840.1.101.3.4.2.1", "signAlgo": "1.2.840.113549.1.1.1"})
     assert too_many.status_code == 400 and too_many.json()["error"] == "invalid_request"
+
+
+def test_the_sandbox_providers_sign_up_subscribers_and_the_app_answers(client, settings):
+    """Sandbox-only controls: a CSC credential and a SmartCA subscriber created over HTTP, the app's answer set."""
+    made = client.post("/sandbox/csc/_credentials", json={"credentialID": "dev-01", "client_id": "dev",
+                                                          "client_secret": "dev-secret", "PIN": "1234"})
+    assert made.status_code == 200 and "BEGIN CERTIFICATE" in made.json["certificate"]
+    assert client.post("/sandbox/csc/_credentials", json={"credentialID": "../x", "client_id": "a",
+                                                         "client_secret": "b"}).status_code == 400
+    sub = client.post("/sandbox/smartca/_subscribers", json={"user_id": "001089000999", "sp_id": "dev-sp",
+                                                             "sp_password": "dev-pw", "approval": "polls:3"})
+    assert sub.status_code == 200 and sub.json["approval"] == "polls:3"
+    assert client.post("/sandbox/smartca/_subscribers/001089000999/approval",
+                       json={"approval": "refuse"}).status_code == 200
+    assert client.post("/sandbox/smartca/_subscribers/001089000998/approval",
+                       json={"approval": "refuse"}).status_code == 404
+    assert client.post("/sandbox/smartca/_subscribers/001089000999/approval",
+                       json={"approval": "maybe"}).status_code == 400
+    cert = client.post("/sandbox/smartca/v1/credentials/get_certificate", json={
+        "sp_id": "dev-sp", "sp_password": "dev-pw", "user_id": "001089000999", "serial_number": "",
+        "transaction_id": "t1"}).json
+    assert cert["status_code"] == 200 and len(cert["data"]["user_certificates"]) == 1
+    wrong = client.post("/sandbox/smartca/v1/credentials/get_certificate", json={
+        "sp_id": "dev-sp", "sp_password": "nope", "user_id": "001089000999", "serial_number": "", "transaction_id": "t2"})
+    assert wrong.status_code == 400 and wrong.json["status_code"] != 200
