@@ -151,7 +151,7 @@ def queue_delivery(session: Session, receipt_id: int) -> None:
     settings = jobs.settings()
     url = lookup_url(settings, receipt.lookup_code)
     c = receipt.content
-    what = "Biên lai thay thế" if receipt.replaces_id else "Biên lai"
+    what = {"replace": "Biên lai thay thế", "adjust": "Biên lai điều chỉnh"}.get(receipt.correction or "", "Biên lai")
     if payment.payer_email:
         path = storage_for(settings).local_path(receipt.storage_key)
         queue_message(
