@@ -266,14 +266,14 @@ def _owner_mst(mltdiep: int, signed: etree._Element) -> str | None:
 
 
 def _reference(raw: bytes) -> str | None:
+    """Template, symbol and number of the receipt a data message carries (read as the receipts package reads them)."""
+    from receipts.xmldata import XmlReceiptError, read_fields
+
     try:
-        data = envelope.parse(raw).dlieu[0]
-    except (EnvelopeError, IndexError):
+        fields = read_fields(envelope.parse(raw).dlieu[0])
+    except (EnvelopeError, IndexError, XmlReceiptError):
         return None
-    head = data.find("DLBLai/TTChung")
-    if head is None:
-        return None
-    return " ".join(head.findtext(t) or "" for t in ("KHMSBLai", "KHBLai", "SBLai"))
+    return " ".join(fields.get(k) or "" for k in ("template", "symbol", "number"))
 
 
 def _signing_cert_pem(data: etree._Element) -> bytes | None:

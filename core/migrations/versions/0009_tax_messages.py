@@ -78,8 +78,8 @@ def upgrade() -> None:
 def _series_states(old: str, new: str) -> None:
     name = 'ck_receipt_series_state_known'
     if op.get_bind().dialect.name != 'sqlite':
-        op.drop_constraint(name, 'receipt_series', type_='check')
-        op.create_check_constraint(name, 'receipt_series', f"state IN ({new})")
+        op.drop_constraint(op.f(name), 'receipt_series', type_='check')
+        op.create_check_constraint(op.f(name), 'receipt_series', f"state IN ({new})")
         return
     # SQLite's documented way to change only a CHECK (https://www.sqlite.org/lang_altertable.html, "Making Other
     # Kinds Of Table Schema Changes"): edit the table's SQL in the schema and bump schema_version, no rows touched.
