@@ -492,6 +492,11 @@ def all_trust_roots(session, settings: Settings) -> list[asn1_x509.Certificate]:
     for unit in session.scalars(select(CollectingUnit).where(CollectingUnit.signing_kind.is_not(None))
                                 .order_by(CollectingUnit.id)):
         try:
+            if unit.signing_kind == "remote":
+                # From the chain kept when the service was set: verifying never waits on the provider.
+                for cert in _remote_roots(session, settings, unit):
+                    roots.setdefault(cert.sha256, cert)
+                continue
             candidates.append(load_unit_signer(session, settings, unit))
         except Exception:  # an unusable key trusts nothing; the doctor and issuance say why
             log.warning("unit signing key not loadable for verification", extra={"unit_id": unit.id})
@@ -499,6 +504,18 @@ def all_trust_roots(session, settings: Settings) -> list[asn1_x509.Certificate]:
         for cert in signer.trust_roots:
             roots.setdefault(cert.sha256, cert)
     return list(roots.values())
+
+
+def _remote_roots(session, settings: Settings, unit) -> list[asn1_x509.Certificate]:
+    from province import secrets
+    from receipts.remote import RemoteConfig
+
+    data = secrets.get_secret(session, settings, "unit", unit.id, "signing_remote")
+    if data is None:
+        return []
+    chain = RemoteConfig.from_json(data).chain_pem.encode("ascii")
+    certs = [asn1_x509.Certificate.load(der) for _t, _h, der in pem.unarmor(chain, multiple=True)] if chain else []
+    return _extra_roots(settings) + [c for c in certs if _self_signed(c)]
 
 
 def clear_cache() -> None:

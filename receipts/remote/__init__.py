@@ -17,7 +17,7 @@ a receipt is never issued unsigned.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 from receipts.signing import SigningError
 
@@ -49,6 +49,7 @@ class RemoteConfig:
     pin: str = ""  # CSC PIN for credentials/authorize, when the credential wants one
     otp: str = ""  # CSC OTP, when a fixed one is issued for unattended signing (rare)
     api_version: str = "v1"  # CSC API version in the URLs
+    chain_pem: str = ""  # the certificates the service returned (signing certificate, CAs), kept for verification
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True).encode("utf-8")
@@ -96,6 +97,8 @@ def set_unit_remote(session, settings, unit, *, protocol: str, service_url: str,
     """
     from urllib.parse import urlsplit
 
+    from asn1crypto import pem
+
     from core import audit
     from core.errors import InvalidInput
     from province.units import set_signing_remote
@@ -117,5 +120,7 @@ def set_unit_remote(session, settings, unit, *, protocol: str, service_url: str,
     except SigningError as e:
         raise InvalidInput(f"Không lấy được chứng thư số từ dịch vụ ký số của đơn vị {unit.code}: {e}",
                            errors={"service_url": ["unreachable or refused"]}) from e
+    chain = [signer.signing_cert, *(c for c in signer.cert_registry if c.sha256 != signer.signing_cert.sha256)]
+    config = replace(config, chain_pem="".join(pem.armor("CERTIFICATE", c.dump()).decode("ascii") for c in chain))
     return set_signing_remote(session, settings, unit, config=asdict(config), cert_der=signer.signing_cert.dump(),
                               actor=actor or audit.SYSTEM)

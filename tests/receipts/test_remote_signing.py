@@ -131,7 +131,8 @@ def test_a_wrong_csc_pin_leaves_the_receipt_pending(live_server, session, settin
     assert "invalid_pin" in r.last_error
 
 
-def test_a_unit_on_smartca_gets_receipts_once_the_subscriber_approves(smartca_unit, session, settings, tmp_path):
+def test_a_unit_on_smartca_gets_receipts_once_the_subscriber_approves(smartca_unit, session, settings, tmp_path,
+                                                                        monkeypatch):
     smartca_unit("polls:2")  # approved in the app while we poll
     data = _issued(session, settings, paid_payment(session))
     result = verify_pdf(session, settings, data)
@@ -139,6 +140,16 @@ def test_a_unit_on_smartca_gets_receipts_once_the_subscriber_approves(smartca_un
     assert "Ký biên lai SmartCA" in result.signer
     _accepted_by_pdfsig(tmp_path, data)
     _xml_verified_by_xmlsec1(tmp_path, settings, data)
+
+    # Verifying never waits on the provider: the chain was kept when the service was set.
+    import receipts.remote
+
+    def unreachable(*_a, **_k):
+        raise receipts.remote.RemoteSigningError("SmartCA unreachable")
+
+    monkeypatch.setattr(receipts.remote, "open_remote_signer", unreachable)
+    clear_cache()
+    assert verify_pdf(session, settings, data).valid
 
 
 @pytest.mark.parametrize(("mode", "why"), [("refuse", "từ chối"), ("never", "đang chờ")])
