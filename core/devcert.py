@@ -151,7 +151,7 @@ def published_crl(instance_dir: Path, name: str) -> bytes | None:
 
 
 def ensure_dev_signing(instance_dir: Path, organisation: str = "Trung tâm Phục vụ hành chính công (DEMO)",
-                       public_url: str = "http://localhost:5000") -> DevSigningFiles:
+                       public_url: str = "http://127.0.0.1:5000") -> DevSigningFiles:
     """Create (once) instance/signing/ with a development CA and a PKCS#12 signing identity.
 
     The signing certificate names the CA's CRL at `public_url`/sandbox/ca/<name>.crl, and that CRL is
