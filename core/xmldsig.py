@@ -4,7 +4,7 @@ The tax authority's technical rules (Decision 1450/QĐ-TCT, now 1271/QĐ-CT, par
 element identified by its `Id` with an XML-DSig signature placed in a container of the message
 (`DSCKS/NBan`, `DSCKS/NNT`, ...), not inside the signed element, and carry in the signature:
 
-- `SignedInfo` with RSA-SHA256 and SHA-256 digests (inclusive C14N 1.0);
+- `SignedInfo` with RSA-SHA256 and SHA-256 digests;
 - a first `Reference` to `#<Id of the signed element>` (transforms: enveloped-signature, C14N);
 - a second `Reference` to the `Object` holding the signing time, so the time is signed too;
 - `KeyInfo/X509Data` with `X509SubjectName` and `X509Certificate` (signing certificate first);
@@ -41,7 +41,10 @@ from lxml import etree
 from core.clock import to_local
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
-C14N = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+# Exclusive C14N (for SignedInfo and both references), as vendors' signers use for the references: the
+# signed parts keep their digest when the message is put inside an envelope (the tax authority's TDiep, a
+# PDF's attachment) whose ancestors declare namespaces, which inclusive C14N would pull in.
+C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
 ENVELOPED = f"{DS}enveloped-signature"
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
@@ -63,8 +66,8 @@ def _ds(tag: str) -> str:
 
 
 def _c14n(element: etree._Element) -> bytes:
-    # Inclusive C14N 1.0 of the element in its document: namespaces in scope from the ancestors are rendered.
-    return etree.tostring(element, method="c14n", exclusive=False, with_comments=False)
+    # Exclusive C14N of the element in its document: only the namespaces it uses are rendered.
+    return etree.tostring(element, method="c14n", exclusive=True, with_comments=False)
 
 
 def _digest(element: etree._Element) -> str:

@@ -272,3 +272,11 @@ def test_core_xmldsig_signs_any_element_so_that_xmlsec1_agrees(tmp_path):
             x509.load_pem_x509_certificate(pem).subject.rfc4514_string()
         with pytest.raises(xmldsig.XmlSignatureError):
             xmldsig.verify(data.replace("tờ khai".encode(), "tờ khai sửa".encode()), pem)
+        # Put inside an envelope whose root declares namespaces, the signature still holds (exclusive C14N).
+        wrapper = etree.fromstring(b'<TDiep xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+                                   b'xmlns:x="urn:example"><DLieu/></TDiep>')
+        wrapper.find("DLieu").append(etree.fromstring(data))
+        doc.write_bytes(etree.tostring(wrapper, xml_declaration=True, encoding="UTF-8"))
+        res = subprocess.run(["xmlsec1", "--verify", "--trusted-pem", str(cafile), "--id-attr:Id", "DLTKhai", str(doc)],
+                             capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
