@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
 import time
 from dataclasses import replace
@@ -36,6 +37,8 @@ register_settings(
     Setting("HCC_VNPOST_WEBHOOK_PUBLIC_KEY", "the sandbox's own key",
             "VNPost's RSA public key (PEM or base64 DER) that webhook signatures are checked with."),
 )
+
+log = logging.getLogger(__name__)
 
 # (base_url, username, customer code, password digest) -> (token, monotonic expiry); shared in the process.
 _tokens: dict[tuple[str, str, str, str], tuple[str, float]] = {}
@@ -171,8 +174,13 @@ class VnpostCarrier(Carrier):
 
     def _create(self, request: ShipmentRequest, payload: dict) -> CreatedShipment:
         # VNPost does not say it refuses a reused saleOrderCode: ask first, so a retry never makes
-        # a second parcel.
-        existing = self.find_by_order_number(request.order_number)
+        # a second parcel. A look-up VNPost refuses does not stop the order (postal looks it up
+        # again before any retry); one it cannot answer now does.
+        try:
+            existing = self.find_by_order_number(request.order_number)
+        except PermanentCarrierError as e:
+            log.warning("vnpost look-up before create refused", extra={"carrier": "vnpost", "error": type(e).__name__})
+            existing = None
         if existing is not None:
             raise DuplicateOrderError(f"vnpost: order {request.order_number} exists",
                                       tracking_code=existing.tracking_code)

@@ -342,3 +342,14 @@ def test_a_returned_parcel_ends_returned_with_nothing_collected(vnpost, wire, st
     events = vnpost.track(code)
     assert [e.status for e in events][-3:] == ["delivery_failed", "return_to_sender", "returned"]
     assert all(e.cod_collected is None for e in events)
+
+
+def test_a_look_up_vnpost_refuses_does_not_stop_the_order(vnpost):
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, f"{BASE}/GetAccessToken", json={"success": True, "token": "t"})
+        mock.add(responses.GET, re.compile(re.escape(BASE) + r"/GetListOrder.*"), status=400,
+                 json={"success": False, "message": "Khoảng thời gian không hợp lệ"})
+        mock.add(responses.POST, f"{BASE}/CreateOrder", json={"data": {
+            "orderHdrID": "1123", "itemCode": "EB000000123VN", "saleOrderCode": "HCCTEST00001", "totalFee": 39000}})
+        created = vnpost.create(request_for())
+    assert (created.tracking_code, created.fee, created.order_number) == ("EB000000123VN", 39_000, "HCCTEST00001")
