@@ -17,7 +17,7 @@ import requests
 from lxml import etree
 
 from core import outbound
-from core.settings import Setting, Settings, register_production_check, register_settings
+from core.settings import Setting, Settings, register_settings
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,9 @@ def sender_code(settings: Settings) -> str:
     return settings.get("HCC_TAX_SENDER_CODE") or "HCCTVAN"
 
 
-@register_production_check
-def _production(settings: Settings) -> list[str]:
+def production_problems(settings: Settings) -> list[str]:
+    """What keeps the channel from production (for `register_production_check`, once the production test
+    environment names a T-VAN: until then the channel refuses to send in production instead, see `_post`)."""
     url = (settings.get("HCC_TAX_CHANNEL_URL") or "").strip()
     if not url:
         return ["HCC_TAX_CHANNEL_URL must name the T-VAN endpoint in production (the sandbox is not the tax authority)"]
@@ -93,6 +94,9 @@ class TaxChannel:
         token = b64encode(f"{self.cfg.user}:{self.cfg.password}".encode()).decode()
         headers = {"Content-Type": "application/xml; charset=utf-8", "Authorization": f"Basic {token}"}
         url = self.cfg.base_url + path
+        if self.cfg.sandbox and self.settings.production:
+            # Never the sandbox in production: the message waits (the sweep retries) until a T-VAN is configured.
+            raise RetryableChannelError("HCC_TAX_CHANNEL_URL is not set: no T-VAN to send to")
         try:
             if self.cfg.sandbox:
                 # Our own sandbox on our own address: not a user-supplied URL (the carriers' sandboxes likewise).
