@@ -1,4 +1,5 @@
-"""The receipt register (sổ biên lai): filtered listing and its CSV export for a day or a month."""
+"""The receipt register (sổ biên lai): filtered listing and its CSV export for a day or a month, with each receipt's
+correction (replacement, adjustment and its difference) and refunds (a refunded receipt stays valid)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import Select, select
+from sqlalchemy.orm import object_session
 
 from core.clock import day_bounds_utc, format_local
 from receipts.content import CHANNEL_LABELS
-from receipts.models import Receipt
+from receipts.models import Receipt, ReceiptRefund
 
 STATUS_LABELS = {"pending": "Đang phát hành", "issued": "Đã phát hành", "cancelled": "Đã huỷ",
                  "replaced": "Đã bị thay thế"}
@@ -52,7 +54,9 @@ def register_query(f: RegisterFilter) -> Select:
 
 COLUMNS = ["Ký hiệu mẫu", "Ký hiệu", "Số", "Ngày lập", "Ngày thu", "Người nộp", "Mã hồ sơ", "Khoản thu",
            "Loại", "Số tiền", "Hình thức thanh toán", "Mã giao dịch", "Trạng thái", "Lý do huỷ/thay thế",
-           "Thay thế cho số", "Mã tra cứu", "SHA-256", "Đơn vị thu", "Mã số thuế đơn vị thu"]
+           "Thay thế cho số", "Mã tra cứu", "SHA-256", "Đơn vị thu", "Mã số thuế đơn vị thu",
+           "Thay thế/điều chỉnh", "Chênh lệch điều chỉnh", "Đã hoàn trả", "Mã hoàn trả"]
+CORRECTION_LABELS = {"replace": "Thay thế", "adjust": "Điều chỉnh"}
 
 
 def register_csv(receipts) -> str:
@@ -61,10 +65,13 @@ def register_csv(receipts) -> str:
     out.write("\ufeff")
     w = csv.writer(out)
     w.writerow(COLUMNS)
-    by_id = {}
     rows = list(receipts)
-    for r in rows:
-        by_id[r.id] = r
+    refunds: dict[int, list] = {}
+    session = object_session(rows[0]) if rows else None
+    if session is not None:
+        for doc in session.scalars(select(ReceiptRefund).where(ReceiptRefund.receipt_id.in_([r.id for r in rows]))
+                                   .order_by(ReceiptRefund.id)):
+            refunds.setdefault(doc.receipt_id, []).append(doc)
     for r in rows:
         c = r.content
         replaced = c.get("replaces") or {}
@@ -73,5 +80,8 @@ def register_csv(receipts) -> str:
                     "; ".join(x["kind_label"] for x in c["lines"]), r.amount,
                     CHANNEL_LABELS.get(r.channel or "", r.channel or ""), r.channel_ref or "",
                     STATUS_LABELS.get(r.status, r.status), r.cancel_reason or "", replaced.get("number", ""),
-                    r.lookup_code, r.sha256 or "", c["organisation"]["name"], c["organisation"]["tax_code"]])
+                    r.lookup_code, r.sha256 or "", c["organisation"]["name"], c["organisation"]["tax_code"],
+                    CORRECTION_LABELS.get(r.correction or "", ""), r.delta if r.correction == "adjust" else "",
+                    sum(d.amount for d in refunds.get(r.id, [])) or "",
+                    "; ".join(d.reference for d in refunds.get(r.id, []))])
     return out.getvalue()

@@ -57,6 +57,19 @@ def test_two_partial_refunds_are_two_documents_and_the_register_shows_them(clien
     detail = client.get(f"/staff/receipts/{rid}").get_data(as_text=True)
     assert 'id="refunds"' in detail and "Thu thừa một bản trích lục" in detail and docs[1].reference in detail
     assert 'id="validity">Hợp lệ' in detail
+    # The CSV export lists it issued, with what was refunded and the refunds' references.
+    import csv
+    import io
+
+    from core.clock import local_day
+    from tests.factories import bearer, make_api_key
+
+    key = make_api_key(session, roles=("finance",))
+    res = client.get(f"/api/v1/receipts/register.csv?day={local_day()}", headers=bearer(key))
+    header, row = list(csv.reader(io.StringIO(res.get_data(as_text=True).lstrip("\ufeff"))))
+    got = dict(zip(header, row, strict=True))
+    assert got["Trạng thái"] == "Đã phát hành" and got["Đã hoàn trả"] == "66000"
+    assert got["Mã hoàn trả"] == f"{docs[0].reference}; {docs[1].reference}"
 
 
 def test_a_refund_of_a_payment_of_two_units_is_shared_up_to_each_receipt(session):
