@@ -297,3 +297,28 @@ def test_a_units_payment_whose_ipn_was_lost_is_settled_by_asking_the_units_merch
     assert asked.get_json()["status"] == "paid" and asked.get_json()["channel"] == "vnpay"
     # Asked as the unit's merchant, the account the order was opened with, not the deployment's default.
     assert asked_as == ["STPBN001"]
+
+
+def test_a_second_payment_is_listed_as_a_refund_of_its_order_and_leaves_the_payment_refundable(
+        client, key, finance_keys, session):
+    from urllib.parse import urlencode
+
+    from fees.gateways import vnpay
+
+    payment = make_payment(session)
+    client.post("/pay/" + payment.code + "/vnpay")  # first checkout: the payment code
+    client.post("/pay/" + payment.code + "/vnpay")  # second: its own vnp_TxnRef
+
+    def ipn(txn_ref, txn_no):
+        params = {"vnp_Amount": "20000000", "vnp_ResponseCode": "00", "vnp_TmnCode": "HCCSBX01",
+                  "vnp_TransactionNo": txn_no, "vnp_TransactionStatus": "00", "vnp_TxnRef": txn_ref}
+        params["vnp_SecureHash"] = vnpay.sign_params(params, "SANDBOXVNPAYSECRETHCC0000000000")
+        return client.get("/callbacks/vnpay/ipn?" + urlencode(params)).get_json()["RspCode"]
+
+    assert ipn(f"{payment.code}L2", "14226200") == "00"
+    assert ipn(payment.code, "14226300") == "00"  # the older order, paid after the newer one
+    first, _second = finance_keys
+    rows = client.get(f"/api/v1/payments/{payment.id}/refunds", headers=bearer(first)).get_json()
+    assert [(r["kind"], r["order_ref"], r["amount"], r["status"], r["awaiting_confirmation"]) for r in rows] == \
+        [("second_payment", payment.code, 200_000, "requested", False)]
+    assert rows[0]["payment_status"] == "paid" and rows[0]["refundable_amount"] == 200_000
