@@ -7,6 +7,8 @@ the signed XML (in its TDiep) and with the spreadsheet read back with openpyxl.
 from __future__ import annotations
 
 import io
+import shutil
+import subprocess
 from collections import defaultdict
 from datetime import timedelta
 
@@ -61,7 +63,7 @@ def _register(session):
     return receipts
 
 
-def test_bc26_of_a_quarter_equals_the_register_in_xml_and_xlsx(runner, session, tmp_path):
+def test_bc26_of_a_quarter_equals_the_register_in_xml_and_xlsx(runner, session, tmp_path, signing_files):
     receipts = _register(session)
     unit = receipts[0].unit
     today = local_day()
@@ -90,6 +92,12 @@ def test_bc26_of_a_quarter_equals_the_register_in_xml_and_xlsx(runner, session, 
     from tests.tax.test_corrections import _unit_cert
 
     assert xmldsig.verify(etree.tostring(report), _unit_cert(report)).tag == "DLBCTHSDBLai"
+    if shutil.which("xmlsec1"):  # and independently, against the CA that issued the unit's certificate
+        (tmp_path / "report.xml").write_bytes(etree.tostring(report))
+        (tmp_path / "ca.pem").write_bytes(signing_files.ca_cert.read_bytes())
+        out = subprocess.run(["xmlsec1", "--verify", "--trusted-pem", str(tmp_path / "ca.pem"), "--id-attr:Id",
+                              "DLBCTHSDBLai", str(tmp_path / "report.xml")], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
 
     ws = load_workbook(io.BytesIO((tmp_path / "bc26.xlsx").read_bytes())).active
     values = list(ws.iter_rows(values_only=True))
