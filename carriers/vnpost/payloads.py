@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import unicodedata
 from datetime import date, datetime, timedelta
 
 from carriers.base import (
@@ -100,6 +101,9 @@ LOOKUP_DAYS = 7
 # order record's `codAmount` and `totalFee`, a refusal's `{success: false, message}` body, and
 # orderCancel's refusal Type "01".
 CANCEL_REFUSED = "01"
+# The service when a request names none: results of a procedure are papers, sent as documents,
+# express, COD allowed (VNPost's public-service contract may name another).
+DEFAULT_SERVICE = "ETN011"
 # VNPost's own code tables were not available: the sandbox numbers the official units itself
 # (province 100 + GSO code, old district 1000 + GSO, commune 1000000 + GSO), so that no official
 # code is ever a valid VNPost code there.
@@ -119,11 +123,12 @@ def status_of(code, name: str = "") -> str:
     known = STATUS_MAP.get(str(code).strip())
     if known:
         return known
-    folded = " ".join(str(name or "").lower().split())
+    folded = " ".join(unicodedata.normalize("NFC", str(name or "")).lower().split())
     for words, status in STATUS_WORDS:
         if any(w in folded for w in words):
             return status
     return "unknown"
+
 
 # MyVNPost's domestic services (serviceCode) and whether they take the COD add-on GTG021: CTN…
 # e-commerce parcels (CTN009 "Tiêu chuẩn" takes no COD), ETN… express (ETN011 "Nhanh", documents
@@ -133,8 +138,6 @@ SERVICES = {"CTN001": "Tiết kiệm (Thương mại điện tử)", "CTN007": "
             "ETN013": "Hỏa tốc", "ETN031": "Nhanh (Tài liệu hàng hóa)", "ETN037": "Nhanh (Thương mại điện tử)",
             "PTN001": "Logistic (trên 30 kg)"}
 SERVICES_WITHOUT_COD = frozenset({"CTN009"})
-# Results of a procedure are papers: sent as documents, express, COD allowed.
-DEFAULT_SERVICE = "ETN011"
 
 
 # -- token ------------------------------------------------------------------------------------------
