@@ -177,6 +177,12 @@ def _related(r: Receipt) -> dict:
             "adjustments": adjustments_of(session, r.id), "refunds": refunds_of(session, [r.id])[r.id]}
 
 
+def _notice_labels() -> dict:
+    from tax.corrections import NOTICE_STATUS_LABELS
+
+    return NOTICE_STATUS_LABELS
+
+
 def _tax_states(ids: list[int]) -> dict:
     """The tax authority's view of each receipt (tax.status), or nothing where the channel is not there."""
     try:
@@ -233,6 +239,7 @@ def register():
     ids = [r.id for r in result["items"]]
     return render_template("receipts/register.html", result=result, f=f, statuses=RECEIPT_STATUSES,
                            tax_states=_tax_states(ids), refunds=refunds_of(db_session(), ids),
+                           corrections=corrections_of(db_session(), ids), notice_labels=_notice_labels(),
                            channels=CHANNELS, channel_labels=CHANNEL_LABELS, status_labels=STATUS_LABELS, chosen=centre,
                            today=local_day(), qs=urlencode({k: v for k, v in request.args.items() if k != "page"}))
 
@@ -241,11 +248,9 @@ def register():
 @require_roles("finance", "cashier")
 def detail(receipt_id: int):
     r = _seen(receipt_id)
-    from tax.corrections import NOTICE_STATUS_LABELS
-
     return render_template("receipts/detail.html", r=r, c=r.content, url=lookup_url(settings(), r.lookup_code),
                            status_label=t(f"receipts.status.{r.status}"), **_related(r),
-                           corrections=corrections_of(db_session(), [r.id])[r.id], notice_labels=NOTICE_STATUS_LABELS,
+                           corrections=corrections_of(db_session(), [r.id])[r.id], notice_labels=_notice_labels(),
                            tax_state=_tax_states([r.id]).get(r.id))
 
 

@@ -201,6 +201,19 @@ def test_a_rejected_notice_shows_rejected_with_the_reason(
     assert any(r.startswith("30001") for r in correction.notice_reasons), correction.notice_reasons
     page = finance.get(f"/staff/receipts/{rid}").get_data(as_text=True)
     assert "Cơ quan thuế không tiếp nhận" in page and "30001" in page
+    register = finance.get("/staff/receipts/").get_data(as_text=True)
+    assert "04/SS-CTĐT: Cơ quan thuế không tiếp nhận" in register and "30001" in register
+
+
+def test_the_register_shows_a_receipt_the_tax_authority_rejected_with_the_reason(
+        live_server, client, key, session, centre, finance):
+    import requests
+
+    unit = make_unit(session, centre)
+    requests.post(f"{live_server}/sandbox/tax/_taxpayers", json={"unknown": [unit.tax_code]}, timeout=10)
+    pay_at_counter(client, key, unit.code)
+    register = finance.get("/staff/receipts/").get_data(as_text=True)
+    assert "Không tiếp nhận" in register and "30001" in register and unit.tax_code in register
 
 
 def test_an_adjusting_receipt_carries_the_difference_and_is_notified(
