@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 from sqlalchemy import select
@@ -153,3 +155,29 @@ def test_the_sandbox_acknowledges_a_malformed_message_with_tttnhan_1_and_the_err
         envelope.build(mngui="HCCTVAN", mltdiep=211, mst="2300245389",
                        dlieu=etree.fromstring(b"<BLai>" + b"x" * (2 * 1024 * 1024) + b"</BLai>"))
     assert too_big.value.code == "10004"
+
+
+def test_an_answer_slower_than_our_timeout_is_sent_again_with_the_same_mtdiep_and_taken_once(
+        live_server, client, key, session, centre, settings):
+    from core import jobs
+    from tax.status import for_receipts
+
+    unit = make_unit(session, centre)
+    settings.extra["HCC_TAX_TIMEOUT"] = "0.5"
+    requests.post(f"{live_server}/sandbox/tax/_faults", json={"slow": 1.5}, timeout=10)
+    [rid] = receipt_ids(session, pay_at_counter(client, key, unit.code)["id"])
+    assert for_receipts(session, [rid])[rid].status == "pending"  # we never heard back
+    requests.post(f"{live_server}/sandbox/tax/_faults", json={"slow": 0}, timeout=10)
+    for _ in range(100):  # the tax authority took it after all, once its slow answer was on its way
+        if received(live_server):
+            break
+        time.sleep(0.1)
+    for _ in range(5):
+        jobs.sweep()
+        session.expire_all()
+        if for_receipts(session, [rid])[rid].status == "accepted":
+            break
+    state = for_receipts(session, [rid])[rid]
+    assert state.status == "accepted"
+    [taken] = received(live_server)
+    assert taken["deliveries"] == 2 and taken["mtdiep"] == state.messages[0].mtdiep
