@@ -226,3 +226,19 @@ def test_another_centres_dossier_is_not_on_the_desk_and_cannot_be_received_there
     assert client.post(f"/staff/dispatch/receiving/{s.id}", data={"csrf_token": token}).status_code == 404
     session.expire_all()
     assert session.get(Shipment, s.id).received_at is None
+
+
+def test_the_desk_form_orders_a_pickup_with_its_fee(client, session, pickup):
+    PickupCarrier.collects_fee_on_pickup = True
+    user = make_user(session, roles=("dispatcher",))
+    sign_in(client, user.username)
+    token = csrf_token(client, "/staff/dispatch/")
+    assert "Nhận hồ sơ qua bưu chính" in client.get("/staff/dispatch/").get_data(as_text=True)  # in the menu
+    resp = client.post("/staff/dispatch/shipments", data={
+        "csrf_token": token, "dossier_code": "H26-QUAY", "direction": "inbound", "carrier": "fakepost",
+        "name": "Trần Thị Bình", "phone": "0912345678", "street": "12 Nguyễn Trãi", "ward": "Thanh Xuân",
+        "province": "Hà Nội", "weight_grams": "250", "cod_amount": "50.000"}, follow_redirects=True)
+    assert "Đã tạo bưu gửi" in resp.get_data(as_text=True)
+    s = session.scalars(select(Shipment)).one()
+    assert (s.direction, s.cod_amount, s.tracking_code) == ("inbound", 50_000, "PK00000001")
+    assert session.get(Payment, s.payment_id).amount == 50_000
