@@ -12,7 +12,15 @@ from tests.factories import bearer
 from tests.tax.conftest import make_unit, pay_at_counter, receipt_ids, received
 
 
-def test_a_counter_payment_yields_a_receipt_the_tax_authority_accepts(live_server, client, key, session, centre):
+def test_a_counter_payment_yields_a_receipt_the_tax_authority_accepts(live_server, client, key, session, centre,
+                                                                       app, tmp_path):
+    import subprocess
+
+    from lxml import etree
+
+    from tax.envelope import parse
+    from tax.sandbox import sandbox_for
+
     unit = make_unit(session, centre)
     payment = pay_at_counter(client, key, unit.code)
     [rid] = receipt_ids(session, payment["id"])
@@ -20,7 +28,15 @@ def test_a_counter_payment_yields_a_receipt_the_tax_authority_accepts(live_serve
     assert body["tax_status"] == "accepted", body
     kinds = [(m["direction"], m["mltdiep"]) for m in body["tax_messages"]]
     assert kinds == [("out", 211), ("in", 999), ("in", 212)]
-    assert [m["mst"] for m in received(live_server)] == [unit.tax_code]
+    [taken] = received(live_server)
+    assert taken["mst"] == unit.tax_code
+    # The receipt's data as the tax authority got it: its unit's signature verifies with xmlsec1.
+    data = parse(sandbox_for(app.extensions["hcc"].settings).message(taken["mtdiep"])).dlieu[0]
+    path = tmp_path / "receipt.xml"
+    path.write_bytes(etree.tostring(data, xml_declaration=True, encoding="UTF-8"))
+    check = subprocess.run(["xmlsec1", "--verify", "--insecure", "--id-attr:Id", data[0].tag, str(path)],
+                           capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stderr
 
 
 def test_a_payment_paid_through_the_vnpay_sandbox_yields_a_receipt_accepted_by_the_tax_authority(
