@@ -34,6 +34,8 @@ register_settings(
     Setting("HCC_VNPOST_CLIENT_ID", "hcc-sandbox", "MyVNPost account name (username of GetAccessToken)."),
     Setting("HCC_VNPOST_CLIENT_SECRET", "sandbox-vnpost", "MyVNPost account password (password of GetAccessToken)."),
     Setting("HCC_VNPOST_CUSTOMER_CODE", "HCC0001", "The VNPost customer code (mã khách hàng CMS, customerCode)."),
+    Setting("HCC_VNPOST_CONTRACT_CODE", "(none)",
+            "The deployment account's VNPost contract (contractCode of orders); a centre's own account may name its own."),
     Setting("HCC_VNPOST_WEBHOOK_PUBLIC_KEY", "the sandbox's own key",
             "VNPost's RSA public key (PEM or base64 DER) that webhook signatures are checked with."),
 )
@@ -58,7 +60,8 @@ def config_from(settings: Settings) -> CarrierConfig:
         password=base.credential(settings, "HCC_VNPOST_CLIENT_SECRET", "sandbox-vnpost"),
         webhook_token=key or "",
         timeout=base.timeout_of(settings),
-        extra={"customer_code": settings.get("HCC_VNPOST_CUSTOMER_CODE") or "HCC0001"},
+        extra={"customer_code": settings.get("HCC_VNPOST_CUSTOMER_CODE") or "HCC0001",
+               "contract_number": settings.get("HCC_VNPOST_CONTRACT_CODE") or ""},
     )
 
 

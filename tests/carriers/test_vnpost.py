@@ -89,11 +89,23 @@ def test_create_order_carries_customer_contract_our_number_cod_and_vnpost_codes(
             "weight": "300", "width": None, "length": None, "height": None, "vehicle": "BO", "sendType": "1",
             "isBroken": "0", "deliveryTime": None, "deliveryRequire": None,
             "deliveryInstruction": "Gọi trước khi phát"}}
+    carrier.http.close()
     assert created.tracking_code.startswith("E") and created.tracking_code.endswith("VN")
     assert created.fee == 39_000  # 22.000 first 500 g + 5.000 COD + 12.000 express (sandbox tariff)
     # The look-up by our number went first, so a retry never makes a second parcel.
     assert [urlsplit(c.request.url).path.rsplit("/", 1)[1] for c in wire.calls] == \
         ["GetAccessToken", "GetListOrder", "CreateOrder"]
+
+
+def test_the_deployments_contract_goes_with_its_orders_and_a_centres_own_replaces_it(carrier_settings, wire):
+    carrier_settings.extra["HCC_VNPOST_CONTRACT_CODE"] = "HĐ118/HĐBC"
+    account = CarrierAccountConfig(contract_number="HD-2026/15")
+    for number, carrier in (("HCCTEST00001", get_carrier("vnpost", carrier_settings)),
+                            ("HCCTEST00002", get_carrier("vnpost", carrier_settings, account=account))):
+        carrier.create(request_for(number))
+        carrier.http.close()
+    assert [sent_json(c)["contractCode"] for c in calls_to(wire, "/CreateOrder")] == ["HĐ118/HĐBC", "HD-2026/15"]
+    assert sent_json(calls_to(wire, "/CreateOrder")[0])["customerCode"] == "HCC0001"
 
 
 def test_our_own_codes_never_go_where_vnpost_ids_belong():
@@ -117,6 +129,7 @@ def test_services_charge_asks_every_service_with_the_cod_add_on(carrier_settings
     carrier = get_carrier("vnpost", carrier_settings, account=account)
     rates = carrier.quote(ShipmentRequest(order_number="Q1", sender=with_ids(CENTRE, PHU_THUONG),
                                           receiver=with_ids(CITIZEN, THANH_XUAN), weight_grams=1200, cod_amount=200_000))
+    carrier.http.close()
     [call] = calls_to(wire, "/ServicesCharge")
     body = sent_json(call)
     assert (body["scope"], body["customerCode"], body["contractNumber"]) == (1, "HCC0001", "HD-2026/15")
