@@ -34,8 +34,8 @@ class TaxMessage(Base):
     An outgoing message is built and stored once; every (re)transmission sends these very bytes, so the
     tax authority (or the T-VAN) recognises a repeat by its MTDiep. An incoming one points at the message it
     answers by `mtdtchieu`. `kind` says what an outgoing message carries ('receipt', 'registration',
-    'error_notice', 'usage_report'…); at most one outgoing message of a kind per receipt (a partial unique
-    index), so a receipt's data can never go twice.
+    'error_notice', 'usage_report'…); at most one outgoing 'receipt' message per receipt (a partial unique
+    index), so a receipt's data can never go twice; other kinds may name a receipt as often as needed.
     """
 
     __tablename__ = "tax_message"
@@ -43,9 +43,9 @@ class TaxMessage(Base):
         CheckConstraint("direction IN ('out', 'in')", name="direction_known"),
         CheckConstraint("status IN ('queued', 'sending', 'acknowledged', 'accepted', 'rejected', 'refused', "
                         "'received', 'applied')", name="status_known"),
-        Index("uq_tax_message_receipt_kind_out", "receipt_id", "kind", unique=True,
-              sqlite_where=text("direction = 'out' AND receipt_id IS NOT NULL"),
-              postgresql_where=text("direction = 'out' AND receipt_id IS NOT NULL")),
+        Index("uq_tax_message_receipt_data", "receipt_id", unique=True,
+              sqlite_where=text("direction = 'out' AND kind = 'receipt'"),
+              postgresql_where=text("direction = 'out' AND kind = 'receipt'")),
         Index("ix_tax_message_direction_status", "direction", "status"),
     )
 

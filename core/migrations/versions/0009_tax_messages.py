@@ -19,7 +19,7 @@ down_revision = '0008'
 branch_labels = None
 depends_on = None
 
-_WHERE = "direction = 'out' AND receipt_id IS NOT NULL"
+_WHERE = "direction = 'out' AND kind = 'receipt'"
 OLD_STATES = "'draft', 'registered', 'in_use', 'closed'"
 NEW_STATES = "'draft', 'submitted', 'registered', 'in_use', 'closed'"
 
@@ -58,7 +58,7 @@ def upgrade() -> None:
     op.create_index(op.f('ix_tax_message_receipt_id'), 'tax_message', ['receipt_id'], unique=False)
     op.create_index(op.f('ix_tax_message_series_id'), 'tax_message', ['series_id'], unique=False)
     op.create_index('ix_tax_message_direction_status', 'tax_message', ['direction', 'status'], unique=False)
-    op.create_index('uq_tax_message_receipt_kind_out', 'tax_message', ['receipt_id', 'kind'], unique=True,
+    op.create_index('uq_tax_message_receipt_data', 'tax_message', ['receipt_id'], unique=True,
                     sqlite_where=sa.text(_WHERE), postgresql_where=sa.text(_WHERE))
     op.create_table('receipt_tax_state',
     sa.Column('receipt_id', sa.Integer(), nullable=False),
@@ -96,7 +96,7 @@ def downgrade() -> None:
     op.execute("UPDATE receipt_series SET state = 'draft' WHERE state = 'submitted'")
     _series_states(NEW_STATES, OLD_STATES)
     op.drop_table('receipt_tax_state')
-    op.drop_index('uq_tax_message_receipt_kind_out', table_name='tax_message')
+    op.drop_index('uq_tax_message_receipt_data', table_name='tax_message')
     op.drop_index('ix_tax_message_direction_status', table_name='tax_message')
     op.drop_index(op.f('ix_tax_message_series_id'), table_name='tax_message')
     op.drop_index(op.f('ix_tax_message_receipt_id'), table_name='tax_message')
