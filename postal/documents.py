@@ -73,21 +73,18 @@ CARRIER_TITLES = {"vnpost": "VNPost", "viettelpost": "Viettel Post", "ghn": "GHN
 
 
 def label_available(s: Shipment) -> bool:
-    """A label can be printed: the carrier's own (stored), or ours once the carrier has given the
-    tracking code and was asked for its label and has none."""
-    if s.label_pdf:
-        return True
+    """A label can be printed once the carrier was asked for its own (`label_fetched_at`, set by
+    `postal.jobs.fetch_label` whether it stored one or the carrier has none); read without loading
+    the deferred PDF, so a list of parcels does not fetch every label."""
     return bool(s.tracking_code) and s.label_fetched_at is not None
 
 
 def shipment_label(s: Shipment) -> bytes | None:
     """The label to print: the carrier's own as it returned it (stored when the parcel was created),
     else ours with the tracking code as a Code 128 barcode; None while the carrier's is still awaited."""
-    if s.label_pdf:
-        return s.label_pdf
     if not label_available(s):
         return None
-    return own_label_pdf(s)
+    return s.label_pdf or own_label_pdf(s)
 
 
 def labels_pdf(shipments: list[Shipment]) -> bytes:
