@@ -206,3 +206,27 @@ def test_paid_in_the_first_of_two_vnpay_tabs_querydr_and_refund_still_find_it(li
                            json={"amount": 50_000, "reason": "thu thừa"}, timeout=20)
     assert refund.json()["status"] == "succeeded" and refund.json()["payment_status"] == "partially_refunded", \
         refund.text
+
+
+def test_a_refund_whose_answer_is_lost_is_confirmed_by_querydr_not_sent_twice(live_server, api_key, session, app):
+    # VNPAY takes the refund but its answer never arrives (the sandbox answers 504): the refund waits for
+    # querydr, the sweep asks, and VNPAY's word ends it; the money goes back once.
+    from fees.jobs import redrive_refunds
+    from fees.sandbox import ledger
+
+    app.extensions["hcc"].settings.extra["HCC_REFUND_NEEDS_APPROVAL"] = "0"
+    finance = make_api_key(session, roles=("finance",), name="Kế toán")
+    created = create_request(live_server, api_key)
+    pay_with_vnpay_sandbox(live_server, created["code"])
+    ledger.inject("vnpay", "refund", "lost", apply=True)
+    url = f"{live_server}/api/v1/payments/{created['id']}/refunds"
+    first = requests.post(url, json={"amount": 50_000, "reason": "thu thừa phí"}, headers=bearer(finance), timeout=20)
+    assert first.status_code == 201, first.text
+    assert (first.json()["status"], first.json()["awaiting_confirmation"]) == ("processing", True)
+    assert first.json()["payment_status"] == "paid"  # nothing assumed
+    assert redrive_refunds(session) == 1
+    session.commit()  # the job runs at once in tests: querydr over HTTP
+    got = requests.get(url, headers=bearer(finance), timeout=10).json()
+    assert [(r["status"], r["awaiting_confirmation"]) for r in got] == [("succeeded", False)]
+    assert got[0]["payment_status"] == "partially_refunded" and got[0]["refundable_amount"] == 150_000
+    assert ledger.get("vnpay", created["code"]).refunded == 50_000
