@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check .
-exec .venv/bin/python -m pytest "$@"
+# The suite runs on every core (pytest-xdist; on PostgreSQL each worker makes its own database beside the
+# one named). HCC_TEST_WORKERS=0 runs it in one process.
+exec .venv/bin/python -m pytest -n "${HCC_TEST_WORKERS:-auto}" "$@"

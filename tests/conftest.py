@@ -18,6 +18,22 @@ from core.registry import import_models
 from core.settings import Settings
 
 PG_URL = os.environ.get("HCC_TEST_DATABASE_URL", "").strip() or None
+# Under pytest-xdist each worker runs on a database of its own, made beside the one named (and dropped after).
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if PG_URL and _WORKER:
+    PG_URL = f"{PG_URL}_{_WORKER}"
+
+
+def _pg_admin(statement: str) -> None:
+    """Run CREATE/DROP DATABASE on the server of PG_URL (outside a transaction, as they must be)."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(PG_URL.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(statement))
+    finally:
+        engine.dispose()
 REFERENCE_TABLES = {"province", "ward", "alembic_version"}
 
 
@@ -35,12 +51,18 @@ def signing_files(tmp_path_factory):
 def template_db(tmp_path_factory):
     import_models()
     if PG_URL:
+        name = PG_URL.rsplit("/", 1)[1]
+        if _WORKER:
+            _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            _pg_admin(f'CREATE DATABASE "{name}"')
         db = Database(PG_URL)
         with db.engine.begin() as conn:  # a throwaway database: start from nothing, whatever was left
             conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         migrate.upgrade(db)
         db.dispose()
         yield PG_URL
+        if _WORKER:
+            _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         return
     path = tmp_path_factory.mktemp("template") / "hcc.sqlite3"
     db = Database(f"sqlite:///{path}")

@@ -56,5 +56,9 @@ def test_hcc_serve_on_a_fresh_instance(tmp_path):
         assert (tmp_path / "instance" / "secret_key").exists()
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a loaded machine; what is tested is that it served, not how fast it stops
+            proc.kill()
+            proc.wait(timeout=30)
         log.close()
