@@ -40,7 +40,8 @@ class CarrierCatalogue(Base):
     __tablename__ = "carrier_catalogue"
 
     carrier: Mapped[str] = mapped_column(String(32), primary_key=True)
-    units: Mapped[list] = mapped_column(JSON)
+    # Loaded only to match it again (after a sync or a settlement): each use reads the digest.
+    units: Mapped[list] = mapped_column(JSON, deferred=True)
     unit_count: Mapped[int] = mapped_column(Integer)
     digest: Mapped[str] = mapped_column(String(64))
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -129,7 +129,7 @@ def with_carrier_ids(session: Session, settings: Settings | None, carrier: str, 
     """The party with this carrier's own province/district/ward ids for its ward (`Party.carrier_ids`).
     Raises addressing.UnmappableAddress when the carrier has none: never sent with a wrong code."""
     if not party.ward_code:
-        raise addressing.UnmappableAddress(carrier, "", party.ward_name, "địa chỉ chưa có phường/xã")
+        return party  # no ward to map (a centre address that did not resolve): the adapter decides
     settings = settings or jobs.settings()
     ids = addressing.carrier_ids(session, settings, carrier, party.ward_code, party.ward_name)
     return replace(party, carrier_ids=ids)
