@@ -270,13 +270,15 @@ async def _extend_long_term(data: bytes, signer: ReceiptSigner) -> bytes:
     from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
     from pyhanko.sign.validation.dss import async_add_validation_info
 
+    from core.text import printable
+
     sig = [s for s in PdfFileReader(io.BytesIO(data)).embedded_signatures if s.sig_object_type == "/Sig"][-1]
     roots = [*signer.trust_roots, *_tst_roots(sig)]
     vc = revocation_context(roots, other_certs=list(signer.signer.cert_registry))
     lt = await async_add_validation_info(sig, vc, output=io.BytesIO())  # B-LT: the DSS after the signature
     if not (vc.crls or vc.ocsps):
         log.warning("no revocation data could be fetched for the signer's chain; the receipt is PAdES B-T "
-                    "with a document time-stamp, not B-LT", extra={"subject": signer.subject})
+                    "with a document time-stamp, not B-LT", extra={"subject": printable(signer.subject)})
     lt.seek(0)
     out = io.BytesIO()
     await PdfTimeStamper(signer.timestamper()).async_timestamp_pdf(

@@ -30,6 +30,7 @@ from pyhanko.sign.signers.csc_signer import (
     fetch_certs_in_csc_credential,
 )
 
+from core.text import printable
 from receipts.remote import RemoteConfig, RemoteSigningError
 
 TIMEOUT = 30
@@ -59,11 +60,14 @@ async def _post(session: aiohttp.ClientSession, url: str, body: dict, headers: d
             data = await resp.json(content_type=None)
             if resp.status >= 400:
                 # CSC errors: {"error": ..., "error_description": ...}
-                raise RemoteSigningError(f"CSC {url.rsplit('/', 2)[-2:]}: HTTP {resp.status} "
-                                         f"{(data or {}).get('error')}: {(data or {}).get('error_description')}")
+                error = data if isinstance(data, dict) else {}
+                # The service's own words, made one printable line (they end up in last_error and logs).
+                raise RemoteSigningError(f"CSC {'/'.join(url.rsplit('/', 2)[-2:])}: HTTP {resp.status} "
+                                         f"{printable(error.get('error'))[:100]}: "
+                                         f"{printable(error.get('error_description'))[:300]}")
             return data
-    except aiohttp.ClientError as e:
-        raise RemoteSigningError(f"CSC service unreachable: {type(e).__name__}") from e
+    except (aiohttp.ClientError, ValueError) as e:  # ValueError: not JSON
+        raise RemoteSigningError(f"CSC service unreachable or not answering JSON: {type(e).__name__}") from e
 
 
 class _Token:
@@ -85,9 +89,10 @@ class _Token:
             async with session.post(self._url, data=form, timeout=aiohttp.ClientTimeout(total=TIMEOUT)) as resp:
                 data = await resp.json(content_type=None)
                 if resp.status >= 400 or "access_token" not in (data or {}):
-                    raise RemoteSigningError(f"CSC oauth2/token: HTTP {resp.status} {(data or {}).get('error')}")
-        except aiohttp.ClientError as e:
-            raise RemoteSigningError(f"CSC service unreachable: {type(e).__name__}") from e
+                    error = data if isinstance(data, dict) else {}
+                    raise RemoteSigningError(f"CSC oauth2/token: HTTP {resp.status} {printable(error.get('error'))[:100]}")
+        except (aiohttp.ClientError, ValueError) as e:
+            raise RemoteSigningError(f"CSC service unreachable or not answering JSON: {type(e).__name__}") from e
         with self._lock:
             self._value = data["access_token"]
             self._until = time.monotonic() + max(0, int(data.get("expires_in", 3600)) - 60)

@@ -48,6 +48,7 @@ from asn1crypto import x509 as asn1_x509
 from pyhanko.sign.signers import Signer
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from core.text import printable
 from receipts.remote import AwaitingApproval, RemoteConfig, RemoteSigningError, SigningRefused
 
 TIMEOUT = 30
@@ -73,7 +74,7 @@ async def _call(session: aiohttp.ClientSession, url: str, body: dict) -> dict:
         raise RemoteSigningError(f"SmartCA unreachable: {type(e).__name__}") from e
     if resp.status >= 400 or not isinstance(data, dict) or data.get("status_code") not in OK_CODES:
         message = data.get("message") if isinstance(data, dict) else None
-        raise RemoteSigningError(f"SmartCA {url.rsplit('/v1/', 1)[-1]}: HTTP {resp.status}, {message}")
+        raise RemoteSigningError(f"SmartCA {url.rsplit('/v1/', 1)[-1]}: HTTP {resp.status}, {printable(message)[:300]}")
     return data
 
 
