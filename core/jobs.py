@@ -111,6 +111,9 @@ def enqueue_after_commit(session: Session, task, *args, **kwargs) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
+    # SQLAlchemy fires after_commit when a savepoint is released too; the jobs wait for the real commit.
+    if session.in_nested_transaction():
+        return
     pending = session.info.pop("hcc_after_commit", [])
     for task, args, kwargs in pending:
         try:

@@ -62,3 +62,19 @@ def test_immediate_mode_runs_jobs_in_the_caller(app):
     calls.clear()
     flaky_job(7)
     assert calls == [7]
+
+
+def test_a_job_enqueued_before_a_savepoint_waits_for_the_real_commit(db):
+    from sqlalchemy import text
+
+    from core import jobs
+
+    ran = []
+    with db.sessionmaker() as session:
+        session.execute(text("SELECT 1"))
+        jobs.enqueue_after_commit(session, lambda: ran.append("job"))
+        with session.begin_nested():
+            session.execute(text("SELECT 1"))
+        assert ran == []  # the savepoint's release is not the commit
+        session.commit()
+    assert ran == ["job"]
