@@ -32,6 +32,7 @@ from carriers.base import (
     WebhookRejected,
 )
 from core.clock import VN_TZ
+from core.text import printable
 
 # Documented (see docs/carriers/vnpost.md).
 COD_ADDON = "GTG021"            # phát hàng thu tiền hộ
@@ -153,7 +154,7 @@ def parse_token(body) -> str | None:
 
 
 def token_error(body) -> str:
-    return str(body.get("errorMessage") or body.get("message") or "") if isinstance(body, dict) else ""
+    return printable(body.get("errorMessage") or body.get("message") or "")[:200] if isinstance(body, dict) else ""
 
 
 # -- addresses --------------------------------------------------------------------------------------
@@ -258,8 +259,9 @@ def parse_order(body) -> CreatedShipment | None:
 
 
 def error_message(body) -> str:
+    """VNPost's reason, as one line without control characters (it ends up in errors staff read)."""
     if isinstance(body, dict):
-        return str(body.get("errorMessage") or body.get("message") or body.get("Message") or "")[:300]
+        return printable(body.get("errorMessage") or body.get("message") or body.get("Message") or "")[:300]
     return ""
 
 
@@ -305,7 +307,8 @@ def cancel_result(body) -> tuple[str, str]:
     """(Type, Message) of an orderCancel answer (keys capitalised, or not, by endpoint)."""
     if not isinstance(body, dict):
         return "", ""
-    return str(body.get("Type") or body.get("type") or ""), str(body.get("Message") or body.get("message") or "")
+    return (printable(body.get("Type") or body.get("type") or "")[:8],
+            printable(body.get("Message") or body.get("message") or "")[:300])
 
 
 def parse_labels(body) -> bytes | None:
@@ -358,7 +361,7 @@ def parse_history(body, item_code: str, order_number: str | None = None) -> list
         status = status_of(code, str(row.get("statusName") or ""))
         events.append(TrackingEvent(
             tracking_code=item_code, order_number=order_number, status=status, carrier_status=code,
-            occurred_at=at, description=str(row.get("statusName") or "")[:255],
+            occurred_at=at, description=printable(row.get("statusName"))[:255],
             cod_collected=int(collected) if status == "delivered" and collected is not None else None,
             event_id=f"{item_code}:{code}:{row.get('createdDate')} {row.get('createdHour')}", raw=row))
     return events
@@ -368,9 +371,9 @@ def parse_history(body, item_code: str, order_number: str | None = None) -> list
 def parse_units(provinces, communes) -> list[CarrierUnit]:
     """The two-level catalogue (getNewProvinceAll, getNewCommuneAll). A commune's parent province is
     under `provinceCode`, or under `districtCode` where VNPost kept the old key."""
-    units = [CarrierUnit(level="province", id=str(p["provinceCode"]), name=str(p.get("provinceName") or ""))
+    units = [CarrierUnit(level="province", id=str(p["provinceCode"]), name=printable(p.get("provinceName")))
              for p in provinces or [] if isinstance(p, dict) and p.get("provinceCode")]
-    units += [CarrierUnit(level="ward", id=str(c["communeCode"]), name=str(c.get("communeName") or ""),
+    units += [CarrierUnit(level="ward", id=str(c["communeCode"]), name=printable(c.get("communeName")),
                           parent_id=str(c.get("provinceCode") or c.get("districtCode") or "") or None)
               for c in communes or [] if isinstance(c, dict) and c.get("communeCode")]
     return units
@@ -416,7 +419,7 @@ def parse_webhook(body, verify) -> list[TrackingEvent]:
         except (TypeError, ValueError) as e:
             raise WebhookRejected("malformed codAmount") from e
         events.append(TrackingEvent(tracking_code=item, order_number=ref, status=status, carrier_status=code,
-                                    occurred_at=at, description=str(rec.get("statusName") or "")[:255],
+                                    occurred_at=at, description=printable(rec.get("statusName"))[:255],
                                     cod_collected=cod, event_id=f"{item or ref}:{code}:{send_date}", raw=rec))
     return events
 
