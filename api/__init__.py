@@ -48,7 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if settings.signing_pkcs12 is None and not settings.production:
         from core.devcert import ensure_dev_signing
 
-        files = ensure_dev_signing(settings.instance_dir)
+        files = ensure_dev_signing(settings.instance_dir, public_url=settings.public_url)
         settings.signing_pkcs12, settings.signing_pkcs12_password = files.pkcs12, files.password
     settings.check_production()
     logging.basicConfig(level=settings.log_level)

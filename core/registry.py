@@ -10,6 +10,7 @@ MODEL_MODULES = [
     "fees.models",
     "receipts.models",
     "postal.models",
+    "postal.addressing",
     "finance.models",
     "province.models",
 ]

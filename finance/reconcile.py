@@ -21,6 +21,7 @@ from core.clock import day_bounds_utc, local_day, utcnow
 from core.errors import Conflict, InvalidInput, NotFound
 from core.security import CODE_ALPHABET
 from core.settings import Setting, register_settings
+from fees.gateways.attempts import payment_code_for
 from fees.models import Payment
 from finance.closing import ensure_day_open
 from finance.models import RESOLUTION_ACTIONS, SOURCES, Discrepancy, StatementImport, StatementLine
@@ -52,7 +53,9 @@ def _find_payment(session: Session, centre_id: int, channel: str, line: ParsedLi
     if p is not None:
         return p, "reference"
     if line.order_ref:
-        p = session.scalars(base.where(Payment.code == line.order_ref.strip().upper())).first()
+        # Each checkout attempt has its own gateway order (CODE, CODEL2, ...): the attempt names the payment.
+        code = payment_code_for(session, channel, line.order_ref.strip().upper())
+        p = session.scalars(base.where(Payment.code == code)).first()
         if p is not None:
             return p, "order_ref"
     if channel in ("vietqr",):

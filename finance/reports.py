@@ -85,8 +85,8 @@ def summary(session: Session, centre_id: int, start: date, end: date) -> Summary
     s.refunds, s.refunded_payments = (int(x or 0) for x in session.execute(
         select(func.coalesce(func.sum(Refund.amount), 0), func.count(func.distinct(Refund.payment_id)))
         .join(Payment, Refund.payment_id == Payment.id)
-        .where(Payment.centre_id == centre_id, Refund.status == "succeeded", Refund.completed_at >= lo,
-               Refund.completed_at < hi)).one())
+        .where(Payment.centre_id == centre_id, Refund.status == "succeeded", Refund.kind == "payment",
+               Refund.completed_at >= lo, Refund.completed_at < hi)).one())
     s.cod_remitted = int(session.scalar(select(func.coalesce(func.sum(StatementLine.amount), 0)).where(
         StatementLine.centre_id == centre_id, StatementLine.channel == "cod", StatementLine.status == "matched",
         StatementLine.value_date >= start, StatementLine.value_date <= end)) or 0)

@@ -45,12 +45,14 @@ class Blocker:
 def _signing_findings(session: Session, unit: CollectingUnit, now: datetime) -> list[tuple[str, str, bool]]:
     found = []
     if unit.signing_kind is None:
-        found.append(("no-signing-key", "Chưa có khóa ký biên lai (PKCS#12 hoặc PKCS#11)", True))
+        found.append(("no-signing-key", "Chưa có khóa ký biên lai (PKCS#12, PKCS#11 hoặc ký số từ xa)", True))
     elif unit.signing_kind == "pkcs12" and not secrets.has_secret(session, "unit", unit.id, "signing_pkcs12"):
         found.append(("no-signing-key", "Chưa tải lên tệp PKCS#12 của khóa ký", True))
     elif unit.signing_kind == "pkcs11" and (
             not unit.pkcs11_module or not secrets.has_secret(session, "unit", unit.id, "signing_pkcs11_pin")):
         found.append(("no-signing-key", "Khóa ký PKCS#11 thiếu thư viện hoặc mã PIN", True))
+    elif unit.signing_kind == "remote" and not secrets.has_secret(session, "unit", unit.id, "signing_remote"):
+        found.append(("no-signing-key", "Ký số từ xa chưa có cấu hình dịch vụ", True))
     if unit.cert_not_after is not None:
         day = unit.cert_not_after.strftime("%d/%m/%Y")
         if unit.cert_not_after <= now:

@@ -25,7 +25,7 @@ from core.errors import InvalidInput
 from core.models import Centre
 from province.taxcode import TaxCodeError, normalise_tax_code
 
-SIGNING_KINDS = ("pkcs12", "pkcs11")
+SIGNING_KINDS = ("pkcs12", "pkcs11", "remote")
 SERIES_STATES = ("draft", "registered", "in_use", "closed")
 # Who a credential belongs to. A deployment-wide credential has owner_id 0 (there is one deployment).
 OWNER_TYPES = ("unit", "centre", "deployment", "carrier_account")
@@ -43,7 +43,7 @@ class CollectingUnit(Base):
 
     __tablename__ = "collecting_unit"
     __table_args__ = (
-        CheckConstraint("signing_kind IS NULL OR signing_kind IN ('pkcs12', 'pkcs11')", name="signing_kind_known"),
+        CheckConstraint("signing_kind IS NULL OR signing_kind IN ('pkcs12', 'pkcs11', 'remote')", name="signing_kind_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -43,6 +43,7 @@ NAMES = (
     "signing_pkcs12",
     "signing_pkcs12_password",
     "signing_pkcs11_pin",
+    "signing_remote",
     "vnpay_hash_secret",
     "momo_access_key",
     "momo_secret_key",

@@ -100,10 +100,6 @@ def set_signing_pkcs11(session: Session, settings: Settings, unit: CollectingUni
 
 
 REMOTE_SECRET = "signing_remote"  # noqa: S105  (a credential name, not a secret)
-# province/secrets.py lists the credential names it accepts; the remote signing one is added to it
-# there (requested change). Until then it is added here, so remote signing works either way.
-if REMOTE_SECRET not in secrets.NAMES:
-    secrets.NAMES = (*secrets.NAMES, REMOTE_SECRET)
 
 
 REMOTE_PROTOCOLS = ("csc", "smartca")

@@ -108,4 +108,4 @@ def sign_receipt_pdf(pdf: bytes, xml: bytes, signer: ReceiptSigner, *, reason: s
             except (ValueError, KeyError, StopIteration) as e:
                 log.info("CMS template not usable; every receipt takes pyHanko's full path",
                          extra={"error": str(e)})
-    return data
+    return signer.extend_long_term(data)
