@@ -354,9 +354,10 @@ def drive_sandboxes(session: Session) -> int:
     from carriers.ghn.sandbox import deliver_webhooks as ghn_webhooks
     from carriers.sandbox import store_for
     from carriers.viettelpost.sandbox import deliver_webhooks as vtp_webhooks
+    from carriers.vnpost.sandbox import deliver_webhooks as vnpost_webhooks
 
     store = store_for(settings)
-    return vtp_webhooks(store, settings) + ghn_webhooks(store, settings)
+    return vtp_webhooks(store, settings) + ghn_webhooks(store, settings) + vnpost_webhooks(store, settings)
 
 
 jobs.register_sweeper(redrive_creation)
@@ -372,17 +373,14 @@ def refresh_from_sandbox(carrier_name: str) -> None:
     if settings is None or not settings.sandbox:
         return
     try:
-        if carrier_name == "vnpost":
-            with jobs.session_scope() as session:
-                _poll_feeds(session, settings, "vnpost")
-        else:
-            from carriers.sandbox import store_for
+        from carriers.sandbox import store_for
 
-            module = {"ghn": "carriers.ghn.sandbox", "viettelpost": "carriers.viettelpost.sandbox"}.get(carrier_name)
-            if module:
-                import importlib
+        module = {"ghn": "carriers.ghn.sandbox", "viettelpost": "carriers.viettelpost.sandbox",
+                  "vnpost": "carriers.vnpost.sandbox"}.get(carrier_name)
+        if module:
+            import importlib
 
-                importlib.import_module(module).deliver_webhooks(store_for(settings), settings)
+            importlib.import_module(module).deliver_webhooks(store_for(settings), settings)
     except Exception:
         log.warning("sandbox refresh failed", exc_info=True, extra={"carrier": carrier_name})
 

@@ -183,5 +183,5 @@ def test_each_carrier_quotes_through_the_centres_account(session, hcc_settings, 
                else dict(parse_qsl(c.request.body or ""))) for c in wire.calls]
     assert any(seen(r, body) for r, body in bodies)
     if carrier == "vnpost":
-        [token_call] = [r for r, _ in bodies if r.url.endswith("/oauth/token")]
-        assert "client_secret=centre-secret" in token_call.body
+        [token_call] = [r for r, _ in bodies if r.url.endswith("/GetAccessToken")]
+        assert json.loads(token_call.body)["password"] == "centre-secret"

@@ -196,9 +196,6 @@ def test_a_dossier_pickup_never_goes_into_a_handover_batch(session, hcc_settings
 
 
 def test_a_pickup_with_no_carrier_named_goes_to_one_that_picks_up(session, hcc_settings):
-    # The default carrier (VNPost) has no pickup call in its API as we know it.
+    # The default carrier, VNPost, collects dossiers (a collection order, sendType 1).
     s = make_shipment(session, hcc_settings, direction="inbound", carrier=None)
-    assert s.carrier in ("ghn", "viettelpost")
-    with pytest.raises(InvalidInput) as e:
-        make_shipment(session, hcc_settings, direction="inbound", carrier="vnpost")
-    assert "carrier" in e.value.errors
+    assert s.carrier == "vnpost"
