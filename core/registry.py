@@ -13,6 +13,7 @@ MODEL_MODULES = [
     "postal.addressing",
     "finance.models",
     "province.models",
+    "tax.models",
 ]
 
 
@@ -31,6 +32,8 @@ JOB_MODULES = [
     "postal.webhooks",
     "finance.closing",
     "finance.sections",
+    "tax.jobs",
+    "tax.registration",
 ]
 
 

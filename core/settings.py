@@ -69,7 +69,7 @@ SECRET_MIN_BITS = 128
 # Feature packages check their own settings for production through `register_production_check` (a
 # function of Settings returning problems, each naming its setting). They are imported by name here,
 # as core/registry.py does for models, so the start-up check sees them before the app imports anything.
-PRODUCTION_CHECK_MODULES = ["core.outbound", "fees.config", "postal.production"]
+PRODUCTION_CHECK_MODULES = ["core.outbound", "fees.config", "postal.production", "tax.channel"]
 _PRODUCTION_CHECKS: list[Callable[[Settings], list[str]]] = []
 
 

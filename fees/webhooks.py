@@ -34,7 +34,7 @@ EVENTS = PAYMENT_EVENTS + (
     "receipt.issued", "receipt.cancelled", "receipt.replaced",
     "shipment.picked_up", "shipment.in_transit", "shipment.out_for_delivery", "shipment.delivery_failed",
     "shipment.on_hold", "shipment.ready_for_pickup", "shipment.delivered", "shipment.return_to_sender",
-    "shipment.returned", "shipment.cancelled",
+    "shipment.returned", "shipment.cancelled", "shipment.received_at_centre",
 )
 MAX_ATTEMPTS = 12
 BACKOFF_SECONDS = 30

@@ -26,7 +26,7 @@ from core.models import Centre
 from province.taxcode import TaxCodeError, normalise_tax_code
 
 SIGNING_KINDS = ("pkcs12", "pkcs11", "remote")
-SERIES_STATES = ("draft", "registered", "in_use", "closed")
+SERIES_STATES = ("draft", "submitted", "registered", "in_use", "closed")
 # Who a credential belongs to. A deployment-wide credential has owner_id 0 (there is one deployment).
 OWNER_TYPES = ("unit", "centre", "deployment", "carrier_account")
 CARRIERS = ("vnpost", "viettelpost", "ghn")
@@ -105,7 +105,7 @@ class ReceiptSeries(Base):
     __tablename__ = "receipt_series"
     __table_args__ = (
         UniqueConstraint("unit_id", "template", "symbol", name="uq_receipt_series_unit_template_symbol"),
-        CheckConstraint("state IN ('draft', 'registered', 'in_use', 'closed')", name="state_known"),
+        CheckConstraint("state IN ('draft', 'submitted', 'registered', 'in_use', 'closed')", name="state_known"),
         CheckConstraint("number_width BETWEEN 1 AND 12", name="number_width_range"),
         Index("ix_receipt_series_unit_year", "unit_id", "year"),
     )

@@ -17,7 +17,7 @@ import requests
 from lxml import etree
 
 from core import outbound
-from core.settings import Setting, Settings, register_settings
+from core.settings import Setting, Settings, register_production_check, register_settings
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +69,10 @@ def sender_code(settings: Settings) -> str:
     return settings.get("HCC_TAX_SENDER_CODE") or "HCCTVAN"
 
 
+@register_production_check
 def production_problems(settings: Settings) -> list[str]:
-    """What keeps the channel from production (for `register_production_check`, once the production test
-    environment names a T-VAN: until then the channel refuses to send in production instead, see `_post`)."""
+    """What keeps the channel from production: start-up refuses without a T-VAN (and `_post` never sends a
+    production message to the sandbox either)."""
     url = (settings.get("HCC_TAX_CHANNEL_URL") or "").strip()
     if not url:
         return ["HCC_TAX_CHANNEL_URL must name the T-VAN endpoint in production (the sandbox is not the tax authority)"]

@@ -22,6 +22,10 @@ CARRIER_SETTINGS = {
     "HCC_GHN_BASE_URL": "https://online-gateway.ghn.vn", "HCC_GHN_TOKEN": "ghn-2Rp5Wq8", "HCC_GHN_SHOP_ID": "190283",
     "HCC_GHN_WEBHOOK_SECRET": "ghn-hook-8Tz1",
 }
+TAX_SETTINGS = {
+    "HCC_TAX_CHANNEL_URL": "https://tvan.example.vn/api", "HCC_TAX_CHANNEL_USER": "ubnd-tinh",
+    "HCC_TAX_CHANNEL_PASSWORD": "tvan-7Kp2Qz",
+}
 
 
 def provider_pkcs12(folder: Path, password: bytes = b"pw") -> Path:
@@ -44,7 +48,7 @@ def production_env(folder: Path, **overrides: str | None) -> dict[str, str]:
     """Environment of a deployment that may start; `NAME=None` leaves a setting out."""
     env = {"HCC_ENV": "production", "HCC_INSTANCE_DIR": str(folder), "HCC_SECRET_KEY": GOOD_SECRET,
            "HCC_SIGNING_PKCS12": str(provider_pkcs12(folder)), "HCC_SIGNING_PKCS12_PASSWORD": "pw",
-           **GATEWAY_SETTINGS, **CARRIER_SETTINGS}
+           **GATEWAY_SETTINGS, **CARRIER_SETTINGS, **TAX_SETTINGS}
     for name, value in overrides.items():
         if value is None:
             env.pop(name, None)

@@ -147,11 +147,6 @@ def send_command():
 
 def init_app(app, api, group) -> None:
     """Register this part's blueprints and commands on `group`."""
-    # core/registry.py does not list the tax package yet: its models, jobs and event handlers load here.
-    import tax.jobs  # noqa: F401
-    import tax.models  # noqa: F401
-    import tax.registration  # noqa: F401
-
     if app.extensions["hcc"].settings.sandbox:
         app.register_blueprint(bp)
     group.add_command(register_command)
