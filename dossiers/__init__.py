@@ -1,0 +1,1 @@
+"""Dossiers (hồ sơ) synced from the province's one-stop system, linked to payments, receipts and shipments."""
