@@ -150,8 +150,13 @@ def test_finance_cancels_from_the_staff_page(client, session, receipt):
     page = client.get("/staff/receipts/")
     assert page.status_code == 200 and "0000001" in page.get_data(as_text=True)
     token = csrf_token(client, f"/staff/receipts/{receipt.id}")
+    # Without its confirmation the cancel is refused and the receipt stays as it was.
     res = client.post(f"/staff/receipts/{receipt.id}/cancel", data={"reason": "Nộp trùng", "csrf_token": token},
                       follow_redirects=True)
+    assert session.scalar(select(Receipt.status).where(Receipt.id == receipt.id)) == "issued"
+    token = csrf_token(client, f"/staff/receipts/{receipt.id}")
+    res = client.post(f"/staff/receipts/{receipt.id}/cancel",
+                      data={"reason": "Nộp trùng", "csrf_token": token, "confirm": "1"}, follow_redirects=True)
     assert "Đã huỷ biên lai." in res.get_data(as_text=True)
     session.expire_all()
     assert session.scalar(select(Receipt.status).where(Receipt.id == receipt.id)) == "cancelled"

@@ -197,8 +197,14 @@ def test_rows_stored_before_input_was_cleaned_still_print_as_typed(client, key, 
 def test_the_sandbox_label_drops_control_characters_a_client_sent(client):
     """The carrier sandbox draws what any client sent it; a control character is not drawn as a box."""
     token = {"Token": "sandbox-ghn-token"}
+    # A district and one of its wards, as GHN's catalogue names them (the sandbox refuses a ward elsewhere).
+    districts = client.get("/sandbox/ghn/shiip/public-api/master-data/district", headers=token).get_json()["data"]
+    district_id = districts[0]["DistrictID"]
+    wards = client.get("/sandbox/ghn/shiip/public-api/master-data/ward", query_string={"district_id": district_id},
+                       headers=token).get_json()["data"]
     order = {"client_order_code": "HCCSEC000001", "to_name": f"Trần{CONTROLS}Bình <b>", "to_phone": "0912345678",
-             "to_address": "Số 12 Nguyễn Trãi", "to_ward_code": "1", "to_district_id": 1, "weight": 300}
+             "to_address": "Số 12 Nguyễn Trãi", "to_ward_code": wards[0]["WardCode"], "to_district_id": district_id,
+             "weight": 300}
     created = client.post("/sandbox/ghn/shiip/public-api/v2/shipping-order/create", json=order, headers=token)
     assert created.status_code == 200, created.get_json()
     code = created.get_json()["data"]["order_code"]
