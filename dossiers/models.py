@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.clock import utcnow
@@ -66,6 +66,8 @@ class Dossier(Base):
     province: Mapped[str | None] = mapped_column(String(128))
     # The result shipment created for it (delivery by post), so it is created once.
     result_shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipment.id"), index=True)
+    # When the one-stop system was sent the result shipment's tracking code (`dossier.shipment_created`).
+    tracking_announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Where the last update came from: "api" or "webhook".
     source: Mapped[str] = mapped_column(String(16), default="api")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -81,7 +83,8 @@ class Dossier(Base):
 class DossierCentre(Base):
     """A centre's one-stop settings: its default level, and how results by post are sent.
 
-    The inbound webhook's secret is a Credential (owner_type 'centre', name 'onestop_webhook_secret').
+    `webhook_secret` signs the one-stop system's inbound webhook (HMAC-SHA256); it is kept encrypted
+    with the deployment's keys (`province.secrets.keyring`), never in clear.
     """
 
     __tablename__ = "dossier_centre"
@@ -96,5 +99,6 @@ class DossierCentre(Base):
     carrier: Mapped[str | None] = mapped_column(String(16))
     service: Mapped[str | None] = mapped_column(String(32))
     weight_grams: Mapped[int] = mapped_column(Integer, default=500)
+    webhook_secret: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
