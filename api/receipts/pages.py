@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from api.auth import current_principal, protect_forms, require_roles
 from api.context import db_session, settings
+from api.errors import _page as _error_page
 from api.i18n import register_messages, t
 from api.schemas import paginate
 from core.clock import local_day
@@ -211,7 +212,11 @@ def lookup(code: str):
 def lookup_pdf(code: str):
     r = _by_code(code)
     if r.storage_key is None:
-        abort(404)
+        if r.status != "pending":
+            abort(404)
+        # Its number is taken and the signature is seconds away: say so, never "not found".
+        body, status = _error_page(409, "Biên lai đang được ký số. Vui lòng tải lại sau ít giây.")
+        return body, status, {"Retry-After": "5"}
     return Response(read_pdf(settings(), r), mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="bien-lai-{r.symbol}-{r.number_text}.pdf"'})
 

@@ -13,11 +13,12 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from api.auth import current_principal, require_roles
 from api.context import db_session, settings
+from api.errors import problem
 from api.schemas import PageArgs, page_schema, paginate
 from core.errors import InvalidInput, NotFound
 from core.models import Centre
 from fees.models import CHANNELS
-from receipts.issuance import cancel_receipt, lookup_url, read_pdf, replace_receipt
+from receipts.issuance import adjust_receipt, cancel_receipt, lookup_url, read_pdf, replace_receipt
 from receipts.models import RECEIPT_STATUSES, Receipt
 from receipts.register import RegisterFilter, register_csv, register_query
 from receipts.verify import verify_pdf
@@ -72,6 +73,8 @@ class ReceiptSchema(Schema):
     replaced_by_id = fields.Integer(allow_none=True)
     cancelled_at = fields.AwareDateTime(allow_none=True)
     cancel_reason = fields.String(allow_none=True)
+    correction = fields.String(allow_none=True, metadata={"description": "replace or adjust: what this receipt corrects"})
+    delta = fields.Integer(allow_none=True, metadata={"description": "an adjusting receipt's signed difference (đồng)"})
 
     def _lookup_url(self, r):
         return lookup_url(settings(), r.lookup_code)
@@ -146,6 +149,35 @@ class ExportQuery(Schema):
 
 class ReasonIn(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=3, max=2000))
+
+
+class PayerIn(Schema):
+    """The payer's corrected data on a replacement receipt (what is left out stays as it was)."""
+
+    name = fields.String(validate=validate.Length(min=2, max=255))
+    address = fields.String(validate=validate.Length(max=500))
+    tax_code = fields.String(validate=validate.Regexp(r"^\d{10}(-\d{3})?$"),
+                             metadata={"description": "mã số thuế: 10 digits, or 10-3 for a branch"})
+    id_number = fields.String(validate=validate.Regexp(r"^\d{12}$"), metadata={"description": "số định danh cá nhân (12 digits)"})
+
+
+class LineIn(Schema):
+    fee_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    kind = fields.String(required=True, validate=validate.OneOf(("phi", "le_phi")))
+    quantity = fields.Integer(required=True, validate=validate.Range(min=1, max=10_000))
+    unit_amount = fields.Integer(required=True, validate=validate.Range(min=0, max=10**12))
+
+
+class ReplaceIn(ReasonIn):
+    payer = fields.Nested(PayerIn, load_default=None, metadata={"description": "corrected payer data"})
+    lines = fields.List(fields.Nested(LineIn), load_default=None, validate=validate.Length(min=1, max=100),
+                        metadata={"description": "corrected lines, same total (a wrong amount is adjusted instead)"})
+
+
+class AdjustIn(ReasonIn):
+    lines = fields.List(fields.Nested(LineIn), required=True, validate=validate.Length(min=1, max=100),
+                        metadata={"description": "the corrected lines in full; the adjusting receipt carries the difference"})
 
 
 class VerifyForm(Schema):
@@ -244,8 +276,12 @@ class ReceiptPdf(MethodView):
     @require_roles(*READERS)
     @blp.response(200, {"type": "string", "format": "binary"}, content_type="application/pdf")
     def get(self, receipt_id):
-        """The signed PDF, byte for byte as issued (the receipt's XML is attached inside)."""
+        """The signed PDF, byte for byte as issued (the receipt's XML is attached inside). While the receipt is
+        still being signed: 409 with `Retry-After`, never 404 (its number is taken and it will exist)."""
         r = _get(receipt_id)
+        if r.storage_key is None and r.status == "pending":
+            return problem(409, detail="Biên lai đang được ký, vui lòng thử lại sau ít giây.",
+                           type_="urn:hcc:problem:receipt-being-issued", headers={"Retry-After": "5"})
         return Response(read_pdf(settings(), r), mimetype="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="bien-lai-{r.symbol}-{r.number_text}.pdf"'})
 
@@ -268,13 +304,33 @@ class Cancel(MethodView):
 @blp.route("/<int:receipt_id>/replace")
 class Replace(MethodView):
     @require_roles("finance")
-    @blp.arguments(ReasonIn)
+    @blp.arguments(ReplaceIn)
     @blp.response(201, ReceiptSchema)
     def post(self, data, receipt_id):
-        """Replace an issued receipt by a new one naming it; answers the new receipt."""
+        """Replace an issued receipt made in error by a new one naming it, with the corrected payer data or
+        lines; answers the new receipt. The tax authority is told on form 04/SS-CTĐT."""
         p = current_principal()
         session = db_session()
         found = _get(receipt_id)
-        new = replace_receipt(session, found.id, reason=data["reason"], actor=p.actor(), centre_id=found.centre_id)
+        corrections = {**(data.get("payer") or {}), **({"lines": data["lines"]} if data.get("lines") else {})}
+        new = replace_receipt(session, found.id, reason=data["reason"], actor=p.actor(), centre_id=found.centre_id,
+                              corrections=corrections or None)
+        session.commit()
+        return new
+
+
+@blp.route("/<int:receipt_id>/adjust")
+class Adjust(MethodView):
+    @require_roles("finance")
+    @blp.arguments(AdjustIn)
+    @blp.response(201, ReceiptSchema)
+    def post(self, data, receipt_id):
+        """Issue an adjusting receipt (biên lai điều chỉnh) for an issued receipt whose lines or amount were wrong:
+        it carries the difference and names the original, which stays valid. Told on form 04/SS-CTĐT."""
+        p = current_principal()
+        session = db_session()
+        found = _get(receipt_id)
+        new = adjust_receipt(session, found.id, reason=data["reason"], lines=data["lines"], actor=p.actor(),
+                             centre_id=found.centre_id)
         session.commit()
         return new
