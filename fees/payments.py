@@ -8,6 +8,7 @@ per-unit receipts and the remittance to each unit follow.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -88,6 +89,35 @@ class ItemRequest:
     unit_code: str | None = None
 
 
+# Who knows how a dossier was submitted (`in_person`, `online`, `post`): dossiers registers itself here, since
+# fees never imports it. A lookup answers None for a dossier it does not know.
+SubmissionLookup = Callable[[Session, int, str], "str | None"]
+_submission_lookups: list[SubmissionLookup] = []
+
+
+def register_submission_lookup(fn: SubmissionLookup) -> SubmissionLookup:
+    if fn not in _submission_lookups:
+        _submission_lookups.append(fn)
+    return fn
+
+
+def submission_of(session: Session, centre_id: int, dossier_code: str) -> str | None:
+    """How the dossier was submitted, as the dossier record says, or None when no record says."""
+    for lookup in _submission_lookups:
+        found = lookup(session, centre_id, dossier_code)
+        if found is not None:
+            return found
+    return None
+
+
+def scheduled_amount(fee: FeeType, submission: str | None) -> int:
+    """The fee's amount for a dossier: the reduced amount for one submitted online, where the catalogue sets one
+    (many provinces halve lệ phí for online dossiers), else the amount."""
+    if submission == "online" and fee.online_amount is not None:
+        return fee.online_amount
+    return fee.amount
+
+
 def _default_expiry() -> timedelta:
     """HCC_PAYMENT_EXPIRY_MINUTES when the jobs are configured (the app), else 24 hours."""
     from core import jobs
@@ -165,8 +195,12 @@ def _refuse_units_not_ready(session: Session, unit_ids: set[int]) -> None:
 
 def create_payment(session: Session, centre: Centre, *, dossier_code: str, payer: Payer, items: list[ItemRequest],
                    actor: audit.Actor, channels: list[str] | None = None, expires_in: timedelta | None = None,
-                   extra: dict | None = None) -> Payment:
-    """A pending payment request priced from the schedule in force today."""
+                   extra: dict | None = None, submission: str | None = None) -> Payment:
+    """A pending payment request priced from the schedule in force today.
+
+    A schedule line of a dossier submitted online costs the fee's online amount where the catalogue sets
+    one: `submission` when given, else how the dossier record says it was submitted (`submission_of`).
+    """
     if not items:
         raise InvalidInput("a payment needs at least one fee line", errors={"items": ["Cần ít nhất một khoản phí."]})
     channels = channels or list(ONLINE_CHANNELS)
@@ -177,6 +211,8 @@ def create_payment(session: Session, centre: Centre, *, dossier_code: str, payer
     dossier_code, payer = _clean_dossier_and_payer(dossier_code, payer, errors)
     served = units_served_at(session, centre.id)
     day = local_day()
+    if submission is None and dossier_code:
+        submission = submission_of(session, centre.id, dossier_code)
     lines: list[PaymentItem] = []
     for i, item in enumerate(items):
         if item.name is not None:
@@ -199,8 +235,9 @@ def create_payment(session: Session, centre: Centre, *, dossier_code: str, payer
             continue
         # A fee row from before units is the centre's only unit's (as migration 0007 made it).
         unit_id = fee.unit_id if fee.unit_id is not None else (served[0].id if len(served) == 1 else None)
+        amount = scheduled_amount(fee, submission)
         lines.append(PaymentItem(fee_type_id=fee.id, fee_code=fee.code, name=fee.name, kind=fee.kind,
-                                 unit_amount=fee.amount, quantity=item.quantity, amount=fee.amount * item.quantity,
+                                 unit_amount=amount, quantity=item.quantity, amount=amount * item.quantity,
                                  unit_id=unit_id))
     if errors:
         raise InvalidInput("the payment request is not valid", errors=errors)

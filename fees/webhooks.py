@@ -35,6 +35,8 @@ EVENTS = PAYMENT_EVENTS + (
     "shipment.picked_up", "shipment.in_transit", "shipment.out_for_delivery", "shipment.delivery_failed",
     "shipment.on_hold", "shipment.ready_for_pickup", "shipment.delivered", "shipment.return_to_sender",
     "shipment.returned", "shipment.cancelled", "shipment.received_at_centre",
+    # dossiers: a result sent by post, with its carrier and tracking code (dossiers.service).
+    "dossier.shipment_created",
 )
 MAX_ATTEMPTS = 12
 BACKOFF_SECONDS = 30

@@ -1,0 +1,90 @@
+"""Dossier fixtures: the app over real HTTP (the sandbox carriers are called at its public URL), the one-stop
+system's webhook receiver (a real HTTP endpoint on port 0), and request bodies with keyword defaults."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from werkzeug.serving import make_server
+
+from fees import webhooks
+
+
+def dossier_body(**overrides) -> dict:
+    """A dossier as the one-stop system pushes it: received this morning, result by post, due in a week."""
+    body = {
+        "procedure_code": "1.001612",
+        "procedure_name": "Cấp Phiếu lý lịch tư pháp cho công dân Việt Nam",
+        "received_at": "2026-11-30T08:15:00+07:00",
+        "appointment_date": "2026-12-09",
+        "submission": "in_person",
+        "delivery": "post",
+        "status": "processing",
+        "citizen": {"name": "Trần Thị Bình", "phone": "0912345678", "email": "binh@example.vn",
+                    "address": {"street": "Số 12 ngõ 34 Nguyễn Trãi", "ward": "Thanh Xuân", "province": "Hà Nội"}},
+    }
+    citizen = overrides.pop("citizen", None)
+    body.update(overrides)
+    if citizen is not None:
+        body["citizen"] = {**body["citizen"], **citizen}
+    return body
+
+
+@pytest.fixture
+def live_server(app):
+    """The test app on 127.0.0.1:<free port>, with the public URL pointing at it (for the sandboxes)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    app.extensions["hcc"].settings.public_url = url
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield url
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+class OneStopReceiver:
+    """The one-stop system's webhook endpoint: records every POST (headers and body) and answers 200."""
+
+    def __init__(self):
+        self.received: list[tuple[dict, str]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - the http.server name
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                outer.received.append((dict(self.headers), body))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hcc-events"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def events(self, secret: str, name: str) -> list[dict]:
+        out = []
+        for headers, body in self.received:
+            assert webhooks.verify_header(secret, headers["X-HCC-Signature"], body), "the signature must verify"
+            event = json.loads(body)
+            if event["type"] == name:
+                out.append(event)
+        return out
+
+
+@pytest.fixture
+def one_stop(app):
+    receiver = OneStopReceiver()
+    # The receiver is on this machine: allowed as an outbound webhook target for this test only.
+    app.extensions["hcc"].settings.extra["HCC_WEBHOOK_ALLOWED_NETWORKS"] = "127.0.0.1/32"
+    receiver.thread.start()
+    yield receiver
+    receiver.server.shutdown()
+    receiver.server.server_close()
+    receiver.thread.join(timeout=5)
