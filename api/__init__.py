@@ -37,6 +37,7 @@ FEATURES: list[str] = [
     "api.admin",
     "api.tax",
     "api.sandbox",
+    "api.messaging",
     "api.dossiers",
 ]
 

@@ -1,32 +1,66 @@
 """Messages to citizens (SMS, Zalo, e-mail) behind one Notifier interface, sent by retried jobs.
 
-A message is written in the business transaction (`queue_message`) and sent after commit; a failed
-send is retried with backoff and never blocks the work that asked for it. The sandbox notifier
-records messages so that flows can be walked (and tested) without a provider.
+A message is written in the business transaction (`queue_message`, or `notify_citizen` for an event with
+its per-centre text) and sent after commit; a failed send is retried with backoff and never blocks the
+work that asked for it. The sandbox notifier records messages so that flows can be walked without a
+provider.
+
+A message to a phone (channel sms or zalo) goes, when HCC_SMS_PROVIDER is `zalo+esms`, first as a Zalo ZNS
+template message and, when the phone has no Zalo or the template is refused, as ONE brand-name SMS
+through eSMS instead (`esms` sends SMS only). One message per (event, object) whatever the channel
+(`CitizenDelivery.dedupe_key`); each provider call is marked started and committed before it is made, so
+a worker killed mid-send never sends twice: an SMS is re-sent with the same eSMS RequestId (eSMS answers
+124, already accepted), a Zalo send whose answer was lost is not repeated and not followed by an SMS
+(it is `unconfirmed`). Quiet hours (21:00–07:00 Vietnam time) hold phone messages until morning;
+an opted-out phone gets nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import mimetypes
+import re
 import smtplib
 from abc import ABC, abstractmethod
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
+import requests
 from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import jobs
-from core.clock import utcnow
-from core.models import OutboundMessage
+from core.clock import VN_TZ, as_utc, to_local, utcnow
+from core.models import Centre, OutboundMessage
 from core.settings import Setting, Settings, register_settings
+from messaging import templates
+from messaging.models import CitizenDelivery, MessageOptOut, ZaloToken
+from messaging.sms.client import EsmsClient, EsmsConfig, SmsUnreachable
+from messaging.zalo.client import ZaloConfig, ZaloTokenRefused, ZaloUnreachable, ZnsClient, expires_at
+from messaging.zalo.payloads import TokenPair, zalo_phone
 
 log = logging.getLogger(__name__)
 
 register_settings(
-    Setting("HCC_SMS_PROVIDER", "sandbox", "Who sends SMS/Zalo texts: `sandbox` records them (see /sandbox/messages)."),
+    Setting("HCC_SMS_PROVIDER", "sandbox", "Who sends SMS/Zalo texts: `sandbox` records them (see /sandbox/messages); "
+            "`zalo+esms` sends a Zalo ZNS message and falls back to one eSMS brand-name SMS; `esms` SMS only."),
+    Setting("HCC_ZALO_API_URL", "<public url>/sandbox/zalo", "ZNS API base (https://business.openapi.zalo.me)."),
+    Setting("HCC_ZALO_OAUTH_URL", "<public url>/sandbox/zalo/oauth", "Zalo OAuth base (https://oauth.zaloapp.com)."),
+    Setting("HCC_ZALO_APP_ID", "sandbox-app", "Zalo app id of the official account's app."),
+    Setting("HCC_ZALO_SECRET_KEY", "sandbox-zalo-secret", "Zalo app secret (header `secret_key` of the refresh)."),
+    Setting("HCC_ZALO_REFRESH_TOKEN", "sandbox-zalo-refresh", "First OA refresh token; later ones are kept in the database."),
+    Setting("HCC_ZNS_TEMPLATES", "(sandbox ids)", "Approved ZNS template id per event: "
+            "`paid=123456,result_sent=123457,…`; an event without one goes by SMS."),
+    Setting("HCC_ESMS_URL", "<public url>/sandbox/sms", "eSMS API base (https://rest.esms.vn)."),
+    Setting("HCC_ESMS_API_KEY", "sandbox-esms-key", "eSMS ApiKey."),
+    Setting("HCC_ESMS_SECRET_KEY", "sandbox-esms-secret", "eSMS SecretKey."),
+    Setting("HCC_ESMS_BRANDNAME", "HCC", "Registered brand name the SMS is sent under."),
+    Setting("HCC_QUIET_HOURS", "21:00-07:00", "Vietnam-time hours in which no SMS/Zalo is sent (held until the end)."),
+    Setting("HCC_SANDBOX_ZALO_NO_ZALO_DIGITS", "9", "Sandbox ZNS: phones ending in these digits have no Zalo."),
     Setting("HCC_SMTP_HOST", "(unset: e-mail goes to the sandbox)", "SMTP server for receipts by e-mail."),
     Setting("HCC_SMTP_PORT", "25", "SMTP port."),
     Setting("HCC_SMTP_USER", "(none)", "SMTP user, when the server needs one."),
@@ -98,21 +132,60 @@ class SmtpNotifier(Notifier):
         return mail.get("Message-ID") or "smtp"
 
 
+PHONE_CHANNELS = ("sms", "zalo")
+LEGACY_EVENTS = [  # purposes queued by fees/receipts/postal → the citizen event they announce
+    (re.compile(r"^receipt-issued$"), "paid"),
+    (re.compile(r"^shipment-pickup-requested$"), "pickup_scheduled"),
+    (re.compile(r"^shipment-delivery_failed-\d+$"), "delivery_failed"),
+    (re.compile(r"^citizen:(?P<event>[a-z_]+)$"), None),
+]
+_URL = re.compile(r"https?://\S+")
+_DOSSIER = re.compile(r"hồ sơ (\S+?)[\s.,:]")
+
+
+def provider_of(settings: Settings) -> str:
+    return (settings.get("HCC_SMS_PROVIDER") or "sandbox").strip().lower()
+
+
 def notifier_for(channel: str, settings: Settings) -> Notifier:
     if channel == "email":
         return SmtpNotifier(settings) if settings.get("HCC_SMTP_HOST") else SandboxNotifier()
-    provider = settings.get("HCC_SMS_PROVIDER", "sandbox")
+    provider = provider_of(settings)
     if provider == "sandbox":
         return SandboxNotifier()
     raise PermanentNotifyError(f"unknown HCC_SMS_PROVIDER {provider!r}")
 
 
+def _event_of(purpose: str | None, body: str) -> str | None:
+    for rx, event in LEGACY_EVENTS:
+        m = rx.match(purpose or "")
+        if m:
+            return event or m.group("event")
+    if (purpose or "").startswith("shipment-picked_up-") and body.startswith("Kết quả"):
+        return "result_sent"
+    return None
+
+
+def _dedupe_key(purpose: str | None, entity_type: str | None, entity_id: object, msg_id: int) -> str:
+    if purpose and entity_type:
+        return f"{purpose}:{entity_type}:{entity_id}:phone"[:160]
+    return f"message:{msg_id}:phone"
+
+
 def queue_message(session: Session, *, channel: str, recipient: str, body: str, subject: str | None = None,
                   attachments: list[dict[str, str]] | None = None, centre_id: int | None = None,
                   entity_type: str | None = None, entity_id: object = None,
-                  purpose: str | None = None) -> OutboundMessage:
-    """Write a message to send after commit; the same purpose for the same entity is queued once."""
+                  purpose: str | None = None, params: dict | None = None) -> OutboundMessage:
+    """Write a message to send after commit; the same purpose for the same entity is queued once.
+
+    SMS and Zalo are one channel group: a purpose queued once as `sms` and once as `zalo` is one message.
+    """
     if purpose and entity_type:
+        if channel in PHONE_CHANNELS:
+            found = session.scalar(select(CitizenDelivery).where(
+                CitizenDelivery.dedupe_key == _dedupe_key(purpose, entity_type, entity_id, 0)))
+            if found is not None:
+                return session.get(OutboundMessage, found.outbound_message_id)
         existing = session.scalars(select(OutboundMessage).where(
             OutboundMessage.purpose == purpose, OutboundMessage.entity_type == entity_type,
             OutboundMessage.entity_id == str(entity_id), OutboundMessage.channel == channel)).first()
@@ -124,8 +197,220 @@ def queue_message(session: Session, *, channel: str, recipient: str, body: str, 
                           status="pending", attempts=0, created_at=utcnow())
     session.add(msg)
     session.flush()
+    if channel in PHONE_CHANNELS:
+        event = _event_of(purpose, body)
+        if params is None:
+            links = _URL.findall(body)
+            dossier = _DOSSIER.search(body + " ")
+            params = {"link": links[-1] if links else "", "dossier": dossier.group(1) if dossier else ""}
+        delivery = CitizenDelivery(outbound_message_id=msg.id, event=event, phone=zalo_phone(recipient),
+                                   params=dict(params), dedupe_key=_dedupe_key(purpose, entity_type, entity_id, msg.id))
+        try:
+            with session.begin_nested():
+                session.add(delivery)
+        except IntegrityError:
+            # Another transaction queued the same (event, object) meanwhile: that one is the message.
+            session.delete(msg)
+            found = session.scalar(select(CitizenDelivery).where(CitizenDelivery.dedupe_key == delivery.dedupe_key))
+            return session.get(OutboundMessage, found.outbound_message_id)
     jobs.enqueue_after_commit(session, send_message, msg.id)
     return msg
+
+
+def optout_token(settings: Settings, phone: str) -> str:
+    key = (settings.secret_key or "").encode()
+    return hmac.new(key, f"optout:{zalo_phone(phone)}".encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def optout_link(settings: Settings, phone: str) -> str:
+    return f"{settings.public_url}/tin-nhan/tu-choi/{zalo_phone(phone)}/{optout_token(settings, phone)}"
+
+
+def opt_out(session: Session, phone: str, source: str) -> bool:
+    """Record that a phone wants no more messages; True when it is new."""
+    number = zalo_phone(phone)
+    if not number or session.scalar(select(MessageOptOut).where(MessageOptOut.phone == number)) is not None:
+        return False
+    session.add(MessageOptOut(phone=number, source=source, created_at=utcnow()))
+    session.flush()
+    return True
+
+
+def is_opted_out(session: Session, phone: str) -> bool:
+    return session.scalar(select(MessageOptOut.id).where(MessageOptOut.phone == zalo_phone(phone))) is not None
+
+
+def notify_citizen(session: Session, *, event: str, phone: str | None, centre_id: int | None, entity_type: str,
+                   entity_id: object, params: dict[str, object], purpose: str | None = None) -> OutboundMessage | None:
+    """Queue the citizen's message for an event (payment_requested, paid, result_sent, delivery_failed,
+    apology_issued, pickup_scheduled) in the centre's wording; at most one per (event, object)."""
+    if not phone or event not in templates.EVENTS:
+        return None
+    settings = jobs.settings()
+    centre = session.get(Centre, centre_id) if centre_id is not None else None
+    values = {"centre": getattr(centre, "name", "") or "", **params}
+    text, _ = templates.text_for(session, centre_id, event)
+    body = templates.render(text, values)
+    if settings is not None:
+        body += templates.OPT_OUT_SUFFIX.format(optout=optout_link(settings, phone))
+    return queue_message(session, channel="sms", recipient=phone, body=body, centre_id=centre_id,
+                         entity_type=entity_type, entity_id=entity_id, purpose=purpose or f"citizen:{event}",
+                         params=values)
+
+
+def in_quiet_hours(settings: Settings, now: datetime) -> datetime | None:
+    """When `now` falls in the quiet hours, the UTC time they end; else None."""
+    spec = settings.get("HCC_QUIET_HOURS") or "21:00-07:00"
+    try:
+        start_s, end_s = spec.split("-")
+        start, end = time.fromisoformat(start_s.strip()), time.fromisoformat(end_s.strip())
+    except ValueError:
+        start, end = time(21), time(7)
+    local = to_local(now)
+    t = local.time()
+    quiet = (start <= t or t < end) if start > end else (start <= t < end)
+    if not quiet:
+        return None
+    day = local.date() if t < end else local.date() + timedelta(days=1)
+    return as_utc(datetime.combine(day, end, tzinfo=VN_TZ))
+
+
+def http_session() -> requests.Session:
+    """The HTTP session of the Zalo/eSMS clients (tests hand it a transport to the sandboxes)."""
+    return requests.Session()
+
+
+class DbTokenStore:
+    """The OA token pair in its own short transactions: a rotated refresh token is kept even when the
+    message's transaction rolls back."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.app_id = settings.get("HCC_ZALO_APP_ID") or "sandbox-app"
+
+    def current(self) -> tuple[str | None, str]:
+        with jobs.session_scope() as s:
+            row = s.scalar(select(ZaloToken).where(ZaloToken.app_id == self.app_id))
+            if row is None:
+                return None, self.settings.get("HCC_ZALO_REFRESH_TOKEN") or "sandbox-zalo-refresh"
+            fresh = row.access_token and (row.expires_at is None or as_utc(row.expires_at) > utcnow())
+            return (row.access_token if fresh else None), row.refresh_token
+
+    def save(self, pair: TokenPair) -> None:
+        with jobs.session_scope() as s:
+            row = s.scalar(select(ZaloToken).where(ZaloToken.app_id == self.app_id))
+            if row is None:
+                row = ZaloToken(app_id=self.app_id, refresh_token=pair.refresh_token)
+                s.add(row)
+            row.access_token, row.refresh_token = pair.access_token, pair.refresh_token
+            row.expires_at, row.updated_at = expires_at(pair), utcnow()
+            s.commit()
+
+
+def _base(settings: Settings, key: str, sandbox_path: str) -> str:
+    return (settings.get(key) or f"{settings.public_url}{sandbox_path}").rstrip("/")
+
+
+def zns_client(settings: Settings, http: requests.Session) -> ZnsClient:
+    return ZnsClient(ZaloConfig(api_base=_base(settings, "HCC_ZALO_API_URL", "/sandbox/zalo"),
+                                oauth_base=_base(settings, "HCC_ZALO_OAUTH_URL", "/sandbox/zalo/oauth"),
+                                app_id=settings.get("HCC_ZALO_APP_ID") or "sandbox-app",
+                                secret_key=settings.get("HCC_ZALO_SECRET_KEY") or "sandbox-zalo-secret"),
+                     DbTokenStore(settings), http)
+
+
+def esms_client(settings: Settings, http: requests.Session) -> EsmsClient:
+    return EsmsClient(EsmsConfig(base_url=_base(settings, "HCC_ESMS_URL", "/sandbox/sms"),
+                                 api_key=settings.get("HCC_ESMS_API_KEY") or "sandbox-esms-key",
+                                 secret_key=settings.get("HCC_ESMS_SECRET_KEY") or "sandbox-esms-secret",
+                                 brandname=settings.get("HCC_ESMS_BRANDNAME") or "HCC"),
+                      http)
+
+
+def zns_template_for(settings: Settings, event: str | None, centre_template: str | None) -> str | None:
+    if event is None:
+        return None
+    if centre_template:
+        return centre_template
+    spec = settings.get("HCC_ZNS_TEMPLATES")
+    if not spec:
+        return f"sbx-{event}" if settings.sandbox else None
+    pairs = dict(p.split("=", 1) for p in spec.split(",") if "=" in p)
+    return pairs.get(event, "").strip() or None
+
+
+def _finish(msg: OutboundMessage, delivery: CitizenDelivery, channel: str, ref: str, status: str = "sent") -> None:
+    msg.status, msg.sent_at, msg.last_error, msg.provider_ref = status, utcnow(), None, ref[:128]
+    msg.channel = channel
+    delivery.channel = channel
+
+
+def _send_by_phone(session: Session, msg: OutboundMessage, settings: Settings) -> None:
+    """Zalo first (when the event has a ZNS template and the provider is zalo+esms), SMS as fallback."""
+    delivery = session.scalar(select(CitizenDelivery).where(CitizenDelivery.outbound_message_id == msg.id))
+    if delivery is None:  # a message queued before this table existed
+        delivery = CitizenDelivery(outbound_message_id=msg.id, event=_event_of(msg.purpose, msg.body),
+                                   phone=zalo_phone(msg.recipient), params={},
+                                   dedupe_key=_dedupe_key(None, None, None, msg.id))
+        session.add(delivery)
+        session.flush()
+    http = http_session()
+    use_zalo = provider_of(settings) == "zalo+esms"
+    if delivery.zalo_state == "started":
+        # The last attempt reached (or may have reached) Zalo and died before recording the answer. ZNS has
+        # no look-up by tracking_id, so neither a second ZNS nor an SMS is sent: never two messages.
+        delivery.zalo_state = "unconfirmed"
+        _finish(msg, delivery, "zalo", f"zalo-tracking:{delivery.zalo_tracking_id}")
+        msg.last_error = "outcome of the Zalo send unknown (worker stopped); not repeated"
+        return
+    centre_template = None
+    if delivery.event in templates.EVENTS:
+        _, centre_template = templates.text_for(session, msg.centre_id, delivery.event)
+    template_id = zns_template_for(settings, delivery.event, centre_template) if use_zalo else None
+    if template_id and delivery.zalo_state == "none" and delivery.sms_state == "none":
+        delivery.zalo_state, delivery.zalo_tracking_id = "started", f"hcc-msg-{msg.id}"
+        session.commit()
+        try:
+            answer = zns_client(settings, http).send(delivery.phone, template_id, delivery.params or {},
+                                                     delivery.zalo_tracking_id)
+        except ZaloTokenRefused as e:
+            delivery.zalo_state, delivery.zalo_error = "refused", None
+            log.error("zalo refresh token refused; sending by SMS", extra={"message_id": msg.id, "error": str(e)})
+        except ZaloUnreachable as e:
+            # No answer: for a refused connection or a 5xx Zalo did not take it; a read timeout is unknown.
+            delivery.zalo_state = "none" if not isinstance(e.__cause__, requests.ReadTimeout) else "started"
+            raise RetryableNotifyError(str(e)) from e
+        else:
+            delivery.zalo_error = answer.error or None
+            if answer.kind == "sent":
+                delivery.zalo_state, delivery.zalo_msg_id = "sent", answer.msg_id
+                _finish(msg, delivery, "zalo", answer.msg_id or delivery.zalo_tracking_id)
+                return
+            if answer.kind == "retry":
+                delivery.zalo_state = "none"
+                raise RetryableNotifyError(f"zalo {answer.error}: {answer.message}")
+            # No Zalo, user refused, template refused, or our OA's set-up: the SMS carries it.
+            delivery.zalo_state = "refused"
+            log.info("zalo declined; falling back to SMS", extra={"message_id": msg.id, "zalo_error": answer.error})
+        session.commit()
+    if delivery.sms_state == "none":
+        delivery.sms_state, delivery.sms_request_id = "started", f"hcc-msg-{msg.id}"
+        session.commit()
+    if delivery.sms_state != "started":
+        return
+    try:
+        answer = esms_client(settings, http).send(msg.recipient, msg.body, delivery.sms_request_id)
+    except SmsUnreachable as e:
+        raise RetryableNotifyError(str(e)) from e  # resent later with the same RequestId: never twice
+    delivery.sms_code = answer.code
+    if answer.kind in ("accepted", "duplicate"):
+        delivery.sms_state, delivery.sms_id = "sent", answer.sms_id or delivery.sms_id
+        _finish(msg, delivery, "sms", answer.sms_id or f"esms-request:{delivery.sms_request_id}")
+        return
+    if answer.kind == "retry":
+        raise RetryableNotifyError(f"esms {answer.code}: {answer.message}")
+    delivery.sms_state = "failed"
+    raise PermanentNotifyError(f"esms {answer.code}: {answer.message}")
 
 
 @jobs.job(retries=MAX_ATTEMPTS)
@@ -134,10 +419,29 @@ def send_message(message_id: int) -> None:
         msg = session.get(OutboundMessage, message_id, with_for_update=session.get_bind().dialect.name != "sqlite")
         if msg is None or msg.status != "pending":
             return
+        settings = jobs.settings()
+        by_phone = msg.channel in PHONE_CHANNELS
+        if by_phone and is_opted_out(session, msg.recipient):
+            msg.status, msg.last_error = "skipped", "opted out"
+            session.commit()
+            return
+        real = by_phone and provider_of(settings) in ("zalo+esms", "esms")
+        if real:
+            until = in_quiet_hours(settings, utcnow())
+            if until is not None:
+                msg.next_attempt_at = until
+                delivery = session.scalar(select(CitizenDelivery).where(CitizenDelivery.outbound_message_id == msg.id))
+                if delivery is not None:
+                    delivery.delayed_until = until
+                session.commit()
+                return
         msg.attempts += 1
         try:
-            msg.provider_ref = notifier_for(msg.channel, jobs.settings()).send(msg)
-            msg.status, msg.sent_at, msg.last_error = "sent", utcnow(), None
+            if real:
+                _send_by_phone(session, msg, settings)
+            else:
+                msg.provider_ref = notifier_for(msg.channel, settings).send(msg)
+                msg.status, msg.sent_at, msg.last_error = "sent", utcnow(), None
         except PermanentNotifyError as e:
             msg.status, msg.last_error = "failed", str(e)
             log.warning("message failed for good", extra={"message_id": msg.id, "channel": msg.channel})
@@ -149,6 +453,29 @@ def send_message(message_id: int) -> None:
                 msg.next_attempt_at = utcnow() + timedelta(seconds=min(3600, 5 * 2 ** msg.attempts))
                 session.commit()
                 raise jobs.RetryableJobError(str(e)) from e
+        session.commit()
+
+
+def refresh_delivery_status(session: Session, limit: int = 200) -> int:
+    """Sweeper: ask eSMS for the status of SMS sent in the last days that have no final report yet."""
+    settings = jobs.settings()
+    if settings is None or provider_of(settings) not in ("zalo+esms", "esms"):
+        return 0
+    rows = session.scalars(select(CitizenDelivery).where(
+        CitizenDelivery.sms_state == "sent", CitizenDelivery.sms_id.is_not(None),
+        or_(CitizenDelivery.delivery_status.is_(None),
+            CitizenDelivery.delivery_status.in_(("pending_approval", "waiting", "sent_to_telco"))),
+        CitizenDelivery.updated_at > utcnow() - timedelta(days=7))).all()[:limit]
+    client = esms_client(settings, http_session())
+    done = 0
+    for row in rows:
+        try:
+            status = client.status(row.sms_id)
+        except SmsUnreachable:
+            break
+        if status:
+            row.delivery_status, done = status, done + 1
+    return done
 
 
 def redrive_messages(session: Session) -> int:
@@ -164,3 +491,4 @@ def redrive_messages(session: Session) -> int:
 
 
 jobs.register_sweeper(redrive_messages)
+jobs.register_sweeper(refresh_delivery_status)

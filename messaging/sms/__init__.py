@@ -1,0 +1,1 @@
+"""SMS brand name through eSMS.vn (ViHAT): customer-care messages (SmsType 2)."""

@@ -1,0 +1,1 @@
+"""Zalo Notification Service (ZNS): template messages to a phone number through an official account."""
