@@ -39,6 +39,7 @@ FEATURES: list[str] = [
     "api.sandbox",
     "api.messaging",
     "api.dossiers",
+    "api.dossier_pages",
 ]
 
 
