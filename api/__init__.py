@@ -40,6 +40,7 @@ FEATURES: list[str] = [
     "api.messaging",
     "api.dossiers",
     "api.dossier_pages",
+    "api.stats",
 ]
 
 
