@@ -19,10 +19,18 @@ SOURCES = {
     "vnpay-csv": ("Đối soát VNPAY (CSV)", "vnpay"),
     "momo-csv": ("Đối soát MoMo (CSV)", "momo"),
     "cod-csv": ("Bảng kê chuyển tiền COD của bưu chính (CSV)", "cod"),
+    # Settlement reports: per transaction gross, fee and net; the bank credits each batch's net sum.
+    "vnpay-settlement": ("Tệp đối soát thanh toán VNPAY (gộp theo ngày, trừ phí)", "vnpay"),
+    "momo-settlement": ("Báo cáo quyết toán MoMo (gộp theo ngày, trừ phí)", "momo"),
+    "cod-remittance": ("Bảng kê chuyển tiền COD (trừ cước và phí thu hộ)", "cod"),
 }
+SETTLEMENT_SOURCES = ("vnpay-settlement", "momo-settlement", "cod-remittance")
+BANK_SOURCES = ("bank-csv", "vcb-csv", "camt053")
 
 DISCREPANCY_TYPES = ("missing_ours", "missing_theirs", "amount_differs", "duplicate", "status_differs",
-                     "late_settlement")
+                     "late_settlement", "wrong_fee", "net_differs", "late_credit")
+# What a settlement's deductions are booked as, per day and channel.
+FEE_KINDS = {"gateway_fee": "Phí cổng thanh toán", "postage": "Cước bưu chính", "cod_fee": "Phí thu hộ COD"}
 RESOLUTION_ACTIONS = ("link", "refund", "write_off", "accept")
 
 
@@ -112,3 +120,73 @@ class ClosedDay(Base):
     closed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_by: Mapped[str | None] = mapped_column(String(64))
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class SettlementBatch(Base):
+    """One payout of a gateway (a settlement day) or a carrier (a COD remittance): many transactions, their
+    fees deducted, one bank credit of the net sum."""
+
+    __tablename__ = "settlement_batch"
+    __table_args__ = (UniqueConstraint("centre_id", "provider", "batch_ref", name="uq_settlement_batch_ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id"), index=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("statement_import.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))     # vnpay, momo, cod
+    provider: Mapped[str] = mapped_column(String(16))    # vnpay, momo, vnpost, viettelpost, ghn
+    batch_ref: Mapped[str] = mapped_column(String(64))
+    settle_day: Mapped[date] = mapped_column(Date, index=True)  # the transactions' day (gateway) or remittance day
+    expected_credit: Mapped[date] = mapped_column(Date)
+    line_count: Mapped[int] = mapped_column(Integer, default=0)
+    gross: Mapped[int] = mapped_column(BigInteger, default=0)
+    fee: Mapped[int] = mapped_column(BigInteger, default=0)
+    net: Mapped[int] = mapped_column(BigInteger, default=0)
+    # awaiting_credit, credited, late (expected date passed, no credit), net_differs (credited another sum)
+    status: Mapped[str] = mapped_column(String(16), default="awaiting_credit", index=True)
+    credit_line_id: Mapped[int | None] = mapped_column(ForeignKey("statement_line.id"))
+    credited_on: Mapped[date | None] = mapped_column(Date)
+    credited_amount: Mapped[int | None] = mapped_column(BigInteger)
+
+    lines: Mapped[list[SettlementLine]] = relationship(back_populates="batch", order_by="SettlementLine.line_no")
+
+
+class SettlementLine(Base):
+    """A transaction of a settlement report (or a parcel of a remittance): gross, deductions, net."""
+
+    __tablename__ = "settlement_line"
+    __table_args__ = (Index("ix_settlement_line_reference", "reference"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("settlement_batch.id"), index=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    line_no: Mapped[int] = mapped_column(Integer)
+    txn_day: Mapped[date] = mapped_column(Date, index=True)
+    reference: Mapped[str] = mapped_column(String(128))  # vnp_TransactionNo, MoMo transId, tracking code
+    order_ref: Mapped[str | None] = mapped_column(String(128))  # vnp_TxnRef, MoMo orderId, carrier order number
+    gross: Mapped[int] = mapped_column(BigInteger)
+    fee: Mapped[int] = mapped_column(BigInteger, default=0)     # gateway fee, or the carrier's COD fee
+    postage: Mapped[int] = mapped_column(BigInteger, default=0)  # carrier postage deducted from COD
+    net: Mapped[int] = mapped_column(BigInteger)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # matched, mismatch, unmatched, duplicate
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    batch: Mapped[SettlementBatch] = relationship(back_populates="lines")
+
+
+class FeeBooking(Base):
+    """What a settlement deducted, booked as an expense of its day and channel (gateway fee, postage, COD fee)."""
+
+    __tablename__ = "fee_booking"
+    __table_args__ = (UniqueConstraint("batch_id", "kind", name="uq_fee_booking_batch_kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id"), index=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("settlement_batch.id"), index=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    provider: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,6 +1,7 @@
 """Reconciliation: import a statement, match its lines to payments, record what does not match.
 
-Matching is exact on amounts and uses, in order: the channel's own transaction reference (stored on
+A bank line that names a gateway's or carrier's settlement batch is that batch's credit (finance.settlements);
+the others are matched one by one. Matching is exact on amounts and uses, in order: the channel's own transaction reference (stored on
 the payment as `channel_ref`), the order reference (our payment code, e.g. vnp_TxnRef), the citizen
 code written in a transfer's description, and for COD the carrier's tracking code.
 """
@@ -23,8 +24,9 @@ from core.security import CODE_ALPHABET
 from core.settings import Setting, register_settings
 from fees.gateways.attempts import payment_code_for
 from fees.models import Payment
+from finance import settlements
 from finance.closing import ensure_day_open
-from finance.models import RESOLUTION_ACTIONS, SOURCES, Discrepancy, StatementImport, StatementLine
+from finance.models import BANK_SOURCES, RESOLUTION_ACTIONS, SOURCES, Discrepancy, StatementImport, StatementLine
 from finance.parsers import ImportFormatError, ParsedLine, parse
 
 register_settings(Setting("HCC_SETTLEMENT_LATE_DAYS", "3",
@@ -141,6 +143,14 @@ def import_statement(session: Session, centre_id: int, source: str, filename: st
             continue
         seen_refs[p.reference] = line
 
+        if source in BANK_SOURCES:
+            # A gateway's or carrier's payout: one credit for a settlement batch's net sum, not one payment.
+            is_batch, batch_found = settlements.match_bank_credit(session, centre_id, line)
+            if is_batch:
+                matched += 1
+                found.extend(batch_found)
+                continue
+
         payment, rule = _find_payment(session, centre_id, channel, p)
         if payment is None:
             found.append(_discrepancy(session, statement, type_="missing_ours", day=book_day, channel=channel,
@@ -191,6 +201,8 @@ def import_statement(session: Session, centre_id: int, source: str, filename: st
                                              f"{p.value_date:%d/%m/%Y} ({(p.value_date - paid_day).days} ngày)."))
 
     found.extend(_missing_theirs(session, statement, channel, today))
+    if source in BANK_SOURCES:
+        found.extend(settlements.flag_late_credits(session, centre_id, statement.period_end))
     statement.matched_count, statement.discrepancy_count = matched, len(found)
     audit.record(session, actor, "reconciliation.imported", entity_type="statement_import", entity_id=statement.id,
                  after={"source": source, "filename": filename, "lines": len(parsed), "matched": matched,

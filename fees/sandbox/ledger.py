@@ -86,3 +86,9 @@ def clear() -> None:
     with _lock:
         _txns.clear()
         _faults.clear()
+
+
+def all_of(gateway: str) -> list[SandboxTxn]:
+    """Every transaction the sandbox keeps for `gateway` (for its settlement files)."""
+    with _lock:
+        return [t for t in _txns.values() if t.gateway == gateway]

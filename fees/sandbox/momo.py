@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import time
 
+from core.clock import VN_TZ, utcnow
 from fees.gateways import momo as wire
 from fees.sandbox import ledger
 
@@ -49,6 +50,7 @@ def complete(order_id: str, *, success: bool, partner_code: str, access_key: str
         return None  # a MoMo order is paid or cancelled once
     if success:
         txn.status, txn.transaction_no = "paid", str(trans_id)
+        txn.pay_date = utcnow().astimezone(VN_TZ).strftime("%Y%m%d%H%M%S")  # for the day's settlement report
     else:
         txn.status = "cancelled"
     result = {"partnerCode": partner_code, "orderId": order_id, "requestId": txn.data["requestId"],
