@@ -1,0 +1,96 @@
+"""Pages: the public list of a centre's late dossiers and apologies this month, the admin's business calendar."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from api.auth import current_principal, protect_forms, require_roles
+from api.context import db_session
+from api.i18n import register_messages
+from core import audit
+from core.clock import local_day
+from core.errors import InvalidInput
+from core.models import Centre
+from dossiers import calendar, late
+
+public = Blueprint("dossier_public", __name__)
+admin = Blueprint("calendar_admin", __name__, url_prefix="/staff/admin/calendar")
+protect_forms(admin)
+
+register_messages({
+    "nav.calendar": {"vi": "Lịch làm việc", "en": "Business calendar"},
+})
+
+MONTH_NAMES = {m: f"tháng {m:02d}" for m in range(1, 13)}
+
+
+def register_navigation() -> None:
+    from api.pages import NAV
+
+    entry = ("calendar_admin.index", "nav.calendar", ("admin",))
+    if entry not in NAV:
+        NAV.append(entry)
+
+
+def _month(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        year, month = (int(x) for x in value.split("-", 1))
+        return date(year, month, 1)
+    except ValueError:
+        abort(404)
+
+
+@public.get("/tre-han/<centre_code>")
+def late_list(centre_code: str):
+    """Public, per centre: the dossiers late this month and the apologies issued (no citizen's data)."""
+    session = db_session()
+    centre = session.scalar(select(Centre).where(Centre.code == centre_code))
+    if centre is None:
+        abort(404)
+    month = _month(request.args.get("month"))
+    if month is not None and month > local_day():
+        abort(404)
+    report = late.late_this_month(session, centre.id, month)
+    first = report.month
+    previous = (first - timedelta(days=1)).replace(day=1)
+    return render_template("dossiers/late_public.html", centre=centre, report=report,
+                           month_label=f"{MONTH_NAMES[first.month]}/{first.year}",
+                           previous=f"{previous.year}-{previous.month:02d}")
+
+
+@admin.route("", methods=["GET", "POST"])
+@require_roles("admin")
+def index():
+    """The year's holidays and make-up days: add, rename or remove one."""
+    session = db_session()
+    try:
+        year = int(request.values.get("year") or local_day().year)
+    except ValueError:
+        year = local_day().year
+    if request.method == "POST":
+        actor = current_principal().actor()
+        try:
+            day = calendar.parse_day(request.form.get("day"))
+            if request.form.get("action") == "remove":
+                if calendar.remove_day(session, day):
+                    audit.record(session, actor, "calendar.day_removed", entity_type="calendar_day",
+                                 entity_id=day.isoformat())
+                    flash(f"Đã xoá ngày {day.strftime('%d/%m/%Y')}.", "success")
+            else:
+                row = calendar.set_day(session, day, request.form.get("kind") or "holiday", request.form.get("name"))
+                audit.record(session, actor, "calendar.day_set", entity_type="calendar_day", entity_id=day.isoformat(),
+                             after={"kind": row.kind, "name": row.name})
+                flash(f"Đã ghi ngày {day.strftime('%d/%m/%Y')}.", "success")
+            session.commit()
+            return redirect(url_for("calendar_admin.index", year=day.year))
+        except InvalidInput as e:
+            session.rollback()
+            flash("; ".join(m for msgs in e.errors.values() for m in msgs) or e.message, "error")
+    return render_template("dossiers/calendar_admin.html", year=year, days=calendar.days_of_year(session, year),
+                           weekday=lambda d: ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy",
+                                              "Chủ nhật")[d.weekday()])
