@@ -78,3 +78,31 @@ def test_the_calendar_refuses_a_holiday_on_a_weekend_and_a_make_up_weekday(sessi
     assert calendar.seed_year(session, 2026) == 1
     session.commit()
     assert not calendar.is_business_day(session, date(2026, 9, 1))
+
+
+def test_the_dossier_api_says_late_once_the_appointment_counted_past_a_weekend_and_holidays_has_passed(client, session):
+    from tests.dossiers.conftest import dossier_body
+    from tests.factories import bearer, make_api_key
+
+    key = make_api_key(session)
+    # Received Wednesday 29/4/2026, three business days: Thursday 30/4 and Friday 1/5 are holidays and the
+    # weekend follows, so the result was due Wednesday 6/5, long past.
+    appointment = calendar.add_business_days(session, date(2026, 4, 29), 3)
+    assert appointment == date(2026, 5, 6)
+    body = dossier_body(delivery="desk", received_at="2026-04-29T09:00:00+07:00", appointment_date=appointment.isoformat())
+    assert client.put("/api/v1/dossiers/HS-2026-0429", json=body, headers=bearer(key)).status_code == 201
+    shown = client.get("/api/v1/dossiers/HS-2026-0429", headers=bearer(key)).get_json()
+    assert shown["late"] is True and shown["appointment_date"] == "2026-05-06"
+
+
+def test_hcc_calendar_adds_lists_and_removes_a_day(runner, session):
+    added = runner.invoke(args=["calendar", "add", "2027-01-01", "--name", "Tết Dương lịch"])
+    assert added.exit_code == 0, added.output
+    assert not calendar.is_business_day(session, date(2027, 1, 1))
+    refused = runner.invoke(args=["calendar", "add", "2027-01-02", "--name", "Thứ Bảy"])
+    assert refused.exit_code != 0 and "Thứ Bảy" in refused.output
+    listed = runner.invoke(args=["calendar", "list", "2027"])
+    assert "2027-01-01\tholiday\tTết Dương lịch" in listed.output
+    assert runner.invoke(args=["calendar", "remove", "2027-01-01"]).exit_code == 0
+    session.expire_all()
+    assert calendar.is_business_day(session, date(2027, 1, 1))
