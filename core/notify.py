@@ -38,7 +38,7 @@ from core.clock import VN_TZ, as_utc, to_local, utcnow
 from core.models import Centre, OutboundMessage
 from core.settings import Setting, Settings, register_settings
 from messaging import templates
-from messaging.models import CitizenDelivery, MessageOptOut, ZaloToken
+from messaging.models import CitizenDelivery, MessageOptOut, MessageTemplate, ZaloToken
 from messaging.sms.client import EsmsClient, EsmsConfig, SmsUnreachable
 from messaging.zalo.client import ZaloConfig, ZaloTokenRefused, ZaloUnreachable, ZnsClient, expires_at
 from messaging.zalo.payloads import TokenPair, zalo_phone
@@ -137,10 +137,21 @@ LEGACY_EVENTS = [  # purposes queued by fees/receipts/postal → the citizen eve
     (re.compile(r"^receipt-issued$"), "paid"),
     (re.compile(r"^shipment-pickup-requested$"), "pickup_scheduled"),
     (re.compile(r"^shipment-delivery_failed-\d+$"), "delivery_failed"),
+    (re.compile(r"^apology-issued$"), "apology_issued"),
     (re.compile(r"^citizen:(?P<event>[a-z_]+)$"), None),
 ]
 _URL = re.compile(r"https?://\S+")
-_DOSSIER = re.compile(r"hồ sơ (\S+?)[\s.,:]")
+_DOSSIER = re.compile(r"(?:hồ sơ|ho so) (\S+?)[\s.,:(]")
+_DATE = re.compile(r"(?:ngày|ngay) (\d{2}/\d{2}/\d{4})")
+_TRACKING = re.compile(r"(?:mã vận đơn|ma van don) (\S+?)[\s.,:)]")
+
+
+def _legacy_params(body: str) -> dict[str, str]:
+    """The fields of a text queued by a caller that wrote it itself (receipts, postal, dossiers)."""
+    text = body + " "
+    found = {"link": _URL.findall(body), "dossier": _DOSSIER.search(text), "new_date": _DATE.search(text),
+             "tracking": _TRACKING.search(text)}
+    return {k: (v[-1] if isinstance(v, list) else v.group(1)) if v else "" for k, v in found.items()}
 
 
 def provider_of(settings: Settings) -> str:
@@ -200,9 +211,15 @@ def queue_message(session: Session, *, channel: str, recipient: str, body: str, 
     if channel in PHONE_CHANNELS:
         event = _event_of(purpose, body)
         if params is None:
-            links = _URL.findall(body)
-            dossier = _DOSSIER.search(body + " ")
-            params = {"link": links[-1] if links else "", "dossier": dossier.group(1) if dossier else ""}
+            params = _legacy_params(body)
+            if event in templates.EVENTS and centre_id is not None:
+                # A centre that wrote its own text for the event has it used for callers' texts too.
+                own = session.scalar(select(MessageTemplate).where(MessageTemplate.centre_id == centre_id,
+                                                                   MessageTemplate.event == event))
+                if own is not None:
+                    centre = session.get(Centre, centre_id)
+                    params["centre"] = getattr(centre, "name", "") or ""
+                    msg.body = templates.render(own.body, params)
         delivery = CitizenDelivery(outbound_message_id=msg.id, event=event, phone=zalo_phone(recipient),
                                    params=dict(params), dedupe_key=_dedupe_key(purpose, entity_type, entity_id, msg.id))
         try:
@@ -345,6 +362,13 @@ def _finish(msg: OutboundMessage, delivery: CitizenDelivery, channel: str, ref: 
     delivery.channel = channel
 
 
+def _with_optout(settings: Settings, msg: OutboundMessage) -> str:
+    """Every SMS ends with its opt-out link (a Zalo user opts out in Zalo itself: ZNS then answers -141)."""
+    if "/tin-nhan/tu-choi/" in msg.body:
+        return msg.body
+    return msg.body + templates.OPT_OUT_SUFFIX.format(optout=optout_link(settings, msg.recipient))
+
+
 def _send_by_phone(session: Session, msg: OutboundMessage, settings: Settings) -> None:
     """Zalo first (when the event has a ZNS template and the provider is zalo+esms), SMS as fallback."""
     delivery = session.scalar(select(CitizenDelivery).where(CitizenDelivery.outbound_message_id == msg.id))
@@ -399,7 +423,7 @@ def _send_by_phone(session: Session, msg: OutboundMessage, settings: Settings) -
     if delivery.sms_state != "started":
         return
     try:
-        answer = esms_client(settings, http).send(msg.recipient, msg.body, delivery.sms_request_id)
+        answer = esms_client(settings, http).send(msg.recipient, _with_optout(settings, msg), delivery.sms_request_id)
     except SmsUnreachable as e:
         raise RetryableNotifyError(str(e)) from e  # resent later with the same RequestId: never twice
     delivery.sms_code = answer.code

@@ -35,7 +35,8 @@ def _no_zalo_digits(settings: Settings) -> str:
 
 def handle(settings: Settings, method: str, path: str, headers: dict, form: dict | None, json_body: dict | None
            ) -> Reply:
-    headers = {k.lower(): v for k, v in headers.items()}
+    # A WSGI server reads `secret_key` back as `Secret-Key`: compare header names with - and _ alike.
+    headers = {k.lower().replace("-", "_"): v for k, v in headers.items()}
     with sandbox_store.state(settings, PROVIDER) as st:
         st.setdefault("refresh_token", settings.get("HCC_ZALO_REFRESH_TOKEN") or "sandbox-zalo-refresh")
         st.setdefault("messages", [])

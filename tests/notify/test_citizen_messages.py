@@ -172,3 +172,39 @@ def test_a_centre_text_in_vietnamese_is_what_the_sms_says(session, by_zalo, cent
     assert sms["content"].startswith("Hồ sơ 000.00.01.H26-1: mời ông/bà nộp 50.000 đồng tại http://localhost/p/7")
     assert "Từ chối nhận tin: http://localhost/tin-nhan/tu-choi/84912345679/" in sms["content"]
     assert sms["unicode"] == "1"
+
+
+def test_a_centre_text_replaces_the_callers_text_and_the_sms_ends_with_the_opt_out_link(session, by_zalo, centre):
+    from messaging.models import MessageTemplate
+
+    session.add(MessageTemplate(centre_id=centre.id, event="paid", body="{centre}: đã thu phí. Biên lai: {link}"))
+    session.commit()
+    _receipt_text(session, centre, NO_ZALO_PHONE)
+    session.commit()
+    (sms,) = esms_sandbox.received(by_zalo)
+    assert sms["content"].startswith(f"{centre.name}: đã thu phí. Biên lai: http://localhost/r/ABC123 Từ chối nhận tin: ")
+
+
+def test_the_esms_status_query_records_the_delivery(session, by_zalo, centre):
+    _receipt_text(session, centre, NO_ZALO_PHONE)
+    session.commit()
+    assert notify.refresh_delivery_status(session) == 1
+    session.commit()
+    assert session.scalars(select(CitizenDelivery)).one().delivery_status == "sent"
+
+
+def test_the_sandboxes_answer_over_http_in_their_protocols(client, settings):
+    wrong = client.post("/sandbox/sms/MainService.svc/json/SendMultipleMessage_V4_post_json/",
+                        json={"ApiKey": "nope", "SecretKey": "x"})
+    assert wrong.get_json()["CodeResult"] == "101"
+    refused = client.post("/sandbox/zalo/message/template", headers={"access_token": "stale"},
+                          json={"phone": "84912345678", "template_id": "1", "template_data": {"a": "b"}})
+    assert refused.get_json() == {"error": -124, "message": "Access token invalid"}
+    token = client.post("/sandbox/zalo/oauth/v4/oa/access_token", headers={"secret_key": "sandbox-zalo-secret"},
+                        data={"app_id": "sandbox-app", "refresh_token": "sandbox-zalo-refresh",
+                              "grant_type": "refresh_token"}).get_json()
+    assert token["access_token"] and token["refresh_token"] != "sandbox-zalo-refresh"
+    again = client.post("/sandbox/zalo/oauth/v4/oa/access_token", headers={"secret_key": "sandbox-zalo-secret"},
+                        data={"app_id": "sandbox-app", "refresh_token": "sandbox-zalo-refresh",
+                              "grant_type": "refresh_token"}).get_json()
+    assert again["error"] == -14014  # a spent refresh token does not work twice
