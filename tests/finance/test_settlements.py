@@ -43,14 +43,18 @@ def _when(day: date, rnd: random.Random) -> datetime:
     return datetime.combine(day, time(rnd.randint(7, 21), rnd.randint(0, 59), rnd.randint(0, 59)), tzinfo=VN_TZ)
 
 
+def _new_payment(session, rnd: random.Random, name: str):
+    amount = rnd.choice(AMOUNTS)
+    fee(session, code=f"F{amount}", name=f"Lệ phí thử {amount}", amount=amount)
+    centre = session.info.get("test_centre") or session.info.setdefault("test_centre", ensure_demo_centre(session))
+    return create_payment(session, centre, dossier_code=f"HS-S{next(_seq):05d}", payer=Payer(name),
+                          items=[ItemRequest(f"F{amount}", 1)], actor=audit.SYSTEM), amount
+
+
 def _gateway_payment(session, gateway: str, day: date, rnd: random.Random):
     """A payment paid at a gateway as the domain records it: its own order (sometimes after a cancelled first
     attempt), the gateway's transaction number, paid at a time of the day; and the sandbox's ledger of it."""
-    centre = ensure_demo_centre(session)
-    amount = rnd.choice(AMOUNTS)
-    f = fee(session, code=f"F{amount}", name=f"Lệ phí thử {amount}", amount=amount)
-    p = create_payment(session, centre, dossier_code=f"HS-S{next(_seq):05d}", payer=Payer("Trần Thị Bình"),
-                       items=[ItemRequest(f.code, 1)], actor=audit.SYSTEM)
+    p, amount = _new_payment(session, rnd, "Trần Thị Bình")
     p = lock_payment(session, payment_id=p.id)
     merchant = TMN if gateway == "vnpay" else PARTNER
     if rnd.random() < 0.2:  # the citizen cancelled a first attempt: its order stays at the gateway, unpaid
@@ -70,11 +74,7 @@ def _cod_payment(session, store, carrier: str, day: date, rnd: random.Random):
     """A parcel sent COD through the carrier sandbox, delivered (COD collected) on `day`, recorded as paid then."""
     from carriers.sandbox import sandbox_fee
 
-    centre = ensure_demo_centre(session)
-    amount = rnd.choice(AMOUNTS)
-    f = fee(session, code=f"F{amount}", name=f"Lệ phí thử {amount}", amount=amount)
-    p = create_payment(session, centre, dossier_code=f"HS-C{next(_seq):05d}", payer=Payer("Lê Văn Cường"),
-                       items=[ItemRequest(f.code, 1)], actor=audit.SYSTEM)
+    p, amount = _new_payment(session, rnd, "Lê Văn Cường")
     # Sandbox time set back to 07:00 of the day: the parcel is created then and delivered 22 carrier-hours later
     # at the store's speed (minutes of sandbox time), the same Vietnamese day.
     target = datetime.combine(day, time(7, rnd.randint(0, 59)), tzinfo=VN_TZ)
@@ -87,6 +87,11 @@ def _cod_payment(session, store, carrier: str, day: date, rnd: random.Random):
     transition(session, p, "paid", actor=audit.SYSTEM, channel="cod", channel_ref=code,
                paid_amount=delivered.cod_collected, paid_at=delivered.at)
     return p
+
+
+def _without_receipts(session) -> None:
+    """The paid payments' receipt jobs (signed PDFs) are not this test's subject: they are dropped, not run."""
+    session.info.pop("hcc_after_commit", None)
 
 
 def bank_csv(rows) -> bytes:
@@ -105,19 +110,13 @@ def camt053(rows) -> bytes:
 </Stmt></BkToCstmrStmt></Document>""".encode()
 
 
-def _statement(fmt: str, rows):
-    rows = sorted(rows, key=lambda r: (r[0], r[1]))
-    return ("camt053", "saoke.xml", camt053(rows)) if fmt == "camt053" else ("bank-csv", "saoke.csv", bank_csv(rows))
-
-
 def _previous_month() -> list[date]:
     first = local_day().replace(day=1)
     start = (first - timedelta(days=1)).replace(day=1)
     return [start + timedelta(days=i) for i in range((first - start).days)]
 
 
-@pytest.mark.parametrize("fmt", ["camt053", "bank-csv"])
-def test_a_month_of_net_settlements_closes_every_day_with_nothing_unexplained(session, centre, tmp_path, fmt):
+def test_a_month_of_net_settlements_closes_every_day_with_nothing_unexplained(session, centre, tmp_path):
     from carriers.sandbox import SandboxStore
 
     rnd = random.Random(14)
@@ -125,14 +124,14 @@ def test_a_month_of_net_settlements_closes_every_day_with_nothing_unexplained(se
     days = _previous_month()
     qr = []
     for day in days:
-        for _ in range(4):
-            _gateway_payment(session, "vnpay", day, rnd)
         for _ in range(3):
+            _gateway_payment(session, "vnpay", day, rnd)
             _gateway_payment(session, "momo", day, rnd)
         if day.day % 3 == 0:
             _cod_payment(session, store, "ghn" if day.day % 2 else "vnpost", day, rnd)
         if day.day % 4 == 0:  # VietQR transfers arrive one by one, each its own bank line
             qr.append(paid_payment(session, channel="vietqr", on=day, at=time(11, 0), amount=120_000))
+    _without_receipts(session)
     session.commit()
 
     credits = []
@@ -158,11 +157,16 @@ def test_a_month_of_net_settlements_closes_every_day_with_nothing_unexplained(se
             credits.append((rf.remit_day, f"FTCOD{carrier[:3].upper()}{start:%m%d}", rf.net, rf.description))
     assert remitted == len([d for d in days if d.day % 3 == 0])
     credits += [(local_day(p.paid_at), f"FTQR{p.id}", p.paid_amount, f"HCC {p.code} nop le phi") for p in qr]
-    source, name, data = _statement(fmt, credits)
-    result = import_statement(session, centre.id, source, name, data, OFFICER)
+    # The bank's statement of the month: the first half as its CSV export, the second as camt.053.
+    credits.sort(key=lambda r: (r[0], r[1]))
+    middle = days[len(days) // 2]
+    first = import_statement(session, centre.id, "bank-csv", "saoke-1.csv",
+                             bank_csv([c for c in credits if c[0] < middle]), OFFICER)
+    second = import_statement(session, centre.id, "camt053", "saoke-2.xml",
+                              camt053([c for c in credits if c[0] >= middle]), OFFICER)
     session.commit()
 
-    assert result.discrepancies == 0 and result.matched == len(credits)
+    assert first.discrepancies == second.discrepancies == 0 and first.matched + second.matched == len(credits)
     assert session.scalar(select(SettlementBatch).where(SettlementBatch.status != "credited")) is None
     assert {x.match_rule for x in session.scalars(select(StatementLine))} == {"settlement_batch", "code_in_description"}
     assert session.scalar(select(Discrepancy)) is None
@@ -185,6 +189,7 @@ def test_a_missing_transaction_a_wrong_fee_and_a_late_credit_each_show_as_one_ty
     for day in days:
         vnpay_refs += [_gateway_payment(session, "vnpay", day, rnd) for _ in range(4)]
         momo_refs += [_gateway_payment(session, "momo", day, rnd) for _ in range(3)]
+    _without_receipts(session)
     session.commit()
     left_out, _ = vnpay_refs[1]                     # VNPAY's report forgets a transaction of day 1
     overcharged, over_ref = momo_refs[4]            # MoMo charges 5.000 đ more than the contract on day 2
