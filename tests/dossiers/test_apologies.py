@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from core.clock import local_day, utcnow
@@ -14,6 +15,14 @@ from tests.dossiers.conftest import dossier_body
 from tests.factories import bearer, make_api_key, make_centre
 
 CODE = "000.00.01.H26-261201-0042"
+
+
+@pytest.fixture(autouse=True)
+def seeded_calendar(session):
+    """The days migration 0016 seeds: on PostgreSQL the suite empties every table between tests."""
+    for year in calendar.SEED_DAYS:
+        calendar.seed_year(session, year)
+    session.commit()
 
 
 def pdftotext(pdf: bytes, tmp_path) -> str:

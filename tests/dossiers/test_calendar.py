@@ -10,6 +10,14 @@ from dossiers import calendar
 from dossiers.models import Dossier
 
 
+@pytest.fixture(autouse=True)
+def seeded_calendar(session):
+    """The days migration 0016 seeds: on PostgreSQL the suite empties every table between tests."""
+    for year in calendar.SEED_DAYS:
+        calendar.seed_year(session, year)
+    session.commit()
+
+
 def make_dossier(session, centre, *, code="HS-2026-0001", appointment=date(2026, 5, 6), status="processing",
                  returned_at=None, **kw):
     dossier = Dossier(centre_id=centre.id, code=code, procedure_code="1.004227",

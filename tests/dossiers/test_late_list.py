@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from core.clock import local_day, utcnow
 from dossiers import calendar
 from tests.dossiers.conftest import dossier_body
 from tests.factories import bearer, make_api_key, make_centre
+
+
+@pytest.fixture(autouse=True)
+def seeded_calendar(session):
+    """The days migration 0016 seeds: on PostgreSQL the suite empties every table between tests."""
+    for year in calendar.SEED_DAYS:
+        calendar.seed_year(session, year)
+    session.commit()
 
 
 def push(client, key, code, **overrides):
