@@ -34,6 +34,7 @@ JOB_MODULES = [
     "finance.sections",
     "tax.jobs",
     "tax.registration",
+    "tax.corrections",
 ]
 
 

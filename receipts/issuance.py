@@ -39,7 +39,14 @@ from fees.models import Payment, PaymentItem
 from province.models import CollectingUnit, ReceiptSeries
 from province.series import NoSeriesError, series_for_issue, usable_series
 from province.units import units_served_at
-from receipts.content import KIND_LABELS, amount_in_words, build_content, format_amount
+from receipts.content import (
+    KIND_LABELS,
+    amount_in_words,
+    build_content,
+    format_amount,
+    normal_id_number,
+    normal_tax_code,
+)
 from receipts.models import Receipt, ReceiptCorrection, ReceiptCounter, ReceiptRefund
 from receipts.pdf import sign_receipt_pdf
 from receipts.render import render_pdf
@@ -510,6 +517,13 @@ def _corrected_content(old: dict, new: dict, corrections: dict) -> tuple[dict, d
         value = clean_text(str(corrections[field]), 500, field=f"payer_{field}")
         if field == "name" and len(value) < 2:
             raise InvalidInput("the payer's name is required", errors={"payer_name": ["Nhập họ tên người nộp."]})
+        if field in ("tax_code", "id_number") and value:
+            # The receipt's XML takes them only in their legal shape (the XSD refuses anything else).
+            value = normal_tax_code(value) if field == "tax_code" else normal_id_number(value)
+            if value is None:
+                raise InvalidInput(f"the payer's {field} is not valid", errors={f"payer_{field}": [
+                    "Mã số thuế gồm 10 chữ số, hoặc 10 chữ số, dấu - và 3 chữ số." if field == "tax_code"
+                    else "Số định danh cá nhân gồm 12 chữ số (chứng minh nhân dân cũ: 9 chữ số)."]})
         before = old["payer"].get(field) or ""
         if value != before:
             content["payer"][field] = value

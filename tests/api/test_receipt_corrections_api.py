@@ -10,7 +10,7 @@ from tests.factories import bearer, make_api_key
 def test_a_replacement_carries_the_corrected_payer(client, session, receipt):  # noqa: F811
     key = make_api_key(session, roles=("finance",))
     resp = client.post(f"/api/v1/receipts/{receipt.id}/replace", headers={**bearer(key), "Idempotency-Key": "r-1"},
-                       json={"reason": "Sai tên người nộp", "payer": {"name": "Nguyễn Thị Bình", "tax_code": "0101234567"}})
+                       json={"reason": "Sai tên người nộp", "payer": {"name": "Nguyễn Thị Bình", "tax_code": "0101234565"}})
     assert resp.status_code == 201, resp.get_json()
     body = resp.get_json()
     assert body["payer_name"] == "Nguyễn Thị Bình" and body["replaces_id"] == receipt.id

@@ -130,14 +130,14 @@ def test_replacing_with_a_corrected_payer_name_issues_a_receipt_naming_the_old_o
     token = csrf_token(finance, f"/staff/receipts/{rid}/replace")
     res = finance.post(f"/staff/receipts/{rid}/replace", data={
         "csrf_token": token, "reason": "Sai họ tên người nộp", "confirm": "1", "payer_name": "Lê Văn Cương",
-        "payer_address": "12 Tràng Tiền, Hà Nội", "payer_tax_code": "8012345678", "payer_id_number": ""},
+        "payer_address": "12 Tràng Tiền, Hà Nội", "payer_tax_code": "8012345677", "payer_id_number": ""},
         follow_redirects=True)
     assert res.status_code == 200
     session.expire_all()
     old = session.get(Receipt, rid)
     new = session.get(Receipt, old.replaced_by_id)
     assert old.status == "replaced" and new.status == "issued" and new.correction == "replace"
-    assert new.content["payer"]["name"] == "Lê Văn Cương" and new.content["payer"]["tax_code"] == "8012345678"
+    assert new.content["payer"]["name"] == "Lê Văn Cương" and new.content["payer"]["tax_code"] == "8012345677"
     assert new.content["replaces"] == {"id": old.id, "template": old.template, "symbol": old.symbol,
                                        "number": old.number_text, "date": new.content["replaces"]["date"],
                                        "kind": "replace"}
