@@ -26,7 +26,15 @@ from fees.gateways.attempts import payment_code_for
 from fees.models import Payment
 from finance import settlements
 from finance.closing import ensure_day_open
-from finance.models import BANK_SOURCES, RESOLUTION_ACTIONS, SOURCES, Discrepancy, StatementImport, StatementLine
+from finance.models import (
+    BANK_SOURCES,
+    RESOLUTION_ACTIONS,
+    SETTLEMENT_SOURCES,
+    SOURCES,
+    Discrepancy,
+    StatementImport,
+    StatementLine,
+)
 from finance.parsers import ImportFormatError, ParsedLine, parse
 
 register_settings(Setting("HCC_SETTLEMENT_LATE_DAYS", "3",
@@ -81,8 +89,14 @@ def _discrepancy(session: Session, statement: StatementImport | None, *, type_: 
 
 
 def import_statement(session: Session, centre_id: int, source: str, filename: str, data: bytes,
-                     actor: audit.Actor, late_days: int = 3) -> ImportResult:
-    """Parse the whole file first (a bad line refuses it whole), then store and match it, once per file."""
+                     actor: audit.Actor, late_days: int = 3, rates=None) -> ImportResult:
+    """Parse the whole file first (a bad line refuses it whole), then store and match it, once per file.
+
+    A settlement report or COD remittance (finance.models.SETTLEMENT_SOURCES) is read into batches instead;
+    `rates` are the contract fees it is checked against (finance.settlements.fee_rates)."""
+    if source in SETTLEMENT_SOURCES:
+        r = settlements.import_settlement(session, centre_id, source, filename, data, actor, rates=rates)
+        return ImportResult(r.statement, r.created, r.matched, r.discrepancies)
     if source not in SOURCES:
         raise InvalidInput(f"unknown source {source!r}", errors={"source": [f"Chọn một trong: {', '.join(SOURCES)}"]})
     digest = hashlib.sha256(data).hexdigest()

@@ -88,3 +88,29 @@ def dispatch_section(session: Session, centre_id: int, start: date, end: date) -
         "overdue_now": count(Shipment.promised_date < local_day(),
                              Shipment.status.not_in(("delivered", "returned", "cancelled"))),
     }
+
+
+def _fee_labels() -> None:
+    from finance.models import FEE_KINDS
+    from finance.reports import CHANNEL_LABELS, FIGURE_LABELS
+
+    for channel in ("vnpay", "momo", "cod"):
+        for kind, label in FEE_KINDS.items():
+            FIGURE_LABELS.setdefault(f"{kind}:{channel}", f"{label} — {CHANNEL_LABELS.get(channel, channel)}")
+
+
+_fee_labels()
+
+
+@register_section
+def settlement_fees_section(session: Session, centre_id: int, start: date, end: date) -> tuple[str, dict]:
+    """The fee ledger: what gateways and carriers deducted from their payouts, by channel and kind (per batch)."""
+    from finance.models import FeeBooking
+
+    out = {}
+    for channel, kind, count, amount in session.execute(
+            select(FeeBooking.channel, FeeBooking.kind, func.count(), func.sum(FeeBooking.amount)).where(
+                FeeBooking.centre_id == centre_id, FeeBooking.day >= start, FeeBooking.day <= end)
+            .group_by(FeeBooking.channel, FeeBooking.kind).order_by(FeeBooking.channel, FeeBooking.kind)):
+        out[f"{kind}:{channel}"] = {"count": int(count), "amount": int(amount)}
+    return "Phí cổng thanh toán và cước bưu chính đã khấu trừ", out

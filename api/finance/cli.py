@@ -15,6 +15,7 @@ from core.errors import DomainError
 from finance.closing import close_day
 from finance.models import SOURCES
 from finance.reconcile import import_statement, late_days_setting
+from finance.settlements import fee_rates
 
 
 @click.group("reconcile")
@@ -39,7 +40,8 @@ def import_cmd(file: Path, source: str, centre: str | None):
         with hcc().db.session() as session:
             c = get_centre(session, centre)
             result = import_statement(session, c.id, source, file.name, file.read_bytes(), actor,
-                                      late_days=late_days_setting(hcc().settings))
+                                      late_days=late_days_setting(hcc().settings),
+                                      rates=fee_rates(hcc().settings))
             st = result.statement
             click.echo(f"file: {file.name} ({SOURCES[source][0]})")
             if not result.created:

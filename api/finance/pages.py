@@ -15,9 +15,10 @@ from api.i18n import register_messages, t
 from core.clock import local_day
 from core.errors import DomainError
 from finance.closing import close_day
-from finance.models import RESOLUTION_ACTIONS, SOURCES, ClosedDay, Discrepancy, StatementImport
+from finance.models import FEE_KINDS, RESOLUTION_ACTIONS, SOURCES, ClosedDay, Discrepancy, StatementImport
 from finance.reconcile import import_statement, late_days_setting, resolve_discrepancy
 from finance.reports import CHANNEL_LABELS, FIGURE_LABELS, summary, to_csv, to_xlsx
+from finance.settlements import batches, fee_rates, fees_booked
 
 bp = Blueprint("finance", __name__, url_prefix="/staff/finance")
 protect_forms(bp)
@@ -65,6 +66,15 @@ register_messages({
     "dtype.duplicate": {"vi": "Trùng lặp", "en": "Duplicate"},
     "dtype.status_differs": {"vi": "Lệch trạng thái", "en": "Status differs"},
     "dtype.late_settlement": {"vi": "Về tiền muộn", "en": "Late settlement"},
+    "dtype.wrong_fee": {"vi": "Phí sai hợp đồng", "en": "Fee differs from the contract"},
+    "dtype.net_differs": {"vi": "Lệch số thực nhận", "en": "Net amount differs"},
+    "dtype.late_credit": {"vi": "Chưa về tiền đợt quyết toán", "en": "Settlement credit late"},
+    "finance.settlements": {"vi": "Đợt quyết toán (cổng thanh toán, COD)", "en": "Settlement batches (gateways, COD)"},
+    "finance.fee_ledger": {"vi": "Phí và cước đã khấu trừ trong tháng", "en": "Fees and postage deducted this month"},
+    "batch.awaiting_credit": {"vi": "Chờ tiền về", "en": "Awaiting credit"},
+    "batch.credited": {"vi": "Đã về tiền", "en": "Credited"},
+    "batch.late": {"vi": "Quá hạn, chưa về tiền", "en": "Late"},
+    "batch.net_differs": {"vi": "Tiền về lệch", "en": "Credit differs"},
     "action.link": {"vi": "Liên kết với khoản thu", "en": "Link to a payment"},
     "action.refund": {"vi": "Hoàn trả tiền", "en": "Mark for refund"},
     "action.write_off": {"vi": "Ghi nhận xử lý khác (có lý do)", "en": "Write off (with reason)"},
@@ -131,6 +141,20 @@ def dashboard():
                            yesterday=today - timedelta(days=1), chosen=chosen)
 
 
+@bp.get("/settlements")
+@require_roles("finance")
+def settlements_page():
+    """Settlement batches with their gross, fee and net and the bank credit that paid them; the fee ledger."""
+    from api.pages import chosen_centre
+
+    session = db_session()
+    chosen = chosen_centre()
+    start, end, month = _month_bounds(request.args.get("month"))
+    return render_template("finance/settlements.html", batches=batches(session, chosen.id, limit=200),
+                           fees=fees_booked(session, chosen.id, start, end), month=month, chosen=chosen,
+                           channel_labels=CHANNEL_LABELS, fee_kinds=FEE_KINDS)
+
+
 @bp.post("/import")
 @require_roles("finance")
 def upload():
@@ -141,7 +165,8 @@ def upload():
     session = db_session()
     try:
         result = import_statement(session, _chosen().id, request.form.get("source", ""), upload.filename,
-                                  upload.read(), current_principal().actor(), late_days=late_days_setting(settings()))
+                                  upload.read(), current_principal().actor(), late_days=late_days_setting(settings()),
+                                  rates=fee_rates(settings()))
         session.commit()
     except DomainError as e:
         session.rollback()

@@ -18,6 +18,7 @@ from finance.closing import close_day
 from finance.models import DISCREPANCY_TYPES, RESOLUTION_ACTIONS, SOURCES, Discrepancy, StatementImport
 from finance.reconcile import import_statement, late_days_setting, resolve_discrepancy
 from finance.reports import summary, to_csv, to_xlsx
+from finance.settlements import fee_rates
 
 blp = Blueprint("reconciliation", __name__, url_prefix="/api/v1", description="Reconciliation and finance reports")
 
@@ -151,7 +152,7 @@ class Imports(MethodView):
         session = db_session()
         centre = p.centre(session, form.get("centre_code"))
         result = import_statement(session, centre.id, form["source"], upload.filename, upload.read(), p.actor(),
-                                  late_days=late_days_setting(settings()))
+                                  late_days=late_days_setting(settings()), rates=fee_rates(settings()))
         session.commit()
         return result, (201 if result.created else 200)
 

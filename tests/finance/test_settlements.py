@@ -239,3 +239,34 @@ def test_a_settlement_file_with_a_bad_line_is_refused_whole(session, centre):
     with pytest.raises(InvalidInput) as e:
         import_settlement(session, centre.id, "vnpay-settlement", "x.csv", data.encode(), OFFICER)
     assert e.value.errors["line"] == ["2"]
+
+
+def test_staff_upload_a_settlement_report_beside_statements_and_see_its_batch(client, session, centre):
+    """The officer uploads VNPAY's file on the finance page, then the bank statement; the batch page shows the
+    day's gross, fee and net and the credit that paid it; the fee is in the month's fee ledger."""
+    import io
+
+    from tests.factories import csrf_token, make_user, sign_in
+
+    rnd = random.Random(3)
+    day = local_day() - timedelta(days=2)
+    for _ in range(3):
+        _gateway_payment(session, "vnpay", day, rnd)
+    _without_receipts(session)
+    session.commit()
+    user = make_user(session, roles=("finance",))
+    sign_in(client, user.username)
+    sf = settlement_file("vnpay", day, merchant=TMN, rate=FeeRate.parse("1.1%"))  # the default contract rate
+    page = client.post("/staff/finance/import", data={
+        "source": "vnpay-settlement", "file": (io.BytesIO(sf.data), "doisoat-vnpay.csv"),
+        "csrf_token": csrf_token(client, "/staff/finance/")}, content_type="multipart/form-data", follow_redirects=True)
+    assert "doisoat-vnpay.csv" in page.get_data(as_text=True)
+    client.post("/staff/finance/import", data={
+        "source": "bank-csv", "file": (io.BytesIO(bank_csv([(sf.credit_day, "FT777", sf.net, sf.description)])),
+                                       "saoke.csv"),
+        "csrf_token": csrf_token(client, "/staff/finance/")}, content_type="multipart/form-data")
+    html = client.get(f"/staff/finance/settlements?month={day:%Y-%m}").get_data(as_text=True)
+    net = f"{sf.net:,}".replace(",", ".")
+    assert sf.batch_ref in html and "Đã về tiền" in html and net in html
+    assert "Phí cổng thanh toán" in html
+    assert session.scalar(select(Discrepancy).where(Discrepancy.status == "open")) is None
