@@ -10,6 +10,7 @@ appointment date it is refused: the dossier is late, and an apology cannot hide 
 from __future__ import annotations
 
 import io
+import secrets
 from datetime import date, datetime
 
 from reportlab.lib.enums import TA_JUSTIFY
@@ -27,7 +28,7 @@ from core.clock import local_day, utcnow
 from core.db import Base, UTCDateTime
 from core.errors import Conflict, InvalidInput
 from core.models import Centre, Province
-from core.notify import queue_message
+from core.notify import notify_citizen, queue_message
 from core.text import clean_text, markup, printable
 from dossiers import calendar
 from dossiers.models import Dossier
@@ -61,6 +62,8 @@ class DossierApology(Base):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     issued_by: Mapped[str] = mapped_column(String(255))
     storage_key: Mapped[str | None] = mapped_column(String(255))
+    # The unguessable part of the citizen's link to the slip (/phieu-xin-loi/<code>), as receipts' lookup codes.
+    lookup_code: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: secrets.token_urlsafe(16))
 
 
 class ApologyRefused(Conflict):
@@ -80,7 +83,10 @@ def issue_apology(session: Session, dossier: Dossier, *, reason: object, new_app
     """Issue the slip and move the appointment, in the caller's transaction (the caller commits)."""
     now = now or utcnow()
     if session.get_bind().dialect.name != "sqlite":
-        session.refresh(dossier, with_for_update=True)  # two desks apologising at once number one slip each
+        # The centre's row orders its slips' numbers (two desks at once take one number each); the dossier's
+        # row, two apologies for one dossier. SQLite runs one writer at a time.
+        session.execute(select(Centre.id).where(Centre.id == dossier.centre_id).with_for_update())
+        session.refresh(dossier, with_for_update=True)
     if dossier.status in ("returned", "cancelled"):
         raise ApologyRefused("the dossier is closed", errors={"status": ["Hồ sơ đã trả kết quả hoặc đã hủy."]})
     if dossier.appointment_date is None:
@@ -128,9 +134,16 @@ def issue_apology(session: Session, dossier: Dossier, *, reason: object, new_app
     return apology
 
 
+def citizen_url(apology: DossierApology) -> str:
+    """The citizen's link to the slip (public, like a receipt's lookup page: whoever holds the link)."""
+    return f"{jobs.settings().public_url.rstrip('/')}/phieu-xin-loi/{apology.lookup_code}"
+
+
 def _notify_citizen(session: Session, dossier: Dossier, apology: DossierApology, path) -> None:
+    """The e-mail with the slip attached, and one text (Zalo, or SMS as fallback) with its link."""
     centre = session.get(Centre, dossier.centre_id)
     when = apology.new_appointment_date.strftime("%d/%m/%Y")
+    link = citizen_url(apology)
     if dossier.citizen_email:
         queue_message(
             session, channel="email", recipient=dossier.citizen_email, centre_id=dossier.centre_id,
@@ -138,17 +151,14 @@ def _notify_citizen(session: Session, dossier: Dossier, apology: DossierApology,
             body=printable(f"Kính gửi Ông/Bà {dossier.citizen_name},") + "\n\n" + printable(
                 f"{centre.name} xin lỗi vì chưa trả kết quả hồ sơ {dossier.code} ({dossier.procedure_name}) "
                 f"đúng hẹn ngày {apology.previous_appointment_date.strftime('%d/%m/%Y')} và hẹn trả lại "
-                f"vào ngày {when}. Lý do: {apology.reason}") + "\n\nPhiếu xin lỗi số " + apology.number +
-            " gửi kèm thư này.\n\nTrân trọng.",
+                f"vào ngày {when}. Lý do: {apology.reason}") + f"\n\nPhiếu xin lỗi số {apology.number} gửi kèm "
+            f"thư này, và xem tại: {link}\n\nTrân trọng.",
             attachments=[{"path": str(path), "filename": f"phieu-xin-loi-{apology.id}.pdf",
                           "mimetype": "application/pdf"}] if path else [],
             entity_type="dossier_apology", entity_id=apology.id, purpose="apology-issued")
-    if dossier.citizen_phone:
-        queue_message(
-            session, channel="sms", recipient=dossier.citizen_phone, centre_id=dossier.centre_id,
-            body=printable(f"{centre.name} xin loi: ho so {dossier.code} chua tra ket qua dung hen, "
-                           f"hen tra lai ngay {when}.")[:320],
-            entity_type="dossier_apology", entity_id=apology.id, purpose="apology-issued")
+    notify_citizen(session, event="apology_issued", phone=dossier.citizen_phone, centre_id=dossier.centre_id,
+                   entity_type="dossier_apology", entity_id=apology.id, purpose="apology-issued",
+                   params={"dossier": dossier.code, "new_date": when, "link": link})
 
 
 def for_dossier(session: Session, dossier_id: int) -> list[dict]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from api.auth import current_principal, protect_forms, require_roles
@@ -14,7 +14,9 @@ from core import audit
 from core.clock import local_day
 from core.errors import InvalidInput
 from core.models import Centre
-from dossiers import calendar, late
+from core.text import content_disposition
+from dossiers import apologies, calendar, late
+from dossiers.apologies import DossierApology
 
 public = Blueprint("dossier_public", __name__)
 admin = Blueprint("calendar_admin", __name__, url_prefix="/staff/admin/calendar")
@@ -24,7 +26,7 @@ register_messages({
     "nav.calendar": {"vi": "Lịch làm việc", "en": "Business calendar"},
 })
 
-MONTH_NAMES = {m: f"tháng {m:02d}" for m in range(1, 13)}
+MONTH_NAMES = {m: f"tháng {m:02d}" for m in range(1, 13)}  # "tháng 12/2026"
 
 
 def register_navigation() -> None:
@@ -61,6 +63,18 @@ def late_list(centre_code: str):
     return render_template("dossiers/late_public.html", centre=centre, report=report,
                            month_label=f"{MONTH_NAMES[first.month]}/{first.year}",
                            previous=f"{previous.year}-{previous.month:02d}")
+
+
+@public.get("/phieu-xin-loi/<lookup_code>")
+def apology_slip(lookup_code: str):
+    """Public to whoever holds the link sent to the citizen (like a receipt's lookup page): the slip's PDF."""
+    session = db_session()
+    a = session.scalar(select(DossierApology).where(DossierApology.lookup_code == lookup_code))
+    if a is None or a.storage_key is None:
+        abort(404)
+    return Response(apologies.pdf_bytes(a), mimetype="application/pdf",
+                    headers={"Content-Disposition": content_disposition(f"phieu-xin-loi-{a.number}.pdf", inline=True),
+                             "Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"})
 
 
 @admin.route("", methods=["GET", "POST"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from datetime import timedelta
 
@@ -76,6 +77,13 @@ def test_an_apology_before_the_date_moves_the_appointment_and_gives_the_official
     assert sorted(m.channel for m in sent) == ["email", "sms"]
     email = next(m for m in sent if m.channel == "email")
     assert email.attachments and email.attachments[0]["filename"].endswith(".pdf")
+    text_message = next(m for m in sent if m.channel == "sms")
+    assert CODE in text_message.body and new_date.strftime("%d/%m/%Y") in text_message.body
+    # Its link opens the slip with no login, like a receipt's lookup page; a guessed link does not.
+    link = re.search(r"https?://\S+?(/phieu-xin-loi/[\w-]+)", text_message.body).group(1)
+    public = client.get(link)
+    assert public.status_code == 200 and public.mimetype == "application/pdf" and public.data == pdf.data
+    assert client.get("/phieu-xin-loi/" + "A" * 22).status_code == 404
 
 
 def test_an_apology_after_the_appointment_date_is_refused(client, session):

@@ -7,7 +7,8 @@ Government announced for public servants); later years are added with `hcc calen
 The seed is copied here, not imported, so this revision stays what it was when dossiers.calendar moves on.
 
 dossier_apology: the official apology and new appointment slips (Phiếu xin lỗi và hẹn lại ngày trả kết
-quả) issued for a dossier, numbered per centre and year; the PDF is kept in the receipts storage.
+quả) issued for a dossier, numbered per centre and year; the PDF is kept in the receipts storage, and
+lookup_code is the unguessable part of the citizen's link to it.
 
 Revision ID: 0016
 Revises: 0015
@@ -81,6 +82,7 @@ def upgrade() -> None:
         sa.Column('issued_at', core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column('issued_by', sa.String(length=255), nullable=False),
         sa.Column('storage_key', sa.String(length=255), nullable=True),
+        sa.Column('lookup_code', sa.String(length=32), nullable=False),
         sa.CheckConstraint('new_appointment_date > previous_appointment_date',
                            name=op.f('ck_dossier_apology_new_date_later')),
         sa.ForeignKeyConstraint(['centre_id'], ['centre.id'], name=op.f('fk_dossier_apology_centre_id_centre')),
@@ -88,6 +90,7 @@ def upgrade() -> None:
                                 ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_dossier_apology')),
         sa.UniqueConstraint('centre_id', 'year', 'seq', name='uq_dossier_apology_centre_year_seq'),
+        sa.UniqueConstraint('lookup_code', name=op.f('uq_dossier_apology_lookup_code')),
     )
     op.create_index(op.f('ix_dossier_apology_centre_id'), 'dossier_apology', ['centre_id'], unique=False)
     op.create_index(op.f('ix_dossier_apology_dossier_id'), 'dossier_apology', ['dossier_id'], unique=False)
