@@ -11,6 +11,7 @@ def init_app(app, api) -> None:
     api.register_blueprint(apologies.blp)
     app.register_blueprint(pages.public)
     app.register_blueprint(pages.admin)
+    app.register_blueprint(pages.staff)
     pages.register_navigation()
     app.cli.add_command(cli.calendar_group)
     if "calendar" not in main.commands:

@@ -11,7 +11,7 @@ from api.auth import current_principal, protect_forms, require_roles
 from api.context import db_session
 from api.i18n import register_messages
 from core import audit
-from core.clock import local_day
+from core.clock import format_local, local_day
 from core.errors import InvalidInput
 from core.models import Centre
 from core.text import content_disposition
@@ -21,9 +21,12 @@ from dossiers.apologies import DossierApology
 public = Blueprint("dossier_public", __name__)
 admin = Blueprint("calendar_admin", __name__, url_prefix="/staff/admin/calendar")
 protect_forms(admin)
+staff = Blueprint("dossier_apology_staff", __name__, url_prefix="/staff/dossier-apologies")
+protect_forms(staff)
 
 register_messages({
     "nav.calendar": {"vi": "Lịch làm việc", "en": "Business calendar"},
+    "nav.dossier_apologies": {"vi": "Xin lỗi, hẹn lại", "en": "Apologies"},
 })
 
 MONTH_NAMES = {m: f"tháng {m:02d}" for m in range(1, 13)}  # "tháng 12/2026"
@@ -32,9 +35,10 @@ MONTH_NAMES = {m: f"tháng {m:02d}" for m in range(1, 13)}  # "tháng 12/2026"
 def register_navigation() -> None:
     from api.pages import NAV
 
-    entry = ("calendar_admin.index", "nav.calendar", ("admin",))
-    if entry not in NAV:
-        NAV.append(entry)
+    for entry in (("calendar_admin.index", "nav.calendar", ("admin",)),
+                  ("dossier_apology_staff.find", "nav.dossier_apologies", ("dispatcher",))):
+        if entry not in NAV:
+            NAV.append(entry)
 
 
 def _month(value: str | None) -> date | None:
@@ -108,3 +112,65 @@ def index():
     return render_template("dossiers/calendar_admin.html", year=year, days=calendar.days_of_year(session, year),
                            weekday=lambda d: ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy",
                                               "Chủ nhật")[d.weekday()])
+
+
+def _staff_dossier(session, code: str):
+    """The dossier `code` of one of the signed-in user's centres; any other answers 404."""
+    from dossiers.models import Dossier
+
+    stmt = current_principal().scope(select(Dossier).where(Dossier.code == code.strip()), Dossier.centre_id)
+    dossier = session.scalars(stmt.order_by(Dossier.id)).first()
+    if dossier is None:
+        abort(404)
+    return dossier
+
+
+@staff.get("")
+@require_roles("dispatcher")
+def find():
+    """Find a dossier by its code, to see its apologies or issue one."""
+    code = (request.args.get("code") or "").strip()
+    if code:
+        return redirect(url_for("dossier_apology_staff.dossier", code=code))
+    return render_template("dossiers/apology_find.html")
+
+
+@staff.route("/<path:code>", methods=["GET", "POST"])
+@require_roles("dispatcher")
+def dossier(code: str):
+    """The dossier's appointment, whether it is late, its slips, and the button that issues one."""
+    session = db_session()
+    d = _staff_dossier(session, code)
+    if request.method == "POST":
+        try:
+            a = apologies.issue_apology(session, d, reason=request.form.get("reason"),
+                                        new_appointment_date=request.form.get("new_appointment_date"),
+                                        actor=current_principal().actor())
+            session.commit()
+            flash(f"Đã lập phiếu xin lỗi số {a.number}; ngày hẹn trả mới {a.new_appointment_date.strftime('%d/%m/%Y')}.",
+                  "success")
+            return redirect(url_for("dossier_apology_staff.dossier", code=d.code))
+        except InvalidInput as e:
+            session.rollback()
+            flash("; ".join(m for msgs in e.errors.values() for m in msgs) or e.message, "error")
+        except apologies.ApologyRefused as e:
+            session.rollback()
+            flash("; ".join(m for msgs in e.errors.values() for m in msgs) or e.message, "error")
+        d = _staff_dossier(session, code)
+    is_late = calendar.is_late(session, d)
+    closed = d.status in ("returned", "cancelled") or d.appointment_date is None
+    return render_template("dossiers/apology_staff.html", d=d, late=is_late,
+                           received=format_local(d.received_at, "%d/%m/%Y"), can_issue=not is_late and not closed,
+                           apologies=apologies.for_dossier(session, d.id),
+                           earliest=calendar.add_business_days(session, d.appointment_date, 1) if d.appointment_date else None)
+
+
+@staff.get("/slip/<int:apology_id>.pdf")
+@require_roles("dispatcher", "cashier")
+def slip(apology_id: int):
+    session = db_session()
+    a = session.get(DossierApology, apology_id)
+    if a is None or a.storage_key is None or not current_principal().sees(a.centre_id):
+        abort(404)
+    return Response(apologies.pdf_bytes(a), mimetype="application/pdf",
+                    headers={"Content-Disposition": content_disposition(f"phieu-xin-loi-{a.number}.pdf", inline=True)})

@@ -120,3 +120,26 @@ def test_another_centre_sees_neither_the_dossier_nor_the_slip(client, session):
     assert client.post(f"/api/v1/dossiers/{CODE}/apologies", headers=bearer(stranger), json={
         "reason": "x", "new_appointment_date": "2030-01-02"}).status_code == 404
     assert client.get(f"/api/v1/dossiers/{CODE}/apologies", headers=bearer(stranger)).status_code == 404
+
+
+def test_staff_issue_an_apology_from_the_dossier_page_and_another_centre_sees_404(client, session):
+    from tests.factories import csrf_token, make_user, sign_in
+
+    key = make_api_key(session)
+    appointment = future_dossier(client, session, key)
+    user = make_user(session, roles=("dispatcher",))
+    sign_in(client, user.username)
+    page = client.get(f"/staff/dossier-apologies/{CODE}")
+    assert page.status_code == 200 and 'id="issue-apology"' in page.get_data(as_text=True)
+    new_date = calendar.add_business_days(session, appointment, 2)
+    done = client.post(f"/staff/dossier-apologies/{CODE}", follow_redirects=True, data={
+        "csrf_token": csrf_token(client, f"/staff/dossier-apologies/{CODE}"), "reason": "Chờ kết quả xác minh",
+        "new_appointment_date": new_date.isoformat()})
+    html = done.get_data(as_text=True)
+    assert done.status_code == 200 and new_date.strftime("%d/%m/%Y") in html and "01/PXL" in html
+
+    other = make_centre(session, "HCC-BN")
+    client.post("/staff/logout", data={"csrf_token": csrf_token(client)})
+    stranger = make_user(session, roles=("dispatcher",), centre=other)
+    sign_in(client, stranger.username)
+    assert client.get(f"/staff/dossier-apologies/{CODE}").status_code == 404

@@ -114,3 +114,24 @@ def test_hcc_calendar_adds_lists_and_removes_a_day(runner, session):
     assert runner.invoke(args=["calendar", "remove", "2027-01-01"]).exit_code == 0
     session.expire_all()
     assert calendar.is_business_day(session, date(2027, 1, 1))
+
+
+def test_the_admin_keeps_the_calendar_on_its_page(client, session):
+    from tests.factories import csrf_token, make_user, sign_in
+
+    admin = make_user(session, roles=("admin",))
+    sign_in(client, admin.username)
+    page = client.get("/staff/admin/calendar?year=2026")
+    assert page.status_code == 200 and "Tết Âm lịch (mùng 1 Tết)" in page.get_data(as_text=True)
+    token = csrf_token(client, "/staff/admin/calendar")
+    client.post("/staff/admin/calendar", data={"csrf_token": token, "day": "2026-11-24", "kind": "holiday",
+                                                "name": "Ngày Văn hóa Việt Nam"})
+    session.expire_all()
+    assert not calendar.is_business_day(session, date(2026, 11, 24))
+    client.post("/staff/admin/calendar", data={"csrf_token": token, "day": "2026-11-24", "action": "remove"})
+    session.expire_all()
+    assert calendar.is_business_day(session, date(2026, 11, 24))
+    # A cashier may not.
+    client.post("/staff/logout", data={"csrf_token": token})
+    sign_in(client, make_user(session, roles=("cashier",)).username)
+    assert client.get("/staff/admin/calendar").status_code in (403, 404)
