@@ -25,6 +25,7 @@ from province import series as series_service
 from province import units as unit_service
 from province.doctor import EXPIRY_WARNING, exit_code
 from province.models import CarrierAccount, ReceiptSeries
+from tax import registration as tax_registration
 
 bp = Blueprint("admin", __name__, url_prefix="/staff/admin")
 protect_forms(bp)
@@ -68,6 +69,16 @@ register_messages({
     "admin.state": {"vi": "Trạng thái", "en": "State"},
     "admin.registered_on": {"vi": "Ngày đăng ký với cơ quan thuế", "en": "Registered on"},
     "admin.register": {"vi": "Ghi nhận đã đăng ký", "en": "Mark registered"},
+    "admin.submit_registration": {"vi": "Gửi tờ khai 01/ĐKTĐ-CTĐT", "en": "Send form 01/ĐKTĐ-CTĐT"},
+    "admin.registration_sent": {"vi": "Đã gửi tờ khai đăng ký đến cơ quan thuế; ký hiệu chờ chấp nhận.",
+                                "en": "Registration sent to the tax authority; the series waits for acceptance."},
+    "admin.registration": {"vi": "Đăng ký với cơ quan thuế", "en": "Registration with the tax authority"},
+    "admin.registration.queued": {"vi": "chờ gửi", "en": "waiting to be sent"},
+    "admin.registration.sending": {"vi": "đang gửi", "en": "being sent"},
+    "admin.registration.acknowledged": {"vi": "đã gửi, chờ cơ quan thuế trả lời", "en": "sent, awaiting the answer"},
+    "admin.registration.accepted": {"vi": "được chấp nhận", "en": "accepted"},
+    "admin.registration.rejected": {"vi": "bị từ chối", "en": "rejected"},
+    "admin.registration.refused": {"vi": "bị từ chối tiếp nhận (sai thông điệp)", "en": "refused as malformed"},
     "admin.close": {"vi": "Đóng ký hiệu", "en": "Close"},
     "admin.add_series": {"vi": "Thêm ký hiệu", "en": "Add a series"},
     "admin.fees": {"vi": "Danh mục phí, lệ phí", "en": "Fee catalogue"},
@@ -108,6 +119,7 @@ register_messages({
     "admin.bad_date": {"vi": "Ngày không hợp lệ.", "en": "Invalid date."},
     "admin.series.draft": {"vi": "Bản nháp", "en": "Draft"},
     "admin.series.registered": {"vi": "Đã đăng ký", "en": "Registered"},
+    "admin.series.submitted": {"vi": "Đã gửi đăng ký, chờ cơ quan thuế chấp nhận", "en": "Submitted to the tax authority"},
     "admin.series.in_use": {"vi": "Đang sử dụng", "en": "In use"},
     "admin.series.closed": {"vi": "Đã đóng", "en": "Closed"},
     "admin.fee.phi": {"vi": "Phí", "en": "Fee"},
@@ -244,7 +256,8 @@ def _unit_page(code: str, *, import_errors: dict | None = None, status: int = 20
     return render_template("admin/unit.html", unit=unit, cert_state=cert_state, series=series_rows,
                            fees=fee_catalogue.fees_of_unit(session, unit.id), centre_codes=centre_codes,
                            credentials=secrets.describe(session, "unit", unit.id), secret_names=UNIT_SECRETS,
-                           import_errors=import_errors, next_year=_series_year_to_prepare()), status
+                           import_errors=import_errors, next_year=_series_year_to_prepare(),
+                           registration=tax_registration.registration_state(session, unit.id)), status
 
 
 def _series_year_to_prepare() -> int:
@@ -340,6 +353,11 @@ def _series_action(code: str, series_id: int, action: str):
             if day is None:
                 raise ValueError("no date")
             series_service.mark_registered(session, row, day, actor=current_principal().actor())
+        elif action == "submit":
+            tax_registration.register_unit(session, settings(), unit_row, series=row, actor=current_principal().actor())
+            session.commit()
+            flash(t("admin.registration_sent"), "success")
+            return redirect(url_for("admin.unit", code=code))
         else:
             series_service.close_series(session, row, actor=current_principal().actor())
         session.commit()
@@ -356,6 +374,13 @@ def _series_action(code: str, series_id: int, action: str):
 @require_roles("admin")
 def register_series(code: str, series_id: int):
     return _series_action(code, series_id, "register")
+
+
+@bp.post("/units/<code>/series/<int:series_id>/submit")
+@require_roles("admin")
+def submit_series(code: str, series_id: int):
+    """Send the unit's form 01/ĐKTĐ-CTĐT for this draft series; it is registered when the tax authority accepts."""
+    return _series_action(code, series_id, "submit")
 
 
 @bp.post("/units/<code>/series/<int:series_id>/close")
