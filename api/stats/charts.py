@@ -26,17 +26,23 @@ def _style():
 
     return Style(background="white", plot_background="white", foreground="#222", foreground_strong="#111",
                  foreground_subtle="#555", colors=("#1f5fa8", "#2e9d57", "#8fbf3f", "#f0ad1e", "#c0392b"),
-                 font_family="DejaVu Sans, Arial, sans-serif", label_font_size=13, major_label_font_size=13,
-                 legend_font_size=14, title_font_size=16, value_font_size=12)
+                 font_family="DejaVu Sans, Arial, sans-serif", label_font_size=15, major_label_font_size=15,
+                 legend_font_size=16, title_font_size=17, value_font_size=14)
 
 
 MAX_BARS = 15  # a phone shows so many labels legibly; the table and the exports carry every row
 
 
-def _config(title: str) -> dict:
+def _config(title: str, columns: int = 2) -> dict:
     # No pygal script (js=[]): an <img> would not run it, and the CSP forbids it.
-    return {"title": title, "style": _style(), "js": [], "width": 720, "height": 420, "legend_at_bottom": True,
-            "truncate_label": 24, "x_label_rotation": 30, "print_values": False, "disable_xml_declaration": False}
+    return {"title": title, "style": _style(), "js": [], "width": 480, "height": 400, "legend_at_bottom": True,
+            "truncate_label": 18, "truncate_legend": -1, "legend_at_bottom_columns": columns, "x_label_rotation": 30, "print_values": False, "disable_xml_declaration": False}
+
+
+def _count_axis(peak: int) -> list[int]:
+    """Whole-number ticks for a chart of counts (pygal would put 0.2, 0.4... under a small maximum)."""
+    step = max(1, -(-peak // 8))
+    return list(range(0, peak + step + 1, step))
 
 
 def _uri(chart) -> str:
@@ -49,13 +55,15 @@ def charts(s: Stats) -> list[tuple[str, str]]:
     rows = s.rows[:MAX_BARS]
     labels = [r.label for r in rows]
     out = []
-    timeliness = pygal.StackedBar(**_config("Hồ sơ đã trả kết quả: trước hạn, đúng hạn, quá hạn"))
+    timeliness = pygal.StackedBar(**_config("Hồ sơ đã trả kết quả: trước hạn, đúng hạn, quá hạn", 3),
+                                  y_labels=_count_axis(max([r.resolved for r in rows] or [0])))
     timeliness.x_labels = labels
     timeliness.add("Trước hạn", [r.early for r in rows])
     timeliness.add("Đúng hạn", [r.on_time for r in rows])
     timeliness.add("Quá hạn", [r.late for r in rows])
     out.append(("timeliness", _uri(timeliness)))
-    dossiers = pygal.Bar(**_config("Hồ sơ tiếp nhận, đã trả và qua bưu chính"))
+    peak = max([max(r.received, r.resolved, r.by_post_received, r.by_post_returned) for r in rows] or [0])
+    dossiers = pygal.Bar(**_config("Hồ sơ tiếp nhận, đã trả và qua bưu chính"), y_labels=_count_axis(peak))
     dossiers.x_labels = labels
     dossiers.add("Tiếp nhận", [r.received for r in rows])
     dossiers.add("Đã trả kết quả", [r.resolved for r in rows])
