@@ -141,7 +141,7 @@ LEGACY_EVENTS = [  # purposes queued by fees/receipts/postal → the citizen eve
     (re.compile(r"^citizen:(?P<event>[a-z_]+)$"), None),
 ]
 _URL = re.compile(r"https?://\S+")
-_DOSSIER = re.compile(r"(?:hồ sơ|ho so) (\S+?)[\s.,:(]")
+_DOSSIER = re.compile(r"(?:hồ sơ|ho so) ([^\s(]+)")
 _DATE = re.compile(r"(?:ngày|ngay) (\d{2}/\d{2}/\d{4})")
 _TRACKING = re.compile(r"(?:mã vận đơn|ma van don) (\S+?)[\s.,:)]")
 
@@ -151,7 +151,9 @@ def _legacy_params(body: str) -> dict[str, str]:
     text = body + " "
     found = {"link": _URL.findall(body), "dossier": _DOSSIER.search(text), "new_date": _DATE.search(text),
              "tracking": _TRACKING.search(text)}
-    return {k: (v[-1] if isinstance(v, list) else v.group(1)) if v else "" for k, v in found.items()}
+    values = {k: (v[-1] if isinstance(v, list) else v.group(1)) if v else "" for k, v in found.items()}
+    values["dossier"] = values["dossier"].rstrip(".,:;")  # a code has dots inside, never at its end
+    return values
 
 
 def provider_of(settings: Settings) -> str:

@@ -208,3 +208,15 @@ def test_the_sandboxes_answer_over_http_in_their_protocols(client, settings):
                         data={"app_id": "sandbox-app", "refresh_token": "sandbox-zalo-refresh",
                               "grant_type": "refresh_token"}).get_json()
     assert again["error"] == -14014  # a spent refresh token does not work twice
+
+
+def test_a_result_sent_by_post_goes_as_the_result_sent_zalo_template_with_its_tracking(session, by_zalo, centre):
+    notify.queue_message(session, channel="sms", recipient=ZALO_PHONE, centre_id=centre.id,
+                         body="Kết quả hồ sơ 000.00.01.H26-7 đã được gửi qua bưu chính (VNPost, mã vận đơn EE123VN). "
+                              "Theo dõi: http://localhost/t/ABC",
+                         entity_type="shipment", entity_id=3, purpose="shipment-picked_up-1")
+    session.commit()
+    (zns,) = zalo_sandbox.received(by_zalo)
+    assert zns["template_id"] == "sbx-result_sent"
+    assert zns["template_data"] == {"link": "http://localhost/t/ABC", "dossier": "000.00.01.H26-7",
+                                    "new_date": "", "tracking": "EE123VN"}
