@@ -270,3 +270,37 @@ def test_staff_upload_a_settlement_report_beside_statements_and_see_its_batch(cl
     assert sf.batch_ref in html and "Đã về tiền" in html and net in html
     assert "Phí cổng thanh toán" in html
     assert session.scalar(select(Discrepancy).where(Discrepancy.status == "open")) is None
+
+
+def test_the_sandboxes_serve_their_settlement_files_for_download(client, session, centre, settings):
+    """VNPAY's file for a day and a carrier's COD remittance come from the sandboxes as files, with the batch and
+    the transfer description the bank will show; imported, they match with nothing left over."""
+    from carriers.sandbox import store_for
+    from fees import merchants
+
+    rnd = random.Random(5)
+    day = local_day() - timedelta(days=3)
+    tmn = merchants.default_account(settings, "vnpay").tmn_code
+    for _ in range(2):
+        _gateway_payment(session, "vnpay", day, rnd)
+    store = store_for(settings)
+    store.speed = 3000
+    parcel = _cod_payment(session, store, "viettelpost", day, rnd)
+    _without_receipts(session)
+    session.commit()
+    ledger.put(ledger.SandboxTxn("vnpay", "OTHER-MERCHANT", 90_000, status="paid", transaction_no="1",
+                                 pay_date=f"{day:%Y%m%d}100000", data={"tmn_code": "ANOTHER1"}))
+
+    got = client.get(f"/sandbox/vnpay/settlement/{day}.csv?merchant={TMN}")
+    assert got.status_code == 200 and got.headers["X-Settlement-Batch"].startswith(f"VNP{TMN}")
+    assert "attachment" in got.headers["Content-Disposition"] and "OTHER-MERCHANT" not in got.get_data(as_text=True)
+    result = import_settlement(session, centre.id, "vnpay-settlement", "vnpay.csv", got.data, OFFICER)
+    assert (result.batches, result.matched, result.discrepancies) == (1, 2, 0)
+    assert tmn  # the deployment's own merchant is the default when none is named
+    assert client.get(f"/sandbox/vnpay/settlement/{day}.csv").status_code == 200
+
+    cod = client.get(f"/sandbox/cod-remittance/viettelpost.csv?from={day}&to={day}")
+    assert cod.status_code == 200 and parcel.channel_ref in cod.get_data(as_text=True)
+    result = import_settlement(session, centre.id, "cod-remittance", "vtp.csv", cod.data, OFFICER)
+    assert (result.matched, result.discrepancies) == (1, 0)
+    assert client.get(f"/sandbox/cod-remittance/nobody.csv?from={day}&to={day}").status_code == 404
