@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,7 +68,8 @@ class Deployment:
     """Start with `start()`, stop with `stop()` (drops the database); `logs` holds every process's output."""
 
     def __init__(self, base: Path, *, pg_url: str, web_workers: int = 3, threads: int = 8,
-                 worker_threads: int = 2, extra_env: dict[str, str] | None = None):
+                 worker_threads: int = 2, extra_env: dict[str, str] | None = None, root: Path = ROOT):
+        self.root = Path(root)
         self.base = Path(base)
         self.base.mkdir(parents=True, exist_ok=True)
         self.db_name = f"hcc_scale_{secrets.token_hex(6)}"
@@ -82,6 +84,8 @@ class Deployment:
             HCC_INSTANCE_DIR=str(self.base / "instance"), HCC_DATABASE_URL=self.db_url,
             HCC_QUEUE_URL=f"redis://127.0.0.1:{self.redis_port}/0", HCC_PUBLIC_URL=self.url,
             HCC_QUEUE_WORKERS=str(worker_threads), HCC_LOG_LEVEL="WARNING", **(extra_env or {}))
+        # The code served is the tree at `root` (a package added since the editable install included).
+        self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.root), os.environ.get("PYTHONPATH")]))
         self.redis: subprocess.Popen | None = None
         self.web: subprocess.Popen | None = None
         self.workers: list[subprocess.Popen] = []
@@ -100,7 +104,7 @@ class Deployment:
             return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, **kw)
 
     def _hcc(self, *args: str) -> str:
-        done = subprocess.run([str(BIN / "hcc"), *args], cwd=ROOT, env=self.env, capture_output=True, text=True,
+        done = subprocess.run([str(BIN / "hcc"), *args], cwd=self.root, env=self.env, capture_output=True, text=True,
                               timeout=300)
         if done.returncode:
             raise RuntimeError(f"hcc {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
@@ -127,7 +131,7 @@ class Deployment:
 
     def start_worker(self) -> subprocess.Popen:
         n = len(self.workers) + 1
-        proc = self._spawn(f"worker{n}", [str(BIN / "hcc"), "worker"], cwd=ROOT, env=self.env)
+        proc = self._spawn(f"worker{n}", [str(BIN / "hcc"), "worker"], cwd=self.root, env=self.env)
         self.workers.append(proc)
         return proc
 
@@ -145,15 +149,16 @@ class Deployment:
         files = ensure_dev_signing(self.base / "instance", public_url=self.url)
         self.env.update(HCC_SIGNING_PKCS12=str(files.pkcs12), HCC_SIGNING_PKCS12_PASSWORD=files.password)
         self.start_redis()
-        self._hcc("db", "upgrade")  # the README's step; also makes the instance's secret, keys and dev certificate
-        subprocess.run([sys.executable, "-c", SEED], cwd=ROOT, env=self.env, check=True, capture_output=True,
-                       timeout=300)
-        self.api_key = self._hcc("api-keys", "create", "--name", "Hệ thống một cửa (thử tải)").strip()
+        self._hcc("db", "upgrade")  # the README's step; also makes the instance's secret and keys, once
+        # The service starts while the demo centre is seeded and the API key made (each `hcc` is an app start).
         self.web = self._spawn("gunicorn", [
             str(BIN / "gunicorn"), "-w", str(self.web_workers), "-k", "gthread", "--threads", str(self.threads),
-            "-b", f"127.0.0.1:{self.port}", "--timeout", "120", "wsgi:app"], cwd=ROOT, env=self.env)
+            "-b", f"127.0.0.1:{self.port}", "--timeout", "120", "wsgi:app"], cwd=self.root, env=self.env)
         self.start_worker()
         self.start_worker()
+        subprocess.run([sys.executable, "-c", SEED], cwd=self.root, env=self.env, check=True, capture_output=True,
+                       timeout=300)
+        self.api_key = self._hcc("api-keys", "create", "--name", "Hệ thống một cửa (thử tải)").strip()
         self.wait_ready()
 
     def wait_ready(self, timeout: float = 90) -> None:
@@ -177,7 +182,7 @@ class Deployment:
         for proc in [*self.workers, self.web]:
             if proc is not None:
                 try:
-                    proc.wait(timeout=30)
+                    proc.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait(timeout=10)
@@ -217,6 +222,39 @@ class Deployment:
         out = subprocess.run(["redis-cli", "-p", str(self.redis_port), "llen", "huey.redis.hcc"], capture_output=True,
                              text=True, timeout=10).stdout.strip()
         return int(out or 0)
+
+    def pending_jobs(self) -> Counter:
+        """Names of the jobs waiting in the queue, counted."""
+        from core import jobs
+        from core.registry import import_jobs
+
+        import_jobs()
+        saved = jobs.huey.storage
+        jobs.huey.storage = jobs.storage_for(self.env["HCC_QUEUE_URL"])
+        try:
+            return Counter(t.name for t in jobs.huey.pending())
+        finally:
+            jobs.huey.storage = saved
+
+    def vnpay_ipn_query(self, payment: dict, n: int) -> str:
+        """The signed query string VNPAY sends to our IPN URL for a successful payment of `payment` (as the API
+        answered it): fees/sandbox/vnpay.py's fields, signed HMAC-SHA512 with the merchant's hash secret.
+        The order reference is the payment's code (an order opened before attempts had references of their
+        own, which fees.gateways.attempts still maps to its payment)."""
+        from urllib.parse import urlencode
+
+        from fees.gateways import vnpay
+
+        if not hasattr(self, "_vnpay"):
+            self._vnpay = vnpay.VnpayGateway(self.settings())
+        gw = self._vnpay
+        params = {"vnp_Amount": str(payment["amount"] * 100), "vnp_BankCode": "NCB",
+                  "vnp_BankTranNo": f"VNP{14000000 + n}", "vnp_CardType": "ATM",
+                  "vnp_OrderInfo": f"Thanh toan ho so {payment['dossier_code']}", "vnp_PayDate": vnpay.vn_time(),
+                  "vnp_ResponseCode": "00", "vnp_TmnCode": gw.tmn_code, "vnp_TransactionNo": str(14000000 + n),
+                  "vnp_TransactionStatus": "00", "vnp_TxnRef": payment["code"]}
+        params["vnp_SecureHash"] = vnpay.sign_params(params, gw.secret)
+        return urlencode(params)
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
