@@ -7,7 +7,7 @@ import io
 
 from stats.queries import FIGURE_LABELS, GROUP_LABELS, Row, Stats
 
-COLUMNS = ("received", "resolved", "early", "on_time", "late", "by_post_received", "by_post_returned",
+COLUMNS = ("received", "resolved", "early", "on_time", "late_resolved", "late_open", "late", "by_post_received", "by_post_returned",
            "fees_collected", "fees_phi", "fees_le_phi", "fees_online", "online_share", "receipts_issued",
            "receipts_automatic", "receipts_automatic_share")
 SHARES = ("online_share", "receipts_automatic_share")

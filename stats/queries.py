@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from core.clock import day_bounds_utc
+from core.clock import day_bounds_utc, utcnow
 from core.errors import InvalidInput
 from core.models import Centre
 from dossiers.calendar import deadline_day
@@ -40,11 +40,12 @@ ONLINE_CHANNELS = ("vnpay", "momo", "vietqr")
 AUTOMATIC_CHANNELS = (*ONLINE_CHANNELS, "cod")
 PAID_STATUSES = ("paid", "partially_refunded", "refunded")
 MAX_DAYS = 366
-FIGURES = ("received", "resolved", "early", "on_time", "late", "by_post_received", "by_post_returned",
+FIGURES = ("received", "resolved", "early", "on_time", "late_resolved", "late_open", "by_post_received", "by_post_returned",
            "fees_collected", "fees_phi", "fees_le_phi", "fees_online", "receipts_issued", "receipts_automatic")
 FIGURE_LABELS = {
     "received": "Hồ sơ tiếp nhận", "resolved": "Hồ sơ đã trả kết quả", "early": "Trước hạn",
-    "on_time": "Đúng hạn", "late": "Quá hạn", "by_post_received": "Tiếp nhận qua bưu chính",
+    "on_time": "Đúng hạn", "late": "Quá hạn (tổng)", "late_resolved": "Đã trả quá hạn",
+    "late_open": "Chưa trả, đã quá hạn", "by_post_received": "Tiếp nhận qua bưu chính",
     "by_post_returned": "Trả kết quả qua bưu chính", "fees_collected": "Phí, lệ phí đã thu (đồng)",
     "fees_phi": "Phí (đồng)", "fees_le_phi": "Lệ phí (đồng)", "fees_online": "Thu trực tuyến (đồng)",
     "online_share": "Tỷ lệ thu trực tuyến (%)", "receipts_issued": "Biên lai đã phát hành",
@@ -63,7 +64,8 @@ class Row:
     resolved: int = 0
     early: int = 0
     on_time: int = 0
-    late: int = 0
+    late_resolved: int = 0
+    late_open: int = 0
     by_post_received: int = 0
     by_post_returned: int = 0
     fees_collected: int = 0
@@ -73,6 +75,11 @@ class Row:
     fees_by_channel: dict[str, int] = field(default_factory=dict)
     receipts_issued: int = 0
     receipts_automatic: int = 0
+
+    @property
+    def late(self) -> int:
+        """Every dossier late in the period: returned late, or still not returned past its deadline."""
+        return self.late_resolved + self.late_open
 
     @property
     def online_share(self) -> float | None:
@@ -90,7 +97,10 @@ class Row:
             self.fees_by_channel[channel] = self.fees_by_channel.get(channel, 0) + amount
 
     def as_dict(self) -> dict:
-        return {"key": self.key, "label": self.label, **{n: getattr(self, n) for n in FIGURES[:8]},
+        return {"key": self.key, "label": self.label,
+                **{n: getattr(self, n) for n in ("received", "resolved", "early", "on_time", "late", "late_resolved",
+                                                 "late_open", "by_post_received", "by_post_returned",
+                                                 "fees_collected")},
                 "fees_by_kind": {"phi": self.fees_phi, "le_phi": self.fees_le_phi},
                 "fees_by_channel": dict(sorted(self.fees_by_channel.items())), "fees_online": self.fees_online,
                 "online_share": self.online_share, "receipts_issued": self.receipts_issued,
@@ -134,9 +144,9 @@ def _linked(owner_centre, owner_dossier_code):
 
 
 def compute(session: Session, start: date, end: date, group_by: str, *, centre_ids: Collection[int] | None,
-            unit_id: int | None = None) -> Stats:
+            unit_id: int | None = None, now: datetime | None = None) -> Stats:
     """Figures for the Vietnamese days start..end inclusive, one row per group, limited to `centre_ids`
-    (None: every centre) and, when given, to one collecting unit."""
+    (None: every centre) and, when given, to one collecting unit. `now` bounds what is already late."""
     check_period(start, end, group_by)
     lo, _ = day_bounds_utc(start)
     _, hi = day_bounds_utc(end)
@@ -184,7 +194,26 @@ def compute(session: Session, start: date, end: date, group_by: str, *, centre_i
         elif returned_day <= deadlines[appointment]:
             r.on_time += n
         else:
-            r.late += n
+            r.late_resolved += n
+
+    # Still open past the deadline (đang giải quyết quá hạn), judged at the end of the period (or now, if
+    # earlier): the deadline day is in the period and over, and the result was not returned by the period's end.
+    # Counted in the month of the deadline. The 31 days of slack covers deadlines moved past holidays.
+    cutoff = min(hi, utcnow() if now is None else now)
+    open_at_end = or_(Dossier.status != "returned", done.is_(None), done >= hi)
+    month_key = group_by == "month"
+    k = Dossier.appointment_date if month_key else _key(group_by, centre=Dossier.centre_id, unit=Dossier.unit_id,
+                                                            event=Dossier.received_at)
+    stmt = (select(k, Dossier.appointment_date, func.count())
+            .where(Dossier.status != "cancelled", Dossier.appointment_date >= start - timedelta(days=31),
+                   Dossier.appointment_date <= end, open_at_end)
+            .group_by(k, Dossier.appointment_date))
+    for key, appointment, n in session.execute(scoped(stmt, Dossier.centre_id, Dossier.unit_id)):
+        if appointment not in deadlines:
+            deadlines[appointment] = deadline_day(session, appointment)
+        deadline = deadlines[appointment]
+        if start <= deadline <= end and day_bounds_utc(deadline)[1] <= cutoff:
+            row(f"{deadline:%Y-%m}" if month_key else key).late_open += n
 
     # By post: dossier collections the centre confirmed in its hands, and results handed to a carrier.
     for direction, event, attr in (("inbound", Shipment.received_at, "by_post_received"),

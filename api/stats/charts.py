@@ -60,7 +60,7 @@ def charts(s: Stats) -> list[tuple[str, str]]:
     timeliness.x_labels = labels
     timeliness.add("Trước hạn", [r.early for r in rows])
     timeliness.add("Đúng hạn", [r.on_time for r in rows])
-    timeliness.add("Quá hạn", [r.late for r in rows])
+    timeliness.add("Quá hạn", [r.late_resolved for r in rows])
     out.append(("timeliness", _uri(timeliness)))
     peak = max([max(r.received, r.resolved, r.by_post_received, r.by_post_returned) for r in rows] or [0])
     dossiers = pygal.Bar(**_config("Hồ sơ tiếp nhận, đã trả và qua bưu chính"), y_labels=_count_axis(peak))

@@ -50,7 +50,10 @@ class StatsRow(Schema):
     early = fields.Integer(metadata={"description": "of `resolved`, returned before the appointment date"})
     on_time = fields.Integer(metadata={"description": "of `resolved`, returned on the appointment date "
                                                       "(or the next business day when that became a holiday)"})
-    late = fields.Integer(metadata={"description": "of `resolved`, returned after it"})
+    late = fields.Integer(metadata={"description": "every dossier late in the period: `late_resolved` + `late_open`"})
+    late_resolved = fields.Integer(metadata={"description": "of `resolved`, returned after the deadline"})
+    late_open = fields.Integer(metadata={"description": "not returned by the end of the period (or now) though its "
+                                                        "deadline day, in the period, is over"})
     by_post_received = fields.Integer(metadata={"description": "dossiers collected by post and received at the centre"})
     by_post_returned = fields.Integer(metadata={"description": "results sent by post (shipments not cancelled)"})
     fees_collected = fields.Integer(metadata={"description": "đồng, fee lines of payments paid in the period"})

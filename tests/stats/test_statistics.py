@@ -72,7 +72,16 @@ def expected(session, group_by: str, centre_ids=None) -> dict:
             elif d.appointment_date is None or day == d.appointment_date:
                 r["on_time"] += 1
             else:
-                r["late"] += 1
+                r["late_resolved"] += 1
+    # Still not returned at the end of November though the deadline (no holiday in November 2026: the day
+    # promised) fell in November and is over.
+    for d in dossiers:
+        if d.status == "cancelled" or d.appointment_date is None or not START <= d.appointment_date <= END:
+            continue
+        done = d.returned_at or d.resolved_at
+        if d.status != "returned" or local_day(done) > END:
+            out[f"{d.appointment_date:%Y-%m}" if group_by == "month" else
+                key(d, centre_id=d.centre_id, unit_id=d.unit_id, at=d.received_at)]["late_open"] += 1
     for s in session.scalars(select(Shipment)):
         if not seen(s.centre_id) or s.status == "cancelled":
             continue
@@ -103,7 +112,7 @@ def expected(session, group_by: str, centre_ids=None) -> dict:
     return {k: dict(v) for k, v in out.items()}
 
 
-FIGURES = ("received", "resolved", "early", "on_time", "late", "by_post_received", "by_post_returned",
+FIGURES = ("received", "resolved", "early", "on_time", "late_resolved", "late_open", "by_post_received", "by_post_returned",
            "fees_collected", "fees_phi", "fees_le_phi", "fees_online", "receipts_issued", "receipts_automatic")
 
 
@@ -118,7 +127,8 @@ def test_a_seeded_month_matches_the_raw_rows_in_every_grouping(session, month):
         assert as_expected(s.rows) == want, group_by
         assert s.total.fees_collected == sum(v.get("fees_collected", 0) for v in want.values())
     # The month has a bit of everything, so the comparisons above are not vacuous.
-    assert s.total.received >= 25 and s.total.resolved and s.total.late and s.total.early
+    assert s.total.received >= 25 and s.total.resolved and s.total.late_resolved and s.total.early
+    assert s.total.late_open and s.total.late == s.total.late_resolved + s.total.late_open
     assert s.total.by_post_received and s.total.by_post_returned and s.total.receipts_issued
     assert s.total.fees_phi and s.total.fees_le_phi and 0 < s.total.online_share < 1
     assert 0 < s.total.receipts_automatic < s.total.receipts_issued
@@ -143,7 +153,11 @@ def test_on_time_early_late_against_the_appointment_date(session, centre):
                  status="result_ready", resolved_at=local(date(2026, 11, 16)))
     session.commit()
     t = compute(session, START, END, "unit", centre_ids=None).total
-    assert (t.received, t.resolved, t.early, t.on_time, t.late) == (5, 4, 1, 1, 2)
+    assert (t.received, t.resolved, t.early, t.on_time, t.late_resolved) == (5, 4, 1, 1, 2)
+    # The one not handed back is late once its day is over, and only then.
+    assert t.late_open == 1 and t.late == 3
+    before = compute(session, START, END, "unit", centre_ids=None, now=local(date(2026, 11, 18), 17)).total
+    assert before.late_open == 0 and before.late == 2
 
 
 def test_the_api_answers_the_same_rows(client, session, month):
@@ -155,6 +169,7 @@ def test_the_api_answers_the_same_rows(client, session, month):
     assert body["rows"] == [r.as_dict() for r in s.rows]
     by_key = {r["key"]: r for r in body["rows"]}
     for k, figures in expected(session, "procedure").items():
+        figures["late"] = figures.get("late_resolved", 0) + figures.get("late_open", 0)
         assert {f: by_key[k][f] for f in ("received", "resolved", "on_time", "late", "by_post_received",
                                           "by_post_returned", "fees_collected")} == \
                {f: figures.get(f, 0) for f in ("received", "resolved", "on_time", "late", "by_post_received",
@@ -208,11 +223,11 @@ def test_the_page_draws_charts_and_its_exports_carry_the_same_numbers(client, se
     lines = {row[0] or None: dict(zip(header, row, strict=True)) for row in ws.iter_rows(min_row=3, values_only=True)}
     for r in s.rows:
         line = lines[r.key]
-        assert (line["Hồ sơ tiếp nhận"], line["Hồ sơ đã trả kết quả"], line["Đúng hạn"], line["Quá hạn"],
+        assert (line["Hồ sơ tiếp nhận"], line["Hồ sơ đã trả kết quả"], line["Đúng hạn"], line["Quá hạn (tổng)"],
                 line["Phí, lệ phí đã thu (đồng)"], line["Biên lai đã phát hành"]) == \
                (r.received, r.resolved, r.on_time, r.late, r.fees_collected, r.receipts_issued)
     total = list(ws.iter_rows(min_row=ws.max_row, values_only=True))[0]
-    assert total[1] == "Tổng cộng" and total[2] == s.total.received and total[9] == s.total.fees_collected
+    assert total[1] == "Tổng cộng" and total[2] == s.total.received and total[11] == s.total.fees_collected
 
     text = client.get("/staff/stats/export.csv?from=2026-11-01&to=2026-11-30&group_by=unit").data.decode("utf-8-sig")
     table = list(csv.reader(io.StringIO(text)))[1:]
