@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from core import jobs
 from core.clock import VN_TZ, as_utc, to_local, utcnow
 from core.models import Centre, OutboundMessage
-from core.settings import Setting, Settings, register_settings
+from core.settings import Setting, Settings, register_production_check, register_settings
 from messaging import templates
 from messaging.models import CitizenDelivery, MessageOptOut, MessageTemplate, ZaloToken
 from messaging.sms.client import EsmsClient, EsmsConfig, SmsUnreachable
@@ -70,6 +70,25 @@ register_settings(
 )
 
 MAX_ATTEMPTS = 8
+
+_NEEDED = {
+    "esms": ("HCC_ESMS_URL", "HCC_ESMS_API_KEY", "HCC_ESMS_SECRET_KEY", "HCC_ESMS_BRANDNAME"),
+    "zalo+esms": ("HCC_ESMS_URL", "HCC_ESMS_API_KEY", "HCC_ESMS_SECRET_KEY", "HCC_ESMS_BRANDNAME",
+                  "HCC_ZALO_API_URL", "HCC_ZALO_OAUTH_URL", "HCC_ZALO_APP_ID", "HCC_ZALO_SECRET_KEY",
+                  "HCC_ZALO_REFRESH_TOKEN", "HCC_ZNS_TEMPLATES"),
+}
+
+
+@register_production_check
+def _phone_provider_configured(settings: Settings) -> list[str]:
+    """In production the providers' defaults (the sandboxes) are never used: every setting is given."""
+    provider = (settings.get("HCC_SMS_PROVIDER") or "sandbox").strip().lower()
+    if provider == "sandbox":
+        return []
+    if provider not in _NEEDED:
+        return [f"HCC_SMS_PROVIDER must be sandbox, esms or zalo+esms, not {provider!r}"]
+    return [f"{name} must be set when HCC_SMS_PROVIDER is {provider}" for name in _NEEDED[provider]
+            if not settings.get(name)]
 
 
 class NotifyError(Exception):
