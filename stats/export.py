@@ -5,16 +5,20 @@ from __future__ import annotations
 import csv
 import io
 
+from fees.models import CHANNELS
 from stats.queries import FIGURE_LABELS, GROUP_LABELS, Row, Stats
 
 COLUMNS = ("received", "resolved", "early", "on_time", "late_resolved", "late_open", "late", "by_post_received", "by_post_returned",
            "fees_collected", "fees_phi", "fees_le_phi", "fees_online", "online_share", "receipts_issued",
            "receipts_automatic", "receipts_automatic_share")
 SHARES = ("online_share", "receipts_automatic_share")
+CHANNEL_LABELS = {"vnpay": "VNPAY", "momo": "MoMo", "vietqr": "Chuyển khoản VietQR", "counter": "Tại quầy",
+                  "cod": "Thu hộ khi phát (COD)"}
 
 
 def header(s: Stats) -> list[str]:
-    return ["Mã", GROUP_LABELS[s.group_by], *(FIGURE_LABELS[c] for c in COLUMNS)]
+    return ["Mã", GROUP_LABELS[s.group_by], *(FIGURE_LABELS[c] for c in COLUMNS),
+            *(f"Thu qua {CHANNEL_LABELS[c]} (đồng)" for c in CHANNELS)]
 
 
 def values(r: Row) -> list:
@@ -23,7 +27,7 @@ def values(r: Row) -> list:
     for c in COLUMNS:
         v = getattr(r, c)
         out.append(("" if v is None else round(100 * v, 1)) if c in SHARES else v)
-    return out
+    return out + [r.fees_by_channel.get(c, 0) for c in CHANNELS]
 
 
 def table(s: Stats) -> list[list]:
@@ -58,7 +62,8 @@ def to_xlsx(s: Stats) -> bytes:
     ws.column_dimensions["B"].width = 48
     for row in ws.iter_rows(min_row=3, min_col=3):
         for cell in row:
-            cell.number_format = "#,##0.0" if COLUMNS[cell.column - 3] in SHARES else "#,##0"
+            share = cell.column - 3 < len(COLUMNS) and COLUMNS[cell.column - 3] in SHARES
+            cell.number_format = "#,##0.0" if share else "#,##0"
     if s.rows:
         chart = BarChart()
         chart.title = "Hồ sơ tiếp nhận và đã trả kết quả"

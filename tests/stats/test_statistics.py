@@ -226,6 +226,7 @@ def test_the_page_draws_charts_and_its_exports_carry_the_same_numbers(client, se
         assert (line["Hồ sơ tiếp nhận"], line["Hồ sơ đã trả kết quả"], line["Đúng hạn"], line["Quá hạn (tổng)"],
                 line["Phí, lệ phí đã thu (đồng)"], line["Biên lai đã phát hành"]) == \
                (r.received, r.resolved, r.on_time, r.late, r.fees_collected, r.receipts_issued)
+        assert sum(line[h] for h in header if h.startswith("Thu qua")) == r.fees_collected
     total = list(ws.iter_rows(min_row=ws.max_row, values_only=True))[0]
     assert total[1] == "Tổng cộng" and total[2] == s.total.received and total[11] == s.total.fees_collected
 
