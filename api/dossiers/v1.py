@@ -176,9 +176,17 @@ def dossier_data(data: dict) -> DossierData:
                         ward=address.get("ward"), province=address.get("province")))
 
 
-def _visible_dossier(session, code: str) -> Dossier:
+class DossierQuery(Schema):
+    centre_code = fields.String(load_default=None, validate=validate.Length(min=1, max=32), metadata={
+        "description": "for a key of several centres: whose dossier (codes are unique per centre)"})
+
+
+def _visible_dossier(session, code: str, centre_code: str | None = None) -> Dossier:
     """The dossier `code` of one of the caller's centres; any other answers 404, as if it did not exist."""
-    stmt = current_principal().scope(select(Dossier).where(Dossier.code == code), Dossier.centre_id)
+    p = current_principal()
+    stmt = p.scope(select(Dossier).where(Dossier.code == code), Dossier.centre_id)
+    if centre_code:
+        stmt = stmt.where(Dossier.centre_id == p.centre(session, centre_code).id)
     dossier = session.scalars(stmt.order_by(Dossier.id)).first()
     if dossier is None:
         raise NotFound("dossier not found")
@@ -209,10 +217,11 @@ class DossierItem(MethodView):
                         mimetype="application/json")
 
     @require_roles("cashier", "dispatcher")
+    @blp.arguments(DossierQuery, location="query")
     @blp.response(200, DossierOut)
     @_errors(404)
-    def get(self, code: str):
+    def get(self, args, code: str):
         """The dossier with its status, appointment date, whether it is late, its apologies, payments and
         shipments. Another centre's dossier answers 404."""
         session = db_session()
-        return dossier_out(session, _visible_dossier(session, code))
+        return dossier_out(session, _visible_dossier(session, code, args.get("centre_code")))
