@@ -304,3 +304,25 @@ def test_the_sandboxes_serve_their_settlement_files_for_download(client, session
     result = import_settlement(session, centre.id, "cod-remittance", "vtp.csv", cod.data, OFFICER)
     assert (result.matched, result.discrepancies) == (1, 0)
     assert client.get(f"/sandbox/cod-remittance/nobody.csv?from={day}&to={day}").status_code == 404
+
+
+def test_a_transaction_in_the_report_that_is_not_ours_is_one_missing_ours(session, centre):
+    rnd = random.Random(11)
+    day = _previous_month()[5]
+    for _ in range(2):
+        _gateway_payment(session, "momo", day, rnd)
+    _without_receipts(session)
+    session.commit()
+    ledger.put(ledger.SandboxTxn("momo", "KHONGPHAICUATA", 80_000, status="paid", transaction_no="4999999999",
+                                 pay_date=f"{day:%Y%m%d}153000"))
+    sf = settlement_file("momo", day, merchant=PARTNER, rate=RATES["momo"])
+    result = import_settlement(session, centre.id, "momo-settlement", "momo.csv", sf.data, OFFICER, rates=RATES)
+    assert (result.matched, result.discrepancies) == (2, 1)
+    d = session.scalars(select(Discrepancy)).one()
+    assert (d.type, d.channel, d.actual_amount, d.payment_id) == ("missing_ours", "momo", 80_000, None)
+    assert "4999999999" in d.detail
+    # The bank pays the whole batch, the stranger's money included: the credit itself matches the report.
+    import_statement(session, centre.id, "bank-csv", "s.csv", bank_csv([(sf.credit_day, "FT1", sf.net, sf.description)]),
+                     OFFICER)
+    assert session.scalars(select(SettlementBatch)).one().status == "credited"
+    assert [x.type for x in session.scalars(select(Discrepancy).where(Discrepancy.status == "open"))] == ["missing_ours"]
