@@ -41,6 +41,7 @@ FEATURES: list[str] = [
     "api.dossiers",
     "api.dossier_pages",
     "api.stats",
+    "api.search",
 ]
 
 

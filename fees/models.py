@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core import search
 from core.clock import utcnow
 from core.db import Base, UTCDateTime
 from core.models import Centre
@@ -109,6 +110,8 @@ class Payment(Base):
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     note: Mapped[str | None] = mapped_column(Text)
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Folded code, dossier code, payer name and phone, kept on write (core.search): staff search by it.
+    search_text: Mapped[str] = mapped_column(String(search.SEARCH_LENGTH), default="", index=True)
 
     centre: Mapped[Centre] = relationship()
     items: Mapped[list[PaymentItem]] = relationship(back_populates="payment", order_by="PaymentItem.id",
@@ -117,6 +120,9 @@ class Payment(Base):
     @property
     def refundable_amount(self) -> int:
         return self.paid_amount - self.refunded_amount
+
+
+search.maintain(Payment, lambda p: (p.code, p.dossier_code, p.payer_name, p.payer_phone, search.digits(p.payer_phone)))
 
 
 class PaymentItem(Base):

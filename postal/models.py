@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
+from core import search
 from core.clock import utcnow
 from core.db import Base, UTCDateTime
 from core.models import Centre
@@ -104,6 +105,8 @@ class Shipment(Base):
     received_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     received_by: Mapped[str | None] = mapped_column(String(128))
     received_note: Mapped[str | None] = mapped_column(String(500))
+    # Folded code, tracking code, dossier code, recipient name and phone, kept on write (core.search).
+    search_text: Mapped[str] = mapped_column(String(search.SEARCH_LENGTH), default="", index=True)
 
     centre: Mapped[Centre] = relationship()
     batch: Mapped[DispatchBatch | None] = relationship(back_populates="shipments")
@@ -113,6 +116,10 @@ class Shipment(Base):
     @property
     def address(self) -> str:
         return ", ".join(x for x in (self.street, self.ward_name, self.province_name) if x)
+
+
+search.maintain(Shipment, lambda s: (s.code, s.tracking_code, s.dossier_code, s.recipient_name, s.recipient_phone,
+                                     search.digits(s.recipient_phone)))
 
 
 class ShipmentEvent(Base):

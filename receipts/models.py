@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core import search
 from core.clock import utcnow
 from core.db import Base, UTCDateTime
 from core.models import Centre
@@ -97,6 +98,8 @@ class Receipt(Base):
     correction: Mapped[str | None] = mapped_column(String(8))
     # An adjusting receipt's signed difference in đồng (`amount` is its absolute value, as printed).
     delta: Mapped[int | None] = mapped_column(BigInteger)
+    # Folded number, symbol, lookup and payment codes, dossier code and payer name, kept on write (core.search).
+    search_text: Mapped[str] = mapped_column(String(search.SEARCH_LENGTH), default="", index=True)
 
     centre: Mapped[Centre] = relationship()
     unit: Mapped[CollectingUnit | None] = relationship()
@@ -113,6 +116,16 @@ class Receipt(Base):
     def signed_amount(self) -> int:
         """What the receipt adds to the money collected: its amount, or an adjusting receipt's difference."""
         return self.delta if self.correction == "adjust" and self.delta is not None else self.amount
+
+
+def receipt_search_parts(r: Receipt) -> tuple:
+    c = r.content or {}
+    number = str(r.number).zfill(r.number_width or 7) if r.number is not None else None
+    return (number, r.number, r.symbol, r.lookup_code,
+            c.get("payment_code"), c.get("dossier_code"), (c.get("payer") or {}).get("name"))
+
+
+search.maintain(Receipt, receipt_search_parts)
 
 
 CORRECTION_KINDS = ("cancel", "replace", "adjust")

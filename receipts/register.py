@@ -8,10 +8,12 @@ import io
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import object_session
 
+from core import search
 from core.clock import day_bounds_utc, format_local
+from fees.models import Payment
 from receipts.content import CHANNEL_LABELS
 from receipts.models import Receipt, ReceiptRefund
 
@@ -28,6 +30,8 @@ class RegisterFilter:
     fee_code: str | None = None
     channel: str | None = None
     unit_id: int | None = None
+    # Free text: receipt number, payer name (with or without diacritics), phone, dossier or payment code.
+    text: str | None = None
 
 
 def register_query(f: RegisterFilter) -> Select:
@@ -48,6 +52,10 @@ def register_query(f: RegisterFilter) -> Select:
         code = f.fee_code
         stmt = stmt.where((Receipt.fee_codes == code) | Receipt.fee_codes.like(f"{code},%")
                           | Receipt.fee_codes.like(f"%,{code}") | Receipt.fee_codes.like(f"%,{code},%"))
+    if f.text and search.words(f.text):
+        # The receipt's own folded column, or its payment's (which carries the payer's phone).
+        paid_by = select(Payment.id).where(Payment.centre_id == f.centre_id, search.matches(Payment.search_text, f.text))
+        stmt = stmt.where(or_(search.matches(Receipt.search_text, f.text), Receipt.payment_id.in_(paid_by)))
     # Two units served at a centre may both number EBL01/26T: each unit's series is listed on its own.
     return stmt.order_by(Receipt.unit_id, Receipt.template, Receipt.symbol, Receipt.number)
 
