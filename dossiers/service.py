@@ -24,7 +24,7 @@ from core.clock import local_day, utcnow
 from core.models import Centre
 from core.settings import Settings
 from dossiers.models import Dossier, DossierCentre
-from dossiers.sync import centre_settings, get_dossier
+from dossiers.sync import centre_settings, get_dossier, lock_dossier
 from fees import payments as fee_payments
 from fees.models import Payment
 from fees.webhooks import publish
@@ -94,7 +94,7 @@ def shipment_created_payload(dossier: Dossier, shipment: Shipment) -> dict:
 
 def announce_if_ready(session: Session, dossier_id: int) -> bool:
     """Publish `dossier.shipment_created` once the result shipment has its tracking code; True once announced."""
-    dossier = session.scalar(select(Dossier).where(Dossier.id == dossier_id).with_for_update())
+    dossier = lock_dossier(session, dossier_id)
     if dossier is None or dossier.result_shipment_id is None:
         return True
     if dossier.tracking_announced_at is not None:

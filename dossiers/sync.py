@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -76,10 +76,26 @@ def default_level(session: Session, settings: Settings, centre_id: int) -> str:
 
 
 def get_dossier(session: Session, centre_id: int, code: str, *, lock: bool = False) -> Dossier | None:
-    stmt = select(Dossier).where(Dossier.centre_id == centre_id, Dossier.code == code)
+    """The centre's dossier `code`; with `lock`, under a write lock held to the end of the transaction.
+
+    PostgreSQL: SELECT ... FOR UPDATE. SQLite has no row locks; a no-op UPDATE takes the database's write
+    lock first (as fees.payments.lock_payment does), so a second push waits and then reads the first's result.
+    """
+    where = (Dossier.centre_id == centre_id, Dossier.code == code)
+    stmt = select(Dossier).where(*where)
     if lock:
-        stmt = stmt.with_for_update()
+        if session.get_bind().dialect.name == "sqlite":
+            session.execute(update(Dossier).where(*where).values(code=Dossier.code))
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return session.scalar(stmt)
+
+
+def lock_dossier(session: Session, dossier_id: int) -> Dossier | None:
+    """The dossier by id under a write lock (see get_dossier)."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(Dossier).where(Dossier.id == dossier_id).values(code=Dossier.code))
+    return session.scalar(select(Dossier).where(Dossier.id == dossier_id).with_for_update()
+                          .execution_options(populate_existing=True))
 
 
 def _unit(session: Session, centre: Centre, code: str | None, errors: dict[str, list[str]]) -> CollectingUnit | None:
