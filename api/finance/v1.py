@@ -15,7 +15,7 @@ from api.context import db_session, settings
 from api.schemas import PageArgs, page_schema, paginate
 from core.errors import InvalidInput, NotFound
 from finance.closing import close_day
-from finance.models import DISCREPANCY_TYPES, RESOLUTION_ACTIONS, SOURCES, Discrepancy, StatementImport
+from finance.models import DISCREPANCY_TYPES, RESOLUTION_ACTIONS, SOURCES, Discrepancy, SettlementBatch, StatementImport
 from finance.reconcile import import_statement, late_days_setting, resolve_discrepancy
 from finance.reports import summary, to_csv, to_xlsx
 from finance.settlements import fee_rates
@@ -123,7 +123,24 @@ class ClosedDaySchema(Schema):
     summary = fields.Dict()
 
 
+class SettlementBatchSchema(Schema):
+    id = fields.Integer()
+    channel = fields.String()
+    provider = fields.String()
+    batch_ref = fields.String()
+    settle_day = fields.Date()
+    expected_credit = fields.Date()
+    line_count = fields.Integer()
+    gross = fields.Integer()
+    fee = fields.Integer(metadata={"description": "the gateway's fee, or the carrier's postage and COD fee"})
+    net = fields.Integer()
+    status = fields.String(metadata={"description": "awaiting_credit, credited, late, net_differs"})
+    credited_on = fields.Date(allow_none=True)
+    credited_amount = fields.Integer(allow_none=True)
+
+
 DiscrepancyPage = page_schema(DiscrepancySchema, "DiscrepancyPage")
+BatchPage = page_schema(SettlementBatchSchema, "SettlementBatchPage")
 ImportPage = page_schema(ImportSchema, "ImportPage")
 
 
@@ -155,6 +172,18 @@ class Imports(MethodView):
                                   late_days=late_days_setting(settings()), rates=fee_rates(settings()))
         session.commit()
         return result, (201 if result.created else 200)
+
+
+@blp.route("/reconciliation/batches")
+class Batches(MethodView):
+    @require_roles("finance")
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, BatchPage)
+    def get(self, args):
+        """Settlement batches (a gateway's day, a carrier's COD remittance) with gross, fee, net and their credit."""
+        stmt = (current_principal().scope(select(SettlementBatch), SettlementBatch.centre_id)
+                .order_by(SettlementBatch.settle_day.desc(), SettlementBatch.id.desc()))
+        return paginate(db_session(), stmt, args["page"], args["per_page"])
 
 
 @blp.route("/reconciliation/discrepancies")

@@ -271,6 +271,13 @@ def test_staff_upload_a_settlement_report_beside_statements_and_see_its_batch(cl
     assert "Phí cổng thanh toán" in html
     assert session.scalar(select(Discrepancy).where(Discrepancy.status == "open")) is None
 
+    from tests.factories import bearer, make_api_key
+
+    key = make_api_key(session, roles=("finance",))
+    listed = client.get("/api/v1/reconciliation/batches", headers=bearer(key)).json["items"]
+    assert [(b["batch_ref"], b["gross"], b["fee"], b["net"], b["status"], b["credited_amount"]) for b in listed] == [
+        (sf.batch_ref, sf.gross, sf.fee, sf.net, "credited", sf.net)]
+
 
 def test_the_sandboxes_serve_their_settlement_files_for_download(client, session, centre, settings):
     """VNPAY's file for a day and a carrier's COD remittance come from the sandboxes as files, with the batch and
