@@ -386,15 +386,92 @@ def receiving_record(shipment_id: int):
     return redirect(url_for("dispatch.receiving"))
 
 
+register_messages({
+    "tracking.steps": {"vi": "Tiến trình", "en": "Progress"},
+    "tracking.step.created": {"vi": "Đã tạo", "en": "Created"},
+    "tracking.step.picked_up": {"vi": "Đã lấy hàng", "en": "Picked up"},
+    "tracking.step.in_transit": {"vi": "Đang vận chuyển", "en": "In transit"},
+    "tracking.step.out_for_delivery": {"vi": "Đang giao", "en": "Out for delivery"},
+    "tracking.step.delivered": {"vi": "Đã giao", "en": "Delivered"},
+    "tracking.step.delivery_failed": {"vi": "Giao không thành công", "en": "Delivery failed"},
+    "tracking.step.return_to_sender": {"vi": "Đang chuyển hoàn", "en": "Returning"},
+    "tracking.step.returned": {"vi": "Đã hoàn về trung tâm", "en": "Back at the centre"},
+    "tracking.step.in.out_for_delivery": {"vi": "Đang chuyển đến trung tâm", "en": "On its way to the centre"},
+    "tracking.step.in.delivered": {"vi": "Đã đến trung tâm", "en": "At the centre"},
+    "tracking.step_done": {"vi": "đã xong", "en": "done"},
+    "tracking.step_current": {"vi": "bước hiện tại", "en": "current step"},
+    "tracking.history": {"vi": "Hành trình chi tiết", "en": "Detailed history"},
+    "tracking.hotline": {"vi": "Đường dây nóng của trung tâm", "en": "The centre's hotline"},
+    "tracking.carrier_link": {"vi": "Xem trên trang của {carrier}", "en": "See it on {carrier}'s site"},
+    "tracking.not_found_title": {"vi": "Không tìm thấy mã tra cứu", "en": "Tracking code not found"},
+    "tracking.not_found": {"vi": "Không có bưu gửi nào có mã “{code}”. Vui lòng kiểm tra lại mã trong tin nhắn "
+                                 "hoặc phiếu hẹn (ví dụ BG-ABCD1234) và nhập lại.",
+                           "en": "No shipment has the code “{code}”. Check the code in your text message or "
+                                 "appointment slip and try again."},
+    "tracking.code_label": {"vi": "Mã tra cứu bưu gửi", "en": "Tracking code"},
+    "tracking.search": {"vi": "Tra cứu", "en": "Track"},
+})
+
+# The carriers' own public tracking pages, by carrier, the tracking code appended (URL-encoded). Assumed
+# from the carriers' public sites (not from an API document): see docs/citizen-pages.md.
+CARRIER_TRACKING_URLS = {
+    "vnpost": "https://www.vnpost.vn/vi-vn/dinh-vi/buu-pham?key=",
+    "viettelpost": "https://viettelpost.com.vn/tra-cuu-hanh-trinh-don/?bill=",
+    "ghn": "https://donhang.ghn.vn/?order_code=",
+}
+
+OUTBOUND_STEPS = ("created", "picked_up", "in_transit", "out_for_delivery", "delivered")
+RETURN_STEPS = ("created", "picked_up", "in_transit", "delivery_failed", "return_to_sender", "returned")
+# Where a shipment's status puts it on its path (statuses with no step of their own sit on the nearest one).
+STEP_OF = {"pending": "created", "unknown": "created", "cancelled": "created", "on_hold": "in_transit",
+           "ready_for_pickup": "out_for_delivery"}
+
+
+def carrier_tracking_url(carrier: str | None, tracking_code: str | None) -> str | None:
+    from urllib.parse import quote
+
+    base = CARRIER_TRACKING_URLS.get(carrier or "")
+    return f"{base}{quote(tracking_code.strip(), safe='')}" if base and tracking_code and tracking_code.strip() else None
+
+
+def tracking_steps(s: Shipment) -> list[dict]:
+    """The progress bar: each step with its words and whether it is done, the current one, or to come."""
+    path = RETURN_STEPS if s.status in ("delivery_failed", "return_to_sender", "returned") else OUTBOUND_STEPS
+    at = path.index(STEP_OF.get(s.status, s.status)) if STEP_OF.get(s.status, s.status) in path else 0
+    steps = []
+    for i, step in enumerate(path):
+        key = INBOUND_STEP_WORDS.get(step) if s.direction == "inbound" else None
+        state = "done" if i < at or (i == at and s.status in FINAL_STATUSES) else "current" if i == at else "todo"
+        steps.append({"key": step, "label": t(key or f"tracking.step.{step}"), "state": state})
+    return steps
+
+
+# A dossier pickup travels to the centre: its steps say so.
+INBOUND_STEP_WORDS = {"created": "inbound.pending", "out_for_delivery": "tracking.step.in.out_for_delivery",
+                      "delivered": "tracking.step.in.delivered"}
+
+
+@public.get("/t/")
+def track_form():
+    """The retry box's GET form: /t/?code=... goes to that code's page."""
+    code = (request.args.get("code") or "").strip()
+    if not code:
+        return render_template("postal/track.html", s=None, code=""), 404
+    return redirect(url_for("tracking.track", code=code))
+
+
 @public.get("/t/<code>")
 def track(code: str):
     """The citizen's page: status and milestones, never the name, phone or full address."""
     s = db_session().scalar(select(Shipment).where(Shipment.code == code.strip().upper()))
     if s is None:
-        abort(404)
+        # A mistyped code: a friendly page with a box to try again (still a 404).
+        return render_template("postal/track.html", s=None, code=code.strip()[:40]), 404
     if s.tracking_code and s.status not in FINAL_STATUSES and settings().sandbox:
         refresh_from_sandbox(s.carrier)
         db_session().expire_all()
         s = db_session().scalar(select(Shipment).where(Shipment.id == s.id))
     milestones = [e for e in s.events if e.applied]
-    return render_template("postal/track.html", s=s, events=milestones, titles=CARRIER_TITLES)
+    return render_template("postal/track.html", s=s, events=milestones, titles=CARRIER_TITLES,
+                           centre=db_session().get(Centre, s.centre_id), steps=tracking_steps(s),
+                           carrier_url=carrier_tracking_url(s.carrier, s.tracking_code))

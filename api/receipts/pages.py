@@ -16,6 +16,7 @@ from api.i18n import register_messages, t
 from api.schemas import paginate
 from core.clock import local_day
 from core.errors import DomainError
+from core.text import content_disposition
 from fees.models import CHANNELS
 from receipts.content import CHANNEL_LABELS, KIND_LABELS
 from receipts.issuance import (
@@ -217,8 +218,10 @@ def lookup_pdf(code: str):
         # Its number is taken and the signature is seconds away: say so, never "not found".
         body, status = _error_page(409, "Biên lai đang được ký số. Vui lòng tải lại sau ít giây.")
         return body, status, {"Retry-After": "5"}
-    return Response(read_pdf(settings(), r), mimetype="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="bien-lai-{r.symbol}-{r.number_text}.pdf"'})
+    # ?download=1 (the result page's link) saves the file; without it the phone's viewer opens it.
+    disposition = content_disposition(f"bien-lai-{r.symbol}-{r.number_text}.pdf",
+                                      inline=request.args.get("download") != "1")
+    return Response(read_pdf(settings(), r), mimetype="application/pdf", headers={"Content-Disposition": disposition})
 
 
 def _date_arg(name: str) -> date | None:
