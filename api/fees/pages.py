@@ -160,23 +160,134 @@ def _citizen_receipt_url(payment: Payment, receipt_id: int | None) -> str | None
     return url_for("receipt_lookup.lookup", code=code) if code else None
 
 
+def _register_desk_messages() -> None:
+    from api.i18n import register_messages
+
+    register_messages({
+        "desk.search": {"vi": "Mã thanh toán, mã hồ sơ, số điện thoại hoặc tên người nộp (gõ không dấu cũng được)",
+                        "en": "Payment code, dossier code, phone or payer name (diacritics optional)"},
+        "desk.payer": {"vi": "Người nộp", "en": "Payer"},
+        "desk.phone": {"vi": "Điện thoại", "en": "Phone"},
+        "desk.new": {"vi": "Tạo khoản thu tại quầy", "en": "New counter payment"},
+        "desk.new_help": {"vi": "Cho người dân đang ở quầy: chọn khoản phí, số lượng, rồi thu tiền ngay bên dưới.",
+                          "en": "For a citizen at the desk: pick the fees and quantities, then take the money below."},
+        "desk.dossier": {"vi": "Mã hồ sơ", "en": "Dossier code"},
+        "desk.payer_name": {"vi": "Họ tên người nộp", "en": "Payer's name"},
+        "desk.payer_phone": {"vi": "Số điện thoại", "en": "Phone number"},
+        "desk.fee": {"vi": "Khoản phí, lệ phí", "en": "Fee"},
+        "desk.unit_amount": {"vi": "Mức thu", "en": "Amount"},
+        "desk.quantity": {"vi": "Số lượng", "en": "Quantity"},
+        "desk.create": {"vi": "Tạo khoản thu", "en": "Create the payment"},
+        "desk.created": {"vi": "Đã tạo khoản thu {code}: {amount} đồng. Thu tiền bên dưới.",
+                         "en": "Payment {code} created: {amount} đồng. Take the money below."},
+        "desk.no_fee": {"vi": "Chọn ít nhất một khoản phí (số lượng lớn hơn 0).",
+                        "en": "Pick at least one fee (quantity above 0)."},
+        "desk.no_catalogue": {"vi": "Trung tâm chưa có danh mục phí đang áp dụng.",
+                              "en": "The centre has no fee in force."},
+        "desk.confirm_cash": {"vi": "Xác nhận đã thu {amount} đồng tiền mặt?",
+                              "en": "Confirm {amount} đồng taken in cash?"},
+        "desk.confirm_card": {"vi": "Xác nhận đã thu {amount} đồng qua máy POS?",
+                              "en": "Confirm {amount} đồng taken by card?"},
+        "desk.confirm_required": {"vi": "Chưa thu: hãy đánh dấu ô xác nhận số tiền đã thu trước.",
+                                  "en": "Not recorded: tick the box confirming the amount taken first."},
+        "desk.confirm_approve": {"vi": "Xác nhận duyệt hoàn {amount} đồng cho khoản thu {code}? Tiền sẽ được trả lại, "
+                                       "không huỷ được.",
+                                 "en": "Confirm refunding {amount} đồng of payment {code}? The money is paid back; "
+                                       "this cannot be undone."},
+        "desk.approve_required": {"vi": "Chưa duyệt: hãy đánh dấu ô xác nhận hoàn tiền trước.",
+                                  "en": "Not approved: tick the refund confirmation box first."},
+    })
+
+
+_register_desk_messages()
+
+
+def dong(amount: int) -> str:
+    """150000 -> '150.000' (the amount as the confirmations name it, followed by 'đồng')."""
+    return f"{amount:,}".replace(",", ".")
+
+
+def _confirmed() -> bool:
+    """The confirmation box every irreversible desk form carries; the server refuses without it."""
+    return request.form.get("confirm") in ("1", "on", "yes")
+
+
+def _desk_catalogue(centre_id: int) -> list:
+    """The fees in force today of the units served at the centre, by unit and name."""
+    from core.clock import local_day
+    from fees.models import FeeType
+    from province.units import unit_ids_served_at
+
+    day = local_day()
+    units = unit_ids_served_at(db_session(), {centre_id})
+    # A unit's fees, or a fee row from before units kept under the centre (as fees.payments.fee_in_force).
+    owned = or_(FeeType.unit_id.in_(sorted(units)), (FeeType.unit_id.is_(None)) & (FeeType.centre_id == centre_id))
+    rows = db_session().scalars(
+        select(FeeType).where(owned, FeeType.active.is_(True),
+                              FeeType.effective_from <= day,
+                              or_(FeeType.effective_to.is_(None), FeeType.effective_to >= day))
+        .order_by(FeeType.unit_id, FeeType.name, FeeType.effective_from.desc()))
+    seen, fees = set(), []
+    for fee in rows:  # the newest version of each code
+        if (fee.unit_id, fee.code) not in seen:
+            seen.add((fee.unit_id, fee.code))
+            fees.append(fee)
+    return fees
+
+
+def _desk_find(q: str) -> list[Payment]:
+    """Payments of the user's centres by exact code or dossier code, or by phone or name (core.search)."""
+    from core import search
+
+    found = or_(Payment.code == q.upper(), Payment.dossier_code == q, search.matches(Payment.search_text, q))
+    return list(db_session().scalars(current_user.scope(select(Payment), Payment.centre_id).where(found)
+                                     .order_by(Payment.id.desc()).limit(20)))
+
+
 @desk.route("/staff/cashier", methods=["GET"])
 @require_roles("cashier")
 def cashier():
-    q = (request.args.get("q") or "").strip()
-    rows: list[Payment] = []
-    if q:
-        rows = list(db_session().scalars(
-            current_user.scope(select(Payment), Payment.centre_id)
-            .where(or_(Payment.code == q.upper(), Payment.dossier_code == q))
-            .order_by(Payment.id.desc()).limit(20)))
+    q = (request.args.get("q") or "").strip()[:200]
+    rows: list[Payment] = _desk_find(q) if q else []
     last = request.args.get("paid", type=int)
     last_payment = db_session().get(Payment, last) if last else None
     if last_payment is not None and not current_user.sees(last_payment.centre_id):
         last_payment = None
     receipt_id = receipt_id_of(db_session(), last_payment.id) if last_payment else None
     return render_template("fees/cashier.html", q=q, rows=rows, last=last_payment, receipt_id=receipt_id,
-                           payable=PAYABLE + ("expired",))
+                           payable=PAYABLE + ("expired",), catalogue=_desk_catalogue(current_user.centre_id),
+                           dong=dong, form={})
+
+
+@desk.post("/staff/cashier/new")
+@require_roles("cashier")
+def cashier_new():
+    """A counter payment for a citizen at the desk, from the centre's fee catalogue; then taken on the same screen."""
+    from fees.payments import ItemRequest, Payer, create_payment
+
+    session = db_session()
+    centre = current_user.centre(session, None)
+    codes = {fee.code for fee in _desk_catalogue(centre.id)}
+    items = []
+    for code in sorted(codes):
+        quantity = request.form.get(f"qty_{code}", type=int) or 0
+        if quantity > 0:
+            items.append(ItemRequest(fee_code=code, quantity=min(quantity, 999)))
+    if not items:
+        flash(t("desk.no_fee"), "error")
+        return redirect(url_for("fees_desk.cashier"))
+    try:
+        payment = create_payment(session, centre, dossier_code=request.form.get("dossier_code", ""),
+                                 payer=Payer(request.form.get("payer_name", ""),
+                                             phone=request.form.get("payer_phone") or None),
+                                 items=items, actor=_staff_actor(), channels=["counter"])
+        session.commit()
+    except DomainError as e:
+        session.rollback()
+        flash(f"{t('cashier.failed')}: {_problem_text(e)}", "error")
+        return redirect(url_for("fees_desk.cashier"))
+    flash(t("desk.created", code=payment.code, amount=dong(payment.amount)), "success")
+    return redirect(url_for("fees_desk.cashier", q=payment.code))
 
 
 @desk.post("/staff/cashier/<int:payment_id>/pay")
@@ -184,6 +295,9 @@ def cashier():
 def cashier_pay(payment_id: int):
     session = db_session()
     centre_id = _seen_payment(payment_id).centre_id
+    if not _confirmed():
+        flash(t("desk.confirm_required"), "error")
+        return redirect(url_for("fees_desk.cashier", q=request.form.get("q", "")))
     actor = audit.Actor(type="user", id=str(current_user.id), name=current_user.username,
                         centre_id=current_user.centre_id, ip=request.remote_addr)
     try:
@@ -231,7 +345,7 @@ def refunds():
                                 .order_by(Refund.id.desc()).limit(50)))
     me = f"user:{current_user.id}"
     return render_template("fees/refunds.html", q=q, found=found, rows=rows, me=me,
-                           available=refundable(session, found) if found else 0)
+                           available=refundable(session, found) if found else 0, dong=dong)
 
 
 @desk.post("/staff/refunds/request")
@@ -271,6 +385,9 @@ def refund_decide(refund_id: int, action: str):
     if refund is None or not current_user.sees(refund.payment.centre_id):
         abort(404)
     centre_id = refund.payment.centre_id
+    if action == "approve" and not _confirmed():
+        flash(t("desk.approve_required"), "error")
+        return redirect(url_for("fees_desk.refunds"))
     try:
         if action == "approve":
             approve_refund(session, refund_id, actor=_staff_actor(), centre_id=centre_id)
