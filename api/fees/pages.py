@@ -6,7 +6,7 @@ import io
 import logging
 
 import segno
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import or_, select
@@ -14,7 +14,7 @@ from sqlalchemy import or_, select
 from api.auth import protect_forms, require_roles
 from api.context import db_session, settings
 from api.fees.v1 import issue_receipt_now, receipt_id_of
-from api.i18n import t
+from api.i18n import register_messages, t
 from core import audit
 from core.errors import DomainError
 from fees import merchants
@@ -136,28 +136,62 @@ def start(code: str, channel: str):
     return redirect(checkout.redirect_url)
 
 
+register_messages({
+    "result.waiting": {"vi": "Đang chờ xác nhận thanh toán…", "en": "Waiting for the payment to be confirmed…"},
+    "result.waiting_receipt": {"vi": "Đang ký số biên lai điện tử…", "en": "The e-receipt is being signed…"},
+    "result.auto_update": {"vi": "Trang này tự cập nhật, ông/bà không cần tải lại.",
+                           "en": "This page updates itself; no need to reload."},
+    "result.receipt_pdf": {"vi": "Tải biên lai (PDF)", "en": "Download the receipt (PDF)"},
+    "result.receipt_page": {"vi": "Xem biên lai trên trang tra cứu", "en": "See the receipt's lookup page"},
+    "result.check_again": {"vi": "Kiểm tra lại", "en": "Check again"},
+    "pay.copy": {"vi": "Sao chép", "en": "Copy"},
+    "pay.copied": {"vi": "Đã sao chép", "en": "Copied"},
+    "pay.copy_account": {"vi": "Sao chép số tài khoản", "en": "Copy the account number"},
+    "pay.copy_description": {"vi": "Sao chép nội dung chuyển khoản", "en": "Copy the transfer description"},
+    "pay.vietqr_open": {"vi": "Hiện mã QR và thông tin chuyển khoản", "en": "Show the QR code and transfer details"},
+})
+
+
+def _result_state(payment: Payment) -> dict:
+    """What the result page shows, also served as JSON to the page's polling script."""
+    receipt = None
+    receipt_id = receipt_id_of(db_session(), payment.id) if payment.status == "paid" else None
+    if receipt_id is not None and "receipt_lookup.lookup" in current_app.view_functions:
+        from receipts.models import Receipt
+
+        receipt = db_session().get(Receipt, receipt_id)
+    code = getattr(receipt, "lookup_code", None)
+    # The PDF link only once the receipt is signed: before that /r/<code>/pdf answers 409.
+    signed = bool(code and getattr(receipt, "storage_key", None))
+    waiting = payment.status == "pending" or (payment.status == "paid" and not signed
+                                               and "receipt_lookup.lookup" in current_app.view_functions)
+    return {
+        "status": payment.status,
+        "status_label": t("status." + payment.status),
+        "waiting": waiting,
+        "message": t("result.waiting") if payment.status == "pending" else t("result.waiting_receipt") if waiting else "",
+        "receipt_id": receipt_id,
+        "receipt_page": url_for("receipt_lookup.lookup", code=code) if code else None,
+        "receipt_pdf": url_for("receipt_lookup.lookup_pdf", code=code, download=1) if signed else None,
+    }
+
+
 @citizen.get("/pay/<code>/result")
 def result(code: str):
     """What happened, from our own state (the gateway's query string on this URL decides nothing)."""
     payment = _payment_by_code(code)
-    receipt_id = receipt_id_of(db_session(), payment.id) if payment.status == "paid" else None
-    receipt_url = _citizen_receipt_url(payment, receipt_id)
-    # The receipt is signed by a worker a few seconds after the IPN: refresh until its link can be shown.
-    awaiting_receipt = (payment.status == "paid" and receipt_url is None
-                        and "receipt_lookup.lookup" in current_app.view_functions)
-    return render_template("fees/result.html", payment=payment, receipt_id=receipt_id, receipt_url=receipt_url,
-                           awaiting_receipt=awaiting_receipt)
+    state = _result_state(payment)
+    # While waiting, api/static/result.js polls result.json and updates the page (no blind reload).
+    return render_template("fees/result.html", payment=payment, state=state, receipt_id=state["receipt_id"],
+                           receipt_url=state["receipt_page"], awaiting_receipt=state["waiting"])
 
 
-def _citizen_receipt_url(payment: Payment, receipt_id: int | None) -> str | None:
-    """The citizen's copy: the receipts work serves it at /r/<lookup code>."""
-    if receipt_id is None or "receipt_lookup.lookup" not in current_app.view_functions:
-        return None
-    from receipts.models import Receipt
-
-    receipt = db_session().get(Receipt, receipt_id)
-    code = getattr(receipt, "lookup_code", None)
-    return url_for("receipt_lookup.lookup", code=code) if code else None
+@citizen.get("/pay/<code>/result.json")
+def result_json(code: str):
+    payment = _payment_by_code(code)
+    state = _result_state(payment)
+    state.pop("receipt_id")
+    return jsonify(state), 200, {"Cache-Control": "no-store"}
 
 
 def _register_desk_messages() -> None:
