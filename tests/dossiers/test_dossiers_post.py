@@ -82,3 +82,31 @@ def test_a_result_at_the_desk_is_not_posted(client, session):
         assert resp.status_code in (200, 201)
     assert session.scalars(select(Shipment)).all() == []
     assert session.scalar(select(Dossier.result_shipment_id).where(Dossier.code == CODE)) is None
+
+
+def test_two_pushes_of_result_ready_at_once_post_one_result(live_server, app, session):
+    """The one-stop system's retry racing its first push (API and webhook at once): one shipment."""
+    import threading
+
+    configure_centre(session, ensure_demo_centre(session), carrier="ghn")
+    session.commit()
+    key = make_api_key(session)
+    client = app.test_client()
+    assert client.put(f"/api/v1/dossiers/{CODE}", json=dossier_body(), headers=bearer(key)).status_code == 201
+    answers: list[int] = []
+    barrier = threading.Barrier(3)
+
+    def push():
+        own = app.test_client()
+        barrier.wait()
+        answers.append(own.put(f"/api/v1/dossiers/{CODE}", json=dossier_body(status="result_ready"),
+                               headers=bearer(key)).status_code)
+
+    threads = [threading.Thread(target=push) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert answers == [200, 200, 200]
+    session.expire_all()
+    assert len(session.scalars(select(Shipment).where(Shipment.dossier_code == CODE)).all()) == 1
