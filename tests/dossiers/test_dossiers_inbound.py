@@ -100,3 +100,17 @@ def test_a_result_ready_for_post_pushed_by_webhook_gets_its_shipment_once(client
     assert len(shipments) == 1 and shipments[0].direction == "outbound"
     assert (shipments[0].recipient_name, shipments[0].ward_name) == ("Trần Thị Bình", "Phường Thanh Xuân")
     assert session.scalar(select(Dossier.result_shipment_id).where(Dossier.code == CODE)) == shipments[0].id
+
+
+def test_the_secret_is_made_by_the_cli_printed_once_and_stored_encrypted(runner, client, session):
+    from dossiers.models import DossierCentre
+
+    result = runner.invoke(args=["dossiers", "webhook-secret", "DEMO-HN"])
+    assert result.exit_code == 0, result.output
+    value = result.output.strip()
+    stored = session.get(DossierCentre, ensure_demo_centre(session).id).webhook_secret
+    assert len(value) == 64 and value not in stored
+    body = _body()
+    assert _post(client, body, inbound.sign(value, body)).status_code == 201
+    result = runner.invoke(args=["dossiers", "configure", "DEMO-HN", "--level", "district", "--carrier", "ghn"])
+    assert result.exit_code == 0 and "level=district carrier=ghn" in result.output
