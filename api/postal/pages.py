@@ -167,13 +167,133 @@ def _shipment(shipment_id: int) -> Shipment:
     return s
 
 
+def _register_dispatch_desk_messages() -> None:
+    register_messages({
+        "dispatch.compare": {"vi": "So sánh giá cước", "en": "Compare rates"},
+        "dispatch.compare_help": {"vi": "So sánh giá và thời gian của các đơn vị vận chuyển trước khi tạo bưu gửi; "
+                                        "chọn một dòng rồi bấm Tạo bưu gửi.",
+                                  "en": "Compare the carriers' fees and times before creating; pick one, then create."},
+        "dispatch.rates_title": {"vi": "Báo giá trước khi tạo", "en": "Rates before creating"},
+        "dispatch.rate_service": {"vi": "Đơn vị vận chuyển – dịch vụ", "en": "Carrier – service"},
+        "dispatch.rate_fee": {"vi": "Cước phí", "en": "Fee"},
+        "dispatch.rate_time": {"vi": "Thời gian", "en": "Time"},
+        "dispatch.rate_hours": {"vi": "khoảng {n} giờ", "en": "about {n} hours"},
+        "dispatch.rate_days": {"vi": "khoảng {n} ngày", "en": "about {n} days"},
+        "dispatch.rate_unknown": {"vi": "chưa báo (hẹn trả của trung tâm: {n} ngày)",
+                                  "en": "not given (the centre's promise: {n} days)"},
+        "dispatch.rate_none": {"vi": "Không đơn vị vận chuyển nào báo giá được cho địa chỉ này.",
+                               "en": "No carrier could quote this address."},
+        "dispatch.rate_failed": {"vi": "{carrier}: không báo giá được", "en": "{carrier}: no quote"},
+        "dispatch.rate_choose": {"vi": "Chọn", "en": "Choose"},
+        "dispatch.waiting_carrier": {"vi": "Chờ đơn vị vận chuyển", "en": "Waiting for the carrier"},
+        "dispatch.waiting_carrier_help": {"vi": "Đã gửi yêu cầu; mã vận đơn sẽ hiện khi đơn vị vận chuyển trả về.",
+                                          "en": "Sent; the tracking code appears when the carrier returns it."},
+        "dispatch.ward_hint": {"vi": "Gõ vài chữ để chọn trong danh sách phường, xã (không dấu cũng được)",
+                               "en": "Type a few letters to choose a ward (diacritics optional)"},
+        "dispatch.confirm.cancel": {"vi": "Xác nhận HUỶ bưu gửi {code}: đơn ở đơn vị vận chuyển bị huỷ, không khôi "
+                                          "phục được.",
+                                    "en": "Confirm CANCELLING shipment {code} at the carrier; this cannot be undone."},
+        "dispatch.confirm.redeliver": {"vi": "Xác nhận yêu cầu giao lại bưu gửi {code} (có thể phát sinh cước).",
+                                       "en": "Confirm asking the carrier to deliver {code} again (may cost more)."},
+        "dispatch.confirm.return": {"vi": "Xác nhận yêu cầu CHUYỂN HOÀN bưu gửi {code} về trung tâm (phát sinh cước "
+                                          "chuyển hoàn, không huỷ được).",
+                                    "en": "Confirm RETURNING {code} to the centre (return postage; cannot be undone)."},
+        "dispatch.confirm_required": {"vi": "Chưa thực hiện: hãy đánh dấu ô xác nhận trước.",
+                                      "en": "Not done: tick the confirmation box first."},
+    })
+
+
+_register_dispatch_desk_messages()
+
+
+@bp.app_template_global()
+def rate_title(carrier: str, service: str, service_name: str = "") -> str:
+    """A carrier's service by its real names: 'VNPost – Chuyển phát nhanh (ETN011)'."""
+    title = CARRIER_TITLES.get(carrier, carrier)
+    return f"{title} – {service_name} ({service})" if service_name else f"{title} ({service})"
+
+
+def _rate_time(eta_hours: int | None) -> str:
+    if eta_hours is None:
+        return t("dispatch.rate_unknown", n=settings().get_int("HCC_POSTAL_PROMISE_DAYS", 3))
+    if eta_hours <= 48:
+        return t("dispatch.rate_hours", n=eta_hours)
+    return t("dispatch.rate_days", n=-(-eta_hours // 24))
+
+
+def _quotes(session, centre: Centre, f) -> tuple[list[dict], list[str]]:
+    """Every configured carrier's rates for the form's parcel, cheapest first, before anything is created;
+    and the carriers that could not quote. Raises AddressError for an address that does not resolve."""
+    from carriers.base import CarrierError, get_carrier
+    from core.addresses import resolve_address
+    from postal.accounts import account_config
+    from postal.shipments import carrier_request, supports_pickup
+
+    address = resolve_address(session, f.get("street", "").strip(), f.get("ward", "").strip(),
+                              f.get("province", "").strip())
+    inbound = f.get("direction") == "inbound"
+    # A parcel that is never added to the session: only what the carriers' quote requests read.
+    draft = Shipment(centre_id=centre.id, code="BAOGIA", dossier_code=(f.get("dossier_code") or "").strip()[:64],
+                     direction="inbound" if inbound else "outbound", carrier="auto",
+                     recipient_name=(f.get("name") or "").strip()[:255], recipient_phone=(f.get("phone") or "")[:32],
+                     street=address.street, ward_code=address.ward_code, ward_name=address.ward_name,
+                     province_code=address.province_code, province_name=address.province_name,
+                     weight_grams=max(1, min(50_000, _int(f.get("weight_grams"), 200))),
+                     cod_amount=0 if inbound else max(0, _int(f.get("cod_amount"), 0)), note=None)
+    draft.centre = centre
+    if draft in session:
+        session.expunge(draft)
+    rates, failed = [], []
+    for name in configured_carriers(settings(), centre):
+        if inbound and not supports_pickup(name):
+            continue
+        try:
+            account = account_config(session, settings(), name, centre.id)
+            carrier = get_carrier(name, settings(), account=account)
+            request_ = carrier_request(session, draft, account.pickup_address if account else None, carrier=name,
+                                       settings=settings())
+            rates += [{"carrier": r.carrier, "service": r.service, "fee": r.fee,
+                       "title": rate_title(r.carrier, r.service, r.service_name), "time": _rate_time(r.eta_hours)}
+                      for r in carrier.quote(request_)]
+        except CarrierError:
+            failed.append(t("dispatch.rate_failed", carrier=CARRIER_TITLES.get(name, name)))
+    if draft in session:
+        session.expunge(draft)
+    return sorted(rates, key=lambda r: r["fee"]), failed
+
+
+def _int(value, default: int) -> int:
+    try:
+        return int(str(value or "").replace(".", "").replace(",", "") or default)
+    except ValueError:
+        return default
+
+
+@bp.post("/quote")
+@require_roles("dispatcher")
+def quote():
+    """Rates of every carrier for the parcel on the form, shown on the desk before creating it."""
+    from core.addresses import AddressError
+
+    session = db_session()
+    f = request.form
+    try:
+        rates, failed = _quotes(session, _centre(), f)
+    except AddressError as e:
+        session.rollback()
+        flash(str(e), "error")
+        return _desk(f, 422)
+    session.rollback()
+    return _desk(f, 200, quotes={"rates": rates, "failed": failed})
+
+
 @bp.get("/")
 @require_roles("dispatcher")
 def desk():
     return _desk()
 
 
-def _desk(form=None, status: int = 200):
+def _desk(form=None, status: int = 200, quotes=None):
     """The desk; after a refused form, the dispatcher's entries come back filled in (422), not lost."""
     session = db_session()
     group = request.args.get("status", "all")
@@ -187,7 +307,7 @@ def _desk(form=None, status: int = 200):
     return render_template("postal/desk.html", shipments=rows, batches=batches, group=group, groups=STATUS_GROUPS,
                            carriers=configured_carriers(settings(), _centre()), titles=CARRIER_TITLES,
                            overdue_count=len(_overdue(session)), today=local_day(),
-                           form=form or {}), status
+                           form=form or {}, quotes=quotes), status
 
 
 @bp.post("/shipments")
@@ -209,6 +329,8 @@ def create():
             promised = date.fromisoformat(f["promised_date"])
         except ValueError:
             promised = None
+    # A rate chosen among those compared ("carrier|service") decides the carrier and its service.
+    carrier, _, service = (f.get("rate") or f.get("carrier") or "").partition("|")
     try:
         person = Recipient(name=f.get("name", "").strip(), phone=f.get("phone", "").strip(),
                            street=f.get("street", "").strip(), ward=f.get("ward", "").strip(),
@@ -217,13 +339,14 @@ def create():
             # A dossier collected by post, asked for at the desk (the citizen phoned, or came by).
             s = request_collection(session, _centre(), settings(), dossier_code=f.get("dossier_code", "").strip(),
                                    citizen=person, weight_grams=weight, actor=current_principal().actor(),
-                                   carrier=f.get("carrier") or None, cod_amount=cod_amount, promised_date=promised,
+                                   carrier=carrier or None, cod_amount=cod_amount, promised_date=promised,
                                    note=f.get("note") or None)
         else:
             s = create_shipment(session, _centre(), settings(), dossier_code=f.get("dossier_code", "").strip(),
                                 recipient=person, weight_grams=weight, actor=current_principal().actor(),
-                                direction=f.get("direction", "outbound"), carrier=f.get("carrier") or None,
-                                cod_amount=cod_amount, promised_date=promised, note=f.get("note") or None)
+                                direction=f.get("direction", "outbound"), carrier=carrier or None,
+                                service=service or None, cod_amount=cod_amount, promised_date=promised,
+                                note=f.get("note") or None)
         if not s.dossier_code or not s.recipient_name or not s.recipient_phone:
             session.rollback()
             flash(t("problem.validation"), "error")
@@ -250,6 +373,9 @@ def detail(shipment_id: int):
 def act(shipment_id: int, action: str):
     session = db_session()
     s = _shipment(shipment_id)
+    if request.form.get("confirm") not in ("1", "on", "yes"):
+        flash(t("dispatch.confirm_required"), "error")
+        return redirect(url_for("dispatch.detail", shipment_id=shipment_id))
     try:
         staff_action(session, s, action, actor=current_principal().actor(), settings=settings(),
                      note=request.form.get("note") or None)
