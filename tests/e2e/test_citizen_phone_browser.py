@@ -55,6 +55,10 @@ def test_the_tracking_page_on_a_phone_and_a_mistyped_code(live_server, page, ses
     session.commit()
     page.goto(f"{live_server}/t/{s.code}X")
     assert page.locator("h1").inner_text() == "Không tìm thấy mã tra cứu"
+    page.fill("#track-code", "")
+    page.click("#retry button[type=submit]")  # the browser's check, said in Vietnamese next to the box
+    error_id = page.locator("#track-code").get_attribute("aria-describedby")
+    assert page.locator(f"#{error_id}").inner_text() == "Vui lòng nhập thông tin này."
     page.fill("#track-code", s.code.lower())
     page.click("#retry button[type=submit]")
     page.wait_for_selector("#steps")
