@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
@@ -151,8 +152,27 @@ def sweep() -> dict[str, int]:
 
 @huey.periodic_task(crontab(minute="*"))
 def periodic_sweep():
-    if _state["db"] is not None:
+    if _state["db"] is None:
+        return
+    if claim_sweep(int(time.time() // 60)):
         sweep()
+
+
+def claim_sweep(minute: int) -> bool:
+    """True for the first caller in `minute` across every consumer sharing the queue storage.
+
+    Each `hcc worker`'s scheduler enqueues the periodic sweep on its own, so with three workers it ran three
+    times a minute, each run enqueueing the same unfinished work again (the scale-out test, docs/scale.md,
+    saw hundreds of duplicate jobs queued). One sweep a minute re-drives all of it; the claim is a key in the
+    queue storage (Redis HSETNX), and last minute's is deleted. If the storage cannot be reached, sweep anyway.
+    """
+    try:
+        if not huey.storage.put_if_empty(f"hcc.sweep.{minute}", b"1"):
+            return False
+        huey.storage.delete_data(f"hcc.sweep.{minute - 1}")
+    except Exception:
+        log.warning("could not claim the periodic sweep; sweeping anyway", exc_info=True)
+    return True
 
 
 def ping_queue() -> bool:
