@@ -538,8 +538,11 @@ register_messages({
     "tracking.search": {"vi": "Tra cứu", "en": "Track"},
 })
 
-# The carriers' own public tracking pages, by carrier, the tracking code appended (URL-encoded). Assumed
-# from the carriers' public sites (not from an API document): see docs/citizen-pages.md.
+# ASSUMED (the one place): the carriers' own public tracking pages, the tracking code appended URL-encoded.
+# No carrier documents these in its API papers; they are the addresses the carriers' sites and the shops
+# integrating them link to: VNPost "Định vị bưu gửi" (vnpost.vn/vi-vn/dinh-vi/buu-pham?key=), Viettel Post
+# "Tra cứu hành trình đơn" (viettelpost.com.vn/tra-cuu-hanh-trinh-don/?bill=; other integrations pass the
+# code as billcode/peopleTracking: only the page is certain), GHN (donhang.ghn.vn/?order_code=).
 CARRIER_TRACKING_URLS = {
     "vnpost": "https://www.vnpost.vn/vi-vn/dinh-vi/buu-pham?key=",
     "viettelpost": "https://viettelpost.com.vn/tra-cuu-hanh-trinh-don/?bill=",
