@@ -148,7 +148,6 @@ register_messages({
     "pay.copied": {"vi": "Đã sao chép", "en": "Copied"},
     "pay.copy_account": {"vi": "Sao chép số tài khoản", "en": "Copy the account number"},
     "pay.copy_description": {"vi": "Sao chép nội dung chuyển khoản", "en": "Copy the transfer description"},
-    "pay.vietqr_open": {"vi": "Hiện mã QR và thông tin chuyển khoản", "en": "Show the QR code and transfer details"},
 })
 
 

@@ -50,8 +50,8 @@
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (state) {
         if (state && !apply(state)) { return; }
-        // Slower after a minute: a transfer may take a while to be confirmed.
-        setTimeout(poll, tries > 30 ? 10000 : delay);
+        // Slower after a minute (a transfer may take a while to be confirmed) or when refused (throttled).
+        setTimeout(poll, !state || tries > 30 ? 10000 : delay);
       })
       .catch(function () { setTimeout(poll, 10000); });
   }
