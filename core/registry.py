@@ -14,6 +14,10 @@ MODEL_MODULES = [
     "finance.models",
     "province.models",
     "tax.models",
+    "dossiers.models",
+    "dossiers.calendar",
+    "dossiers.apologies",
+    "messaging.models",
 ]
 
 
@@ -35,6 +39,7 @@ JOB_MODULES = [
     "tax.jobs",
     "tax.registration",
     "tax.corrections",
+    "dossiers.service",
 ]
 
 
