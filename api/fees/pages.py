@@ -371,9 +371,8 @@ def refunds():
     q = (request.args.get("q") or "").strip()
     found = None
     if q:
-        found = session.scalars(current_user.scope(select(Payment), Payment.centre_id)
-                                .where(or_(Payment.code == q.upper(), Payment.dossier_code == q))
-                                .order_by(Payment.id.desc())).first()
+        # By code, dossier code, phone or a name without diacritics, like the cashier's search: the newest.
+        found = next(iter(_desk_find(q[:200])), None)
     rows = list(session.scalars(current_user.scope(select(Refund).join(Payment), Payment.centre_id)
                                 .order_by(Refund.id.desc()).limit(50)))
     me = f"user:{current_user.id}"
