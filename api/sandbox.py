@@ -19,6 +19,8 @@ SANDBOXES = [
     ("VNPost", "/sandbox/vnpost", "bưu chính công ích (đơn hàng, hành trình)"),
     ("Viettel Post", "/sandbox/viettelpost", "đơn hàng, nhãn, webhook"),
     ("GHN", "/sandbox/ghn", "đơn hàng, ca lấy hàng, nhãn, webhook"),
+    ("Đối soát", "/sandbox/vnpay/settlement/<YYYY-MM-DD>.csv",
+     "tệp đối soát VNPAY/MoMo theo ngày; bảng kê COD: /sandbox/cod-remittance/<hãng>.csv?from=&to="),
     ("Cơ quan thuế (qua T-VAN)", "/sandbox/tax/_received", "tiếp nhận thông điệp TDiep, phản hồi 999, thông báo chấp nhận/từ chối"),
     ("TSA (RFC 3161)", "/sandbox/tsa", "dấu thời gian cho chữ ký PAdES B-T"),
     ("CA thử nghiệm (CRL)", "/sandbox/ca/<mã khóa CA>.crl", "danh sách thu hồi chứng thư, cho chữ ký PAdES B-LT/B-LTA"),
