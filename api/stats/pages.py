@@ -21,8 +21,10 @@ from province.models import CentreUnit, CollectingUnit
 from stats.export import COLUMNS, to_csv, to_xlsx
 from stats.queries import FIGURE_LABELS, GROUP_LABELS, GROUPS, Stats, compute
 
-bp = Blueprint("stats_pages", __name__, url_prefix="/staff/stats",
-               static_folder=str(Path(__file__).with_name("static")), static_url_path="/static")
+bp = Blueprint("stats_pages", __name__, url_prefix="/staff/stats")
+# The page's stylesheet, served like the app's own static files (outside /staff: no object, no login needed).
+assets = Blueprint("stats_assets", __name__, url_prefix="/assets/stats",
+                   static_folder=str(Path(__file__).with_name("static")), static_url_path="")
 
 register_messages({
     "nav.stats": {"vi": "Thống kê", "en": "Statistics"},
@@ -99,11 +101,19 @@ def page():
                            centres=centres, **extra)
 
 
-@bp.get("/export.<fmt>")
+@bp.get("/export.csv")
 @require_roles(*STAFF_ROLES)
-def export(fmt: str):
-    if fmt not in ("csv", "xlsx"):
-        abort(404)
+def export_csv():
+    return _export("csv")
+
+
+@bp.get("/export.xlsx")
+@require_roles(*STAFF_ROLES)
+def export_xlsx():
+    return _export("xlsx")
+
+
+def _export(fmt: str):
     try:
         s, _ = _figures()
     except InvalidInput:
