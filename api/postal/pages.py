@@ -585,7 +585,7 @@ def track_form():
     """The retry box's GET form: /t/?code=... goes to that code's page."""
     code = (request.args.get("code") or "").strip()
     if not code:
-        return render_template("postal/track.html", s=None, code=""), 404
+        return render_template("postal/track.html", s=None, code="")
     return redirect(url_for("tracking.track", code=code))
 
 

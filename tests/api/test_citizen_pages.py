@@ -77,6 +77,7 @@ def test_a_mistyped_code_gets_a_friendly_404_with_a_box_to_try_again(app, client
     assert resp.status_code == 404
     assert "Không tìm thấy mã tra cứu" in page and "NOSUCHCODE1" in page
     assert 'method="get" action="/t/"' in page and 'name="code"' in page
+    assert client.get("/t/").status_code == 200
     again = client.get(f"/t/?code={s.code.lower()}")
     assert again.status_code == 302 and again.headers["Location"].endswith(f"/t/{s.code.lower()}")
 
