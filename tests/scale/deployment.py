@@ -223,6 +223,17 @@ class Deployment:
                              text=True, timeout=10).stdout.strip()
         return int(out or 0)
 
+    def enqueue(self, task, *args) -> None:
+        """Put one more `task(*args)` on the deployment's queue, as a sweep elsewhere would."""
+        from core import jobs
+
+        saved = jobs.huey.storage
+        jobs.huey.storage = jobs.storage_for(self.env["HCC_QUEUE_URL"])
+        try:
+            task(*args)
+        finally:
+            jobs.huey.storage = saved
+
     def pending_jobs(self) -> Counter:
         """Names of the jobs waiting in the queue, counted."""
         from core import jobs
