@@ -51,6 +51,8 @@ THROTTLED: list[tuple[str, tuple[str, ...], str, bool]] = [
     ("/t/<code>", ("GET",), "HCC_RATELIMIT_RECEIPT_LOOKUP", False),
     ("/pay/<code>", ("GET",), "HCC_RATELIMIT_PAY_PAGES", False),
     ("/pay/<code>/result", ("GET",), "HCC_RATELIMIT_PAY_PAGES", False),
+    ("/pay/<code>/result.json", ("GET",), "HCC_RATELIMIT_PAY_PAGES", False),
+    ("/t/", ("GET",), "HCC_RATELIMIT_RECEIPT_LOOKUP", False),
     ("/pay/<code>/vietqr.png", ("GET",), "HCC_RATELIMIT_PAY_PAGES", False),
     ("/pay/<code>/<channel>", ("POST",), "HCC_RATELIMIT_PAY_START", False),
 ]

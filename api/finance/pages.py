@@ -54,7 +54,8 @@ register_messages({
     "finance.by_fee": {"vi": "Theo loại phí, lệ phí", "en": "By fee"},
     "finance.refunds": {"vi": "Hoàn tiền", "en": "Refunds"},
     "finance.cod": {"vi": "COD đã thu / bưu chính đã chuyển", "en": "COD collected / remitted"},
-    "finance.imported": {"vi": "Đã nhập {name}: {summary}", "en": "Imported {name}: {summary}"},
+    "finance.imported": {"vi": "Đã nhập {name}: khớp {matched} giao dịch, {discrepancies} chênh lệch.",
+                         "en": "Imported {name}: matched {matched}, discrepancies {discrepancies}."},
     "finance.already": {"vi": "Tệp này đã được nhập trước đó; không có gì thay đổi.",
                         "en": "This file was imported before; nothing changed."},
     "finance.resolved": {"vi": "Đã xử lý chênh lệch.", "en": "Discrepancy resolved."},
@@ -172,7 +173,8 @@ def upload():
         session.rollback()
         flash(e.message, "error")
         return _back()
-    flash(t("finance.imported", name=upload.filename, summary=result.summary_line) if result.created
+    flash(t("finance.imported", name=upload.filename, matched=result.matched, discrepancies=result.discrepancies)
+          if result.created
           else t("finance.already"), "success")
     return _back()
 

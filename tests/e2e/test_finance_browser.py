@@ -31,7 +31,7 @@ def test_upload_resolve_and_download(live_server, page, session, tmp_path):
     page.set_input_files("#import-form input[name=file]", str(statement))
     page.click("#import-form button[type=submit]")
     page.wait_for_load_state()
-    assert "matched: 1, discrepancies: 1" in page.content()
+    assert "khớp 1 giao dịch, 1 chênh lệch" in page.content()
     assert page.locator("#open-count").inner_text() == "1"
 
     row = page.locator("#queue tbody tr").first

@@ -53,10 +53,23 @@ def test_finance_replaces_a_receipt_and_the_old_page_points_to_the_new(live_serv
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server}/staff/receipts/")
     page.click(f"text={old.number_text}")
-    page.fill("#replace-form input[name=reason]", "Sai địa chỉ người nộp")
+    page.click("#replace-link")
+    page.wait_for_load_state()
+    # The form comes pre-filled with the receipt's data; the payer's name is corrected.
+    assert page.input_value("#replace-form input[name=payer_name]") == old.content["payer"]["name"]
+    page.fill("#replace-form input[name=payer_name]", "Trần Thị Bích Ngọc")
+    page.fill("#replace-form input[name=reason]", "Sai tên người nộp")
+    page.check("#replace-form input[name=confirm]")
     page.click("#replace-form button[type=submit]")
     page.wait_for_load_state()
     assert "Đã lập biên lai thay thế số 0000002" in page.content()
+    session.expire_all()
+    new = session.get(Receipt, session.get(Receipt, old.id).replaced_by_id)
+    assert new.content["payer"]["name"] == "Trần Thị Bích Ngọc"
+    pdf = page.request.get(f"{live_server}/r/{new.lookup_code}/pdf").body()
+    import subprocess
+    text = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
+    assert "Trần Thị Bích Ngọc" in text  # the new PDF carries the corrected name
 
     page.goto(f"{live_server}/r/{old.lookup_code}")
     assert "đã được thay thế bằng biên lai số 0000002" in page.locator("#fate").inner_text()

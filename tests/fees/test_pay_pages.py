@@ -40,11 +40,12 @@ def test_the_paid_page_refreshes_until_the_receipt_link_can_be_shown(client, ses
     real = pages.receipt_id_of
     monkeypatch.setattr(pages, "receipt_id_of", lambda *_: None)  # the worker has not signed it yet
     waiting = client.get(f"/pay/{payment.code}/result").get_data(as_text=True)
-    assert 'http-equiv="refresh"' in waiting and 'id="receipt-link"' not in waiting
+    # It says it is waiting and polls (no blind reload), with no download link before the receipt is signed.
+    assert 'data-poll=' in waiting and 'Đang ký số biên lai' in waiting and 'pdf?download=1' not in waiting
     monkeypatch.setattr(pages, "receipt_id_of", real)
     assert real(session, payment.id) is not None  # jobs run at once in tests: the receipt is there
     done = client.get(f"/pay/{payment.code}/result").get_data(as_text=True)
-    assert 'http-equiv="refresh"' not in done and 'id="receipt-link"' in done
+    assert 'data-poll=' not in done and 'pdf?download=1' in done
 
 
 def test_the_qr_on_the_page_scales_with_the_screen(client, session):
