@@ -143,7 +143,6 @@ def test_scale_out_deployment_pays_and_receipts_every_ipn_once(deployment):
         time.sleep(1)
     assert all(w.poll() is None for w in dep.workers[1:]), dep.logs()
     phase(f"{issued} receipts issued, {to_tax} sent to the tax authority; queued now: {dict(dep.pending_jobs())}")
-    assert to_tax == N_PAYMENTS, "a receipt's tax submission job was lost"
 
     with db.session() as s:
         statuses = Counter(s.scalars(select(Payment.status).where(Payment.id.in_(ids))).all())
@@ -156,6 +155,7 @@ def test_scale_out_deployment_pays_and_receipts_every_ipn_once(deployment):
         assert set(per_payment) == set(ids) and set(per_payment.values()) == {1}, \
             f"{len(per_payment)} payments with receipts, {[p for p, c in per_payment.items() if c > 1][:5]} with two"
         assert Counter(r.status for r in receipts) == {"issued": N_PAYMENTS}, dep.logs()
+        assert to_tax == N_PAYMENTS, f"{to_tax} receipts' data sent to the tax authority, of {N_PAYMENTS}"
         by_series = Counter(r.series_id for r in receipts)
         assert len(by_series) == 1
         assert sorted(r.number for r in receipts) == list(range(1, N_PAYMENTS + 1))
