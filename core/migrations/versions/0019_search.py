@@ -88,6 +88,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in reversed(TABLES):
         op.execute(f"DROP INDEX IF EXISTS ix_{table}_search_trgm")
-        with op.batch_alter_table(table) as batch_op:
-            batch_op.drop_index(batch_op.f(f'ix_{table}_search_text'))
-            batch_op.drop_column('search_text')
+        op.drop_index(op.f(f'ix_{table}_search_text'), table_name=table)
+        # A plain DROP COLUMN (SQLite 3.35+ has it), not a batch copy: dropping the old copy of a table
+        # other tables refer to (receipt, payment) fails under SQLite's foreign keys.
+        op.drop_column(table, 'search_text')
