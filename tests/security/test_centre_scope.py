@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import inspect, select
 
 from core import audit
-from core.clock import local_day
+from core.clock import local_day, utcnow
 from core.models import ROLES, Centre
 from tests.factories import bearer, csrf_token, make_api_key, make_centre, make_user, sign_in
 
@@ -121,8 +121,10 @@ def _centre_code(session, settings):
     from province.models import CarrierAccount
 
     centre = ensure_demo_centre(session)
-    session.add(CarrierAccount(centre_id=centre.id, carrier=CARRIER, customer_code="KH-HN-01"))
-    session.commit()
+    if session.scalar(select(CarrierAccount.id).where(CarrierAccount.centre_id == centre.id,
+                                                      CarrierAccount.carrier == CARRIER)) is None:
+        session.add(CarrierAccount(centre_id=centre.id, carrier=CARRIER, customer_code="KH-HN-01"))
+        session.commit()
     return centre.code
 
 
@@ -163,6 +165,39 @@ def _series(session, settings):
     return session.scalars(select(ReceiptSeries.id).where(ReceiptSeries.unit_id == _unit_of_a(session).id)).first()
 
 
+def _dossier_code(session, settings, code="000.00.01.H26-261201-0001"):
+    """A dossier of centre A, due in a week (so an apology may still be issued for it)."""
+    from datetime import timedelta
+
+    from core.clock import local_day, utcnow
+    from dossiers.models import Dossier
+
+    if session.scalar(select(Dossier.id).where(Dossier.code == code)) is not None:
+        return code
+    d = Dossier(centre_id=_centre_of_a(session).id, code=code, procedure_code="1.001612",
+                procedure_name="Cấp Phiếu lý lịch tư pháp", level="province", received_at=utcnow(),
+                appointment_date=local_day() + timedelta(days=7), status="processing", citizen_name="Trần Thị Bình",
+                citizen_phone="0912345678")
+    session.add(d)
+    session.commit()
+    return d.code
+
+
+def _apology(session, settings):
+    from datetime import timedelta
+
+    from core import audit
+    from dossiers import calendar
+    from dossiers.apologies import issue_apology
+    from dossiers.models import Dossier
+
+    d = session.scalar(select(Dossier).where(Dossier.code == _dossier_code(session, settings, "000.00.01.H26-261201-0002")))
+    a = issue_apology(session, d, reason="Chờ xác minh", actor=audit.SYSTEM,
+                      new_appointment_date=calendar.add_business_days(session, d.appointment_date + timedelta(days=1), 1))
+    session.commit()
+    return a.id
+
+
 # (part of the path, path parameter) -> a factory of one object of centre A, answering what the URL carries.
 # The part of the path tells apart one name used for two kinds of object ("code" of a centre or of a unit).
 OBJECT_FACTORIES = {
@@ -175,10 +210,14 @@ OBJECT_FACTORIES = {
     ("/", "discrepancy_id"): _discrepancy,
     ("/", "endpoint_id"): _webhook,
     ("/admin/centres/", "code"): _centre_code,
+    ("/admin/messages/", "code"): _centre_code,
     ("/admin/units/", "code"): _unit_code,
     ("/admin/units/", "series_id"): _series,
     ("/", "user_id"): _user,
     ("/", "key_id"): _api_key,
+    ("/dossiers/", "code"): _dossier_code,
+    ("/dossier-apologies/", "code"): _dossier_code,
+    ("/", "apology_id"): _apology,
 }
 CARRIER = "ghn"
 # Parameters naming a part of the object another parameter names (a centre's carrier account, a unit's
@@ -229,6 +268,8 @@ def example(doc: dict, schema: dict):
         return (io.BytesIO(b"ma,ten\n"), "tep.csv")
     if fmt == "date":
         return (local_day() - timedelta(days=1)).isoformat()
+    if fmt == "date-time":
+        return (utcnow() - timedelta(days=1)).isoformat()
     if fmt == "email":
         return "ketoan@example.vn"
     if fmt == "url":
@@ -333,11 +374,16 @@ def user_callers(app, session, centre, roles_by_name: dict[str, tuple[str, ...]]
     return callers
 
 
+# Create-or-update routes keyed by a code the client gives: another centre's code makes the caller's own
+# object (codes are per centre), so it cannot be told from a fresh one; checked on their own below.
+UPSERTS = {("put", "/api/v1/dossiers/{code}"): "a dossier is created or updated in the caller's centre"}
+
+
 def walk_api(doc: dict, ids: dict, callers: dict[str, Caller]) -> tuple[dict, dict]:
     """Call every id-bearing route with A's object and with no object; answers, and those that differ."""
     answers, wrong = {}, {}
     for method, path, names, operation in routes_with_path_parameters(doc):
-        if any(name in NOT_OBJECTS for name in names):
+        if any(name in NOT_OBJECTS for name in names) or (method, path) in UPSERTS:
             continue
         mine = {name: PARTS[name] if name in PARTS else ids[factory_key(path, name)] for name in names}
         none = {name: PARTS[name] if name in PARTS else NO_SUCH[kind] for name, kind in names.items()}
@@ -412,6 +458,7 @@ PAGE_PARTS = {
     ("/staff/dispatch/", "action"): "cancel",
     ("/staff/admin/centres/", "carrier"): CARRIER,
     ("/staff/admin/units/", "fmt"): "csv",
+    ("/staff/admin/messages/", "event"): "paid",
 }
 # Staff pages whose arguments name no object: they show the user's own centre (checked elsewhere).
 PAGE_NOT_OBJECTS = {
@@ -605,3 +652,23 @@ def test_the_receipt_register_of_another_centre_is_404_even_for_its_admin(client
     own = make_api_key(session, roles=("admin",), name="Quản trị Hà Nội", centre=centre_a)
     mine = client.get(f"/api/v1/receipts?centre_id={centre_a.id}", headers=bearer(own))
     assert mine.status_code == 200 and mine.get_json()["total"] == 1
+
+
+def test_pushing_another_centres_dossier_code_makes_ones_own_and_leaves_theirs_alone(client, session, settings,
+                                                                                       centre_a, keys_of_b):
+    from dossiers.models import Dossier
+
+    code = _dossier_code(session, settings)
+    before = snapshot_of_centre(session, centre_a.id)
+    body = {"procedure_code": "1.000001", "procedure_name": "Thủ tục khác", "received_at": utcnow().isoformat(),
+            "appointment_date": (local_day() + timedelta(days=3)).isoformat(), "submission": "online",
+            "delivery": "desk", "status": "received", "citizen": {"name": "Người khác", "phone": "0987654321"}}
+    for key in keys_of_b.values():
+        resp = client.put(f"/api/v1/dossiers/{code}", json=body, headers={**bearer(key), "Idempotency-Key": key[-12:]})
+        assert resp.status_code in (200, 201, 403), resp.get_data()
+        if resp.status_code != 403:
+            assert resp.get_json()["procedure_name"] == "Thủ tục khác"  # B's own record, answered as B's
+    assert snapshot_of_centre(session, centre_a.id) == before
+    session.expire_all()
+    theirs = session.scalar(select(Dossier).where(Dossier.code == code, Dossier.centre_id == centre_a.id))
+    assert theirs.procedure_name == "Cấp Phiếu lý lịch tư pháp" and theirs.citizen_name == "Trần Thị Bình"
