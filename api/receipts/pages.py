@@ -241,7 +241,8 @@ def register():
     f = RegisterFilter(centre_id=centre.id, start=_date_arg("from"), end=_date_arg("to"),
                        status=request.args.get("status") if request.args.get("status") in RECEIPT_STATUSES else None,
                        fee_code=request.args.get("fee_code") or None,
-                       channel=request.args.get("channel") if request.args.get("channel") in CHANNELS else None)
+                       channel=request.args.get("channel") if request.args.get("channel") in CHANNELS else None,
+                       text=(request.args.get("q") or "").strip()[:200] or None)
     page = max(1, request.args.get("page", 1, type=int))
     result = paginate(db_session(), register_query(f), page, 50)
     ids = [r.id for r in result["items"]]

@@ -15,7 +15,7 @@ def test_cashier_finds_a_request_by_dossier_and_takes_cash(client, session):
     assert payment.code in page and "Thu tiền mặt" in page
     token = csrf_token(client, "/staff/cashier?q=x")
     resp = client.post(f"/staff/cashier/{payment.id}/pay", data={"method": "cash", "q": payment.code,
-                                                                 "csrf_token": token}, follow_redirects=True)
+                                                                 "csrf_token": token, "confirm": "1"}, follow_redirects=True)
     assert "Đã ghi nhận thanh toán." in resp.get_data(as_text=True)
     session.expire_all()
     assert session.get(Payment, payment.id).status == "paid"
@@ -82,7 +82,8 @@ def test_finance_requests_a_refund_and_a_colleague_approves_it(app, session):
     sign_in(second, "ketoan2")
     page = second.get("/staff/refunds").get_data(as_text=True)
     refund_id = int(re.search(r'/staff/refunds/(\d+)/approve', page).group(1))
-    resp = second.post(f"/staff/refunds/{refund_id}/approve", data={"csrf_token": csrf_token(second, "/staff/refunds")},
+    resp = second.post(f"/staff/refunds/{refund_id}/approve", data={"csrf_token": csrf_token(second, "/staff/refunds"),
+                                                                    "confirm": "1"},
                        follow_redirects=True)
     assert "Đã duyệt hoàn tiền." in resp.get_data(as_text=True)
     session.expire_all()
@@ -100,7 +101,8 @@ def test_a_cashier_of_two_centres_finds_and_takes_a_request_of_either_and_sees_w
     page = client.get(f"/staff/cashier?q={payment.dossier_code}").get_data(as_text=True)
     # Rows of several centres say whose each is.
     assert payment.code in page and payment.centre.code in page
-    resp = client.post(f"/staff/cashier/{payment.id}/pay", data={"method": "cash", "csrf_token": csrf_token(client)})
+    resp = client.post(f"/staff/cashier/{payment.id}/pay", data={"method": "cash", "csrf_token": csrf_token(client),
+                                                                 "confirm": "1"})
     assert resp.status_code == 302
     session.expire_all()
     assert session.get(Payment, payment.id).status == "paid"

@@ -79,3 +79,13 @@ def test_the_register_filters_by_free_text(session):
     assert found("0901000222") == {rb.id}  # the payer's phone, through the payment
     assert found(ra.number_text) >= {ra.id}
     assert found(a.dossier_code) == {ra.id}
+
+
+def test_the_receipt_register_finds_an_accented_payer_by_an_unaccented_name(client, session):
+    p = paid_payment(session, payer_name="Nguyễn Văn Ân")
+    number = session.scalar(select(Receipt).where(Receipt.payment_id == p.id)).number_text
+    user = make_user(session, roles=("finance",))
+    sign_in(client, user.username)
+    page = client.get("/staff/receipts/?q=nguyen+van+an").get_data(as_text=True)
+    assert number in page
+    assert number not in client.get("/staff/receipts/?q=tran+thi").get_data(as_text=True)

@@ -56,7 +56,7 @@ def test_a_failed_delivery_is_returned_from_its_page(app, client, session):
     page = client.get(f"/staff/dispatch/{s.id}").get_data(as_text=True)
     assert "Yêu cầu chuyển hoàn" in page and "Huỷ bưu gửi" not in page
     token = csrf_token(client, f"/staff/dispatch/{s.id}")
-    client.post(f"/staff/dispatch/{s.id}/return", data={"csrf_token": token, "note": "Đi vắng"})
+    client.post(f"/staff/dispatch/{s.id}/return", data={"csrf_token": token, "note": "Đi vắng", "confirm": "1"})
     session.expire_all()
     assert session.get(Shipment, s.id).status == "return_to_sender"
 
