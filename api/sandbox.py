@@ -26,6 +26,8 @@ SANDBOXES = [
     ("CA thử nghiệm (CRL)", "/sandbox/ca/<mã khóa CA>.crl", "danh sách thu hồi chứng thư, cho chữ ký PAdES B-LT/B-LTA"),
     ("Ký số từ xa CSC", "/sandbox/csc/csc/v1/info", "Cloud Signature Consortium API (oauth2/token, credentials/info, credentials/authorize, signatures/signHash)"),
     ("VNPT SmartCA", "/sandbox/smartca/v1/signatures/sign", "ký số từ xa, người ký xác nhận trên ứng dụng (get_certificate, sign, trạng thái)"),
+    ("Zalo ZNS", "/sandbox/zalo-controls/_received", "tin nhắn mẫu ZNS (gửi, làm mới token, lỗi -118/-124)"),
+    ("eSMS (SMS brandname)", "/sandbox/sms-controls/_received", "SendMultipleMessage_V4_post_json, GetSendStatus"),
     ("Tin nhắn, e-mail", "/sandbox/messages", "những gì người dân nhận được"),
 ]
 
