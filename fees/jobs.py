@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import jobs
+from core import events, jobs
 from core.clock import utcnow
 from fees import webhooks
 from fees.gateways.base import GatewayError, RetryableGatewayError
@@ -91,3 +91,22 @@ def query_stuck_payments(session: Session) -> int:
 jobs.register_sweeper(redrive_refunds)
 jobs.register_sweeper(redrive_webhooks)
 jobs.register_sweeper(query_stuck_payments)
+
+
+ONLINE_CHANNELS = ("vnpay", "momo", "vietqr")
+
+
+@events.on("payment.created")
+def _tell_the_citizen_to_pay(session: Session, payment_id: int, **_) -> None:
+    """A payment the citizen can pay online: one message (Zalo, else SMS) with the pay link. Not for a
+    payment taken at the counter or collected on delivery: the citizen is at the desk or at the door."""
+    from core.notify import notify_citizen
+
+    p = session.get(Payment, payment_id)
+    settings = jobs.settings()
+    if p is None or not p.payer_phone or settings is None or not set(p.allowed_channels or ()) & set(ONLINE_CHANNELS):
+        return
+    notify_citizen(session, event="payment_requested", phone=p.payer_phone, centre_id=p.centre_id,
+                   entity_type="payment", entity_id=p.id,
+                   params={"dossier": p.dossier_code, "amount": f"{p.amount:,}".replace(",", "."),
+                           "link": f"{settings.public_url}/pay/{p.code}"})

@@ -29,23 +29,26 @@ def _receipt_text(session, centre, phone, entity_id=1):
 
 def test_a_paid_payment_sends_exactly_one_zalo_message(session, by_zalo):
     p = paid_payment(session, payer_phone=ZALO_PHONE, payer_email=None)
+    # Two events, one Zalo message each: the request with its pay link, then the receipt.
     zalo = zalo_sandbox.received(by_zalo)
-    assert len(zalo) == 1 and zalo[0]["phone"] == "84912345678"
-    assert zalo[0]["template_data"]["link"].startswith("http://localhost/")
+    assert len(zalo) == 2 and {z["phone"] for z in zalo} == {"84912345678"}
+    assert zalo[0]["template_data"]["link"] == f"http://localhost/pay/{p.code}"
+    assert zalo[1]["template_data"]["link"].startswith("http://localhost/r/")
     assert esms_sandbox.received(by_zalo) == []
-    msg = session.scalars(select(OutboundMessage).where(OutboundMessage.recipient == ZALO_PHONE)).one()
+    msg = session.scalars(select(OutboundMessage).where(OutboundMessage.recipient == ZALO_PHONE,
+                                                        OutboundMessage.purpose == "receipt-issued")).one()
     assert (msg.status, msg.channel) == ("sent", "zalo")
-    assert p.id
 
 
 def test_a_phone_without_zalo_gets_exactly_one_sms_instead(session, by_zalo):
     paid_payment(session, payer_phone=NO_ZALO_PHONE, payer_email=None)
     assert zalo_sandbox.received(by_zalo) == []
     sms = esms_sandbox.received(by_zalo)
-    assert len(sms) == 1 and sms[0]["phone"] == NO_ZALO_PHONE
-    assert "Tra cuu: http://localhost/" in sms[0]["content"]
-    delivery = session.scalars(select(CitizenDelivery)).one()
-    assert (delivery.zalo_state, delivery.zalo_error, delivery.channel) == ("refused", -118, "sms")
+    # The request and the receipt: one SMS each, never a Zalo message as well.
+    assert len(sms) == 2 and {s["phone"] for s in sms} == {NO_ZALO_PHONE}
+    assert "/pay/" in sms[0]["content"] and "Tra cuu: http://localhost/" in sms[1]["content"]
+    deliveries = session.scalars(select(CitizenDelivery)).all()
+    assert [(d.zalo_state, d.zalo_error, d.channel) for d in deliveries] == [("refused", -118, "sms")] * 2
 
 
 def test_the_same_event_queued_again_or_on_the_other_channel_is_one_message(session, by_zalo, centre):
