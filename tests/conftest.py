@@ -17,6 +17,9 @@ from core.devcert import ensure_dev_signing
 from core.registry import import_models
 from core.settings import Settings
 
+# Shared fixtures kept in their own modules.
+pytest_plugins = ["tests.onestop"]
+
 PG_URL = os.environ.get("HCC_TEST_DATABASE_URL", "").strip() or None
 # Under pytest-xdist each worker runs on a database of its own, made beside the one named (and dropped after).
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER")
