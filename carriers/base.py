@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from core import adapters
+from core.adapters import Registry
 from core.settings import Setting, Settings, register_settings
 
 register_settings(
@@ -255,9 +257,10 @@ class Carrier:
         raise NotSupported(f"{self.name}: address catalogue")
 
 
-_REGISTRY: dict[str, tuple[type[Carrier], Callable[[Settings], CarrierConfig]]] = {}
-_REQUIRED: dict[str, tuple[str, ...]] = {}
-_WITH_ACCOUNT: dict[str, Callable[[CarrierConfig, CarrierAccountConfig], CarrierConfig]] = {}
+# One registry mechanism for every adapter kind (core.adapters); the carrier packages register themselves
+# when core.registry.ADAPTER_MODULES imports them, so this module imports none of them.
+CARRIERS: Registry[Carrier] = Registry("carrier")
+_REGISTRY = CARRIERS.entries  # name -> Entry (unpacks as (cls, config_from_settings)); tests pop their fakes
 
 
 def register(name: str, config_from_settings: Callable[[Settings], CarrierConfig],
@@ -269,51 +272,37 @@ def register(name: str, config_from_settings: Callable[[Settings], CarrierConfig
 
     def decorate(cls: type[Carrier]) -> type[Carrier]:
         cls.name = name
-        _REGISTRY[name] = (cls, config_from_settings)
-        _REQUIRED[name] = tuple(required_settings)
-        if with_account is not None:
-            _WITH_ACCOUNT[name] = with_account
-        else:
-            _WITH_ACCOUNT.pop(name, None)
-        return cls
+        return CARRIERS.register(name, cls, required_settings=tuple(required_settings), config=config_from_settings,
+                                 with_account=with_account or merge_account)
 
     return decorate
 
 
 def required_settings(name: str) -> tuple[str, ...]:
     """The settings production must set for the carrier registered under `name`."""
-    _load_adapters()
-    return _REQUIRED.get(name, ())
+    return CARRIERS.required(name) if name in CARRIERS else ()
 
 
 def carrier_names() -> list[str]:
-    _load_adapters()
-    return sorted(_REGISTRY)
+    return sorted(CARRIERS.names())
 
 
 def supports_pickup(name: str) -> bool:
     """Whether the carrier registered under `name` can collect a parcel at a citizen's address."""
-    _load_adapters()
-    return name in _REGISTRY and _REGISTRY[name][0].has_pickup
+    return name in CARRIERS and CARRIERS.get_class(name).has_pickup
 
 
 def get_carrier(name: str, settings: Settings, http: requests.Session | None = None,
                 account: CarrierAccountConfig | None = None) -> Carrier:
     """The carrier registered under `name`, configured from the deployment's settings, or from a
     centre's own `account` laid over them."""
-    _load_adapters()
-    if name not in _REGISTRY:
+    if name not in CARRIERS:
         raise PermanentCarrierError(f"unknown carrier {name!r}")
-    cls, config_from = _REGISTRY[name]
-    config = config_from(settings)
+    entry = CARRIERS.entry(name)
+    config = entry.extra["config"](settings)
     if account is not None:
-        config = _WITH_ACCOUNT.get(name, merge_account)(config, account)
-    return cls(config, http=http)
-
-
-def _load_adapters() -> None:
-    # Adding a carrier is one package and one line here.
-    from carriers import ghn, viettelpost, vnpost  # noqa: F401
+        config = entry.extra.get("with_account", merge_account)(config, account)
+    return entry.cls(config, http=http)
 
 
 def timeout_of(settings: Settings) -> float:
@@ -390,8 +379,10 @@ def secret_digest(value: str) -> str:
 
 def credential(settings: Settings, name: str, sandbox_value: str) -> str:
     """A credential setting; the sandbox's value stands in only outside production, so a production
-    service never accepts or sends a sandbox secret."""
-    value = settings.get(name)
-    if value:
-        return value
-    return "" if settings.production else sandbox_value
+    service never accepts or sends a sandbox secret. In production an unset one is "" here (the carrier's
+    config is read for every carrier, used or not); the start-up check (core.adapters.Registry, the rule
+    gateways follow) refuses to start with a carrier in use whose settings are unset."""
+    try:
+        return adapters.credential(settings, "a carrier", name, sandbox_value)
+    except adapters.NotConfigured:
+        return ""

@@ -46,3 +46,30 @@ JOB_MODULES = [
 def import_jobs() -> None:
     for name in JOB_MODULES:
         importlib.import_module(name)
+
+
+# Adapter packages (carriers, payment gateways): each registers itself in its kind's registry
+# (core.adapters.Registry) when imported. Adding a carrier or a gateway is one line here; the order is the
+# order they are offered in (the citizen's pay page lists gateways in it).
+ADAPTER_MODULES = [
+    "carriers.vnpost",
+    "carriers.viettelpost",
+    "carriers.ghn",
+    "fees.gateways.vnpay",
+    "fees.gateways.momo",
+    "fees.gateways.vietqr",
+    "fees.gateways.counter",
+    "fees.gateways.cod",
+]
+
+
+_adapters_imported: list[str] = []
+
+
+def import_adapters() -> None:
+    # Called on every registry look-up (a callback's hot path): the list is walked once per process.
+    if _adapters_imported == ADAPTER_MODULES:
+        return
+    for name in ADAPTER_MODULES:
+        importlib.import_module(name)
+    _adapters_imported[:] = ADAPTER_MODULES

@@ -1,7 +1,7 @@
 """Settlement reports and COD remittances read into batches (one payout each) of transactions with their gross,
 deductions and net; and the carriers' remittance files made from the carrier sandbox's parcels.
 
-The gateways' formats are defined (and their assumptions marked) in fees.sandbox.settlement, which writes
+The gateways' formats are defined (and their assumptions marked) in fees.gateways.settlement_sandbox, which writes
 them; the carriers' remittance format is defined (and its assumptions marked) here. Nothing here touches the
 database."""
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from core.clock import VN_TZ
-from fees.sandbox import settlement as gw
+from fees.gateways import settlement_sandbox as gw
 from finance.parsers import ImportFormatError, _amount, _rows
 
 # ---- ASSUMED: carriers' COD remittance list (bảng kê đối soát/chuyển tiền COD) -------------------------------

@@ -26,7 +26,7 @@ from core.errors import InvalidInput
 from core.settings import Setting, register_settings
 from fees.gateways.attempts import payment_code_for
 from fees.models import Payment
-from fees.sandbox.settlement import FeeRate
+from fees.gateways.settlement_sandbox import FeeRate
 from finance.models import (
     SETTLEMENT_SOURCES,
     SOURCES,

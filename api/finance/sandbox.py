@@ -1,6 +1,6 @@
 """The sandboxes' settlement files, downloaded as a merchant downloads them from the gateway's or carrier's portal:
 VNPAY's reconciliation file and MoMo's settlement report for a day, a carrier's COD remittance for a period.
-Only in sandbox mode (like api/fees/sandbox.py); the files are built by fees.sandbox.settlement and
+Only in sandbox mode (like api/fees/sandbox.py); the files are built by fees.gateways.settlement_sandbox and
 finance.settlement_files from what the sandboxes took as paid or delivered."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from flask import Blueprint, Response, abort, request
 from api.context import settings
 from core.text import content_disposition
 from fees import merchants
-from fees.sandbox.settlement import settlement_file
+from fees.gateways.settlement_sandbox import settlement_file
 from finance.settlement_files import CARRIER_NAMES, cod_remittance
 from finance.settlements import fee_rates
 

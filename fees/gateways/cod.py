@@ -12,17 +12,19 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.errors import NotFound
-from fees.gateways.base import PaymentGateway
+from fees.gateways.base import PaymentGateway, register_gateway
 from fees.models import Payment
 from fees.payments import TransitionError, add_flag, lock_payment, transition
 
 log = logging.getLogger(__name__)
 
 
+@register_gateway
 class CodGateway(PaymentGateway):
     """No checkout and no refund through a gateway: money moves through the carrier's remittance."""
 
     name = "cod"
+    display_name = "Thu hộ khi giao (COD)"
     online = False
 
 

@@ -7,17 +7,19 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.errors import InvalidInput, NotFound
 from core.security import new_code
-from fees.gateways.base import PaymentGateway
+from fees.gateways.base import PaymentGateway, register_gateway
 from fees.models import Payment
 from fees.payments import TransitionError, lock_payment, transition
 
 METHODS = ("cash", "card")
 
 
+@register_gateway
 class CounterGateway(PaymentGateway):
     """Money is handed over at the desk; refunds are paid back at the desk too (no gateway call)."""
 
     name = "counter"
+    display_name = "Tại quầy"
     online = False
 
 

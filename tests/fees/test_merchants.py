@@ -247,7 +247,7 @@ def test_a_default_payment_refuses_an_ipn_signed_by_a_units_merchant(client, ses
 
 def test_pay_and_refund_a_units_payment_through_the_vnpay_sandbox(live_server, session, centre, hcc_settings):
     from fees.refunds import request_refund
-    from fees.sandbox import ledger
+    from fees.gateways import ledger
 
     unit = make_unit(session, hcc_settings, centre, vnpay_account=(STP_TMN, STP_SECRET))
     payment = make_unit_payment(session, centre, unit)
@@ -294,7 +294,7 @@ def test_a_momo_ipn_is_verified_with_the_keys_of_the_partner_it_names(client, se
 
 
 def test_pay_a_units_payment_through_the_momo_sandbox(live_server, session, centre, hcc_settings):
-    from fees.sandbox import ledger
+    from fees.gateways import ledger
 
     unit = make_unit(session, hcc_settings, centre, momo_account=STP_MOMO)
     payment = make_unit_payment(session, centre, unit)

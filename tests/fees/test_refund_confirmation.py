@@ -3,7 +3,7 @@ refund, and for the ones that do not tell (VNPAY 94/99, MoMo duplicates and proc
 only after a query of the transaction says so; while the query cannot tell, the refund stays pending and
 the sweep asks again.
 
-The real client talks to the real sandbox code (fees.sandbox.*) through `responses`, so the wire format,
+The real client talks to the real sandbox code (fees/gateways/*/sandbox.py) through `responses`, so the wire format,
 signatures and codes are those of the sandbox, with faults injected where a gateway would show them.
 """
 
@@ -25,9 +25,9 @@ from fees.gateways.base import get_gateway
 from fees.models import Payment, Refund
 from fees.payments import transition
 from fees.refunds import RESEND_AFTER, execute_refund, request_refund
-from fees.sandbox import ledger
-from fees.sandbox import momo as momo_side
-from fees.sandbox import vnpay as vnpay_side
+from fees.gateways import ledger
+from fees.gateways.momo import sandbox as momo_side
+from fees.gateways.vnpay import sandbox as vnpay_side
 from tests.fees.factories import make_payment
 
 TMN, SECRET = "HCCSBX01", "SANDBOXVNPAYSECRETHCC0000000000"

@@ -233,8 +233,8 @@ def test_refund_and_querydr_name_the_original_by_the_pay_requests_create_date(se
 
 
 def test_the_sandbox_refuses_a_refund_that_names_the_wrong_original():
-    from fees.sandbox import ledger
-    from fees.sandbox import vnpay as sandbox
+    from fees.gateways import ledger
+    from fees.gateways.vnpay import sandbox
 
     ledger.clear()
     txn = ledger.put(ledger.SandboxTxn("vnpay", "ABCDEFGHJK", 200_000, status="paid", transaction_no="1",
@@ -276,7 +276,7 @@ def test_a_replayed_ipn_for_a_cancelled_request_is_noted_once(client, session):
 
 
 def test_the_sandbox_pay_page_checks_what_vnpay_checks():
-    from fees.sandbox import vnpay as sandbox
+    from fees.gateways.vnpay import sandbox
 
     now = datetime.now(UTC)
     from datetime import timedelta

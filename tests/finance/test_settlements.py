@@ -16,8 +16,8 @@ from core.accounts import ensure_demo_centre
 from core.clock import VN_TZ, local_day
 from fees.gateways.attempts import open_attempt
 from fees.payments import ItemRequest, Payer, create_payment, lock_payment, transition
-from fees.sandbox import ledger
-from fees.sandbox.settlement import FeeRate, settlement_file
+from fees.gateways import ledger
+from fees.gateways.settlement_sandbox import FeeRate, settlement_file
 from finance.closing import close_day
 from finance.models import Discrepancy, FeeBooking, SettlementBatch, StatementLine
 from finance.reconcile import import_statement
@@ -233,7 +233,7 @@ def test_a_missing_transaction_a_wrong_fee_and_a_late_credit_each_show_as_one_ty
 
 def test_a_settlement_file_with_a_bad_line_is_refused_whole(session, centre):
     from core.errors import InvalidInput
-    from fees.sandbox.settlement import VNPAY_COLUMNS
+    from fees.gateways.settlement_sandbox import VNPAY_COLUMNS
 
     data = (",".join(VNPAY_COLUMNS) + "\n1,B1,T,REF,123,NCB,01/11/2026 10:00:00,02/11/2026,hai tram,0,0,Thanh toán\n")
     with pytest.raises(InvalidInput) as e:

@@ -249,7 +249,7 @@ class Deployment:
 
     def vnpay_ipn_query(self, payment: dict, n: int) -> str:
         """The signed query string VNPAY sends to our IPN URL for a successful payment of `payment` (as the API
-        answered it): fees/sandbox/vnpay.py's fields, signed HMAC-SHA512 with the merchant's hash secret.
+        answered it): fees/gateways/vnpay/sandbox.py's fields, signed HMAC-SHA512 with the merchant's hash secret.
         The order reference is the payment's code (an order opened before attempts had references of their
         own, which fees.gateways.attempts still maps to its payment)."""
         from urllib.parse import urlencode

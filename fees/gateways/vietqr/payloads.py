@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass
 
 from core.security import CODE_ALPHABET
-from fees.gateways.base import Checkout, MerchantAccount, PaymentGateway
 
 NAPAS_GUID = "A000000727"
 # NAPAS BINs of the banks provincial treasuries and centres most often collect through.
@@ -82,41 +81,3 @@ class BankCredit:
     amount: int
     description: str
     transaction_time: str | None = None
-
-
-class VietqrGateway(PaymentGateway):
-    name = "vietqr"
-    required_settings = ("HCC_VIETQR_BANK_BIN", "HCC_VIETQR_ACCOUNT", "HCC_BANK_WEBHOOK_SECRET")
-
-    def default_account(self) -> MerchantAccount:
-        return MerchantAccount(gateway=self.name, bank_bin=self.setting("HCC_VIETQR_BANK_BIN", "970436"),
-                               account_number=self.setting("HCC_VIETQR_ACCOUNT", "0011000000001"),
-                               account_name=self.settings.get("HCC_VIETQR_ACCOUNT_NAME")
-                               or "TRUNG TAM PHUC VU HANH CHINH CONG")
-
-    @property
-    def bank_bin(self) -> str:
-        return self.account.bank_bin
-
-    @property
-    def account_number(self) -> str:
-        return self.account.account_number
-
-    @property
-    def account_name(self) -> str:
-        return self.account.account_name
-
-    @property
-    def webhook_secret(self) -> str:
-        return self.setting("HCC_BANK_WEBHOOK_SECRET", "SANDBOXBANKSECRET")
-
-    def qr_payload(self, payment) -> str:
-        return emv_payload(bank_bin=self.bank_bin, account=self.account_number, amount=payment.amount,
-                           description=transfer_description(payment.code))
-
-    def checkout(self, payment, *, return_url: str = "", client_ip: str = "127.0.0.1") -> Checkout:
-        return Checkout(channel=self.name, qr_payload=self.qr_payload(payment), reference=payment.code,
-                        extra={"bank_bin": self.bank_bin, "bank_name": BANK_NAMES.get(self.bank_bin, self.bank_bin),
-                               "account": self.account_number,
-                               "account_name": self.account_name,
-                               "description": transfer_description(payment.code)})

@@ -1,23 +1,26 @@
-"""MoMo payment gateway v2: create, IPN verification, query and refund, HMAC-SHA256 over raw key=value strings.
+"""The MoMo gateway (API v2): the one class that talks to MoMo (create, IPN, query, refund), and its settings.
 
-Payloads and signatures are pure functions; `MomoGateway` is the thin client. MoMo takes whole đồng.
+Everything it sends and reads is built and checked by `payloads` (pure functions). MoMo takes whole đồng.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
-import secrets
+from collections.abc import Callable
 
 import requests
 
+from core.settings import Setting, register_settings
 from fees.gateways.base import (
+    BAD_SIGNATURE,
+    MALFORMED,
+    UNKNOWN_MERCHANT,
     Checkout,
     DuplicateError,
     GatewayOrder,
+    InboundRequest,
     MerchantAccount,
+    Notification,
     OutcomeUnknown,
     PaymentGateway,
     PermanentGatewayError,
@@ -25,115 +28,52 @@ from fees.gateways.base import (
     RefundResult,
     RefundStatus,
     RetryableGatewayError,
-    code_from_order_ref,
-    order_ref_for,
+    Verdict,
+    WireAnswer,
+    register_gateway,
+    whole_dong,
+)
+from fees.gateways.momo.payloads import (
+    IPN_FIELDS,
+    PAID_CODES,
+    PENDING_CODES,
+    REFUND_RETRY,
+    REFUND_UNKNOWN,
+    build_create,
+    build_query,
+    build_refund,
+    order_id_for,
+    verify,
 )
 
-# The fields each raw signature string is built from, in MoMo's documented (alphabetical) order;
-# accessKey comes from the merchant's credentials, not from the message.
-CREATE_FIELDS = ["accessKey", "amount", "extraData", "ipnUrl", "orderId", "orderInfo", "partnerCode",
-                 "redirectUrl", "requestId", "requestType"]
-IPN_FIELDS = ["accessKey", "amount", "extraData", "message", "orderId", "orderInfo", "orderType", "partnerCode",
-              "payType", "requestId", "responseTime", "resultCode", "transId"]
-QUERY_FIELDS = ["accessKey", "orderId", "partnerCode", "requestId"]
-REFUND_FIELDS = ["accessKey", "amount", "description", "orderId", "partnerCode", "requestId", "transId"]
-CREATE_RESPONSE_FIELDS = ["accessKey", "amount", "message", "orderId", "partnerCode", "payUrl", "requestId",
-                          "responseTime", "resultCode"]
+SANDBOX_PARTNER_CODE = "MOMOHCCSBX"
+SANDBOX_ACCESS_KEY = "SANDBOXMOMOACCESS"
+SANDBOX_SECRET_KEY = "SANDBOXMOMOSECRETKEYHCC"  # noqa: S105 (the sandbox's own, refused in production)
 
-# --- What MoMo's resultCodes mean here --------------------------------------------------------------
-# Source: MoMo's "List Result Codes" (developers.momo.vn/v3/docs/payment/api/result-handling/resultcode)
-# and its refund and query pages (.../payment-api/refund, .../payment-api/query); docs/payments/
-# attempts-and-refunds.md lists each.
-# Not final yet: 1000 initiated, waiting for the user; 7000 being processed; 7002 being processed by the
-# provider; 8000 waiting for the user to confirm again.
-PENDING_CODES = {1000, 7000, 7002, 8000}
-# 9000 "authorized": MoMo documents that for a one-step payment (autoCapture=1, the default of
-# requestType captureWallet, which is what we send) it may be taken as paid; two-step would need capture.
-AUTHORIZED = 9000
-PAID_CODES = {0, AUTHORIZED}
-# A refund's answers. 40 duplicated requestId, 41 duplicated orderId, 43 a similar transaction is being
-# processed, 7000/7002 processing, 99 unknown error, 1081 refund rejected as the original may already be
-# refunded: none says whether money went back, so the query decides.
-REFUND_UNKNOWN = {40, 41, 43, 99, 1000, 7000, 7002, 1081}
-# Not taken, try again later (nothing happened): 10 maintenance, 1080 refund attempt failed while processing
-# (MoMo: retry later, with a new orderId/requestId).
-REFUND_RETRY = {10, 1080}
-# Anything else (11 access denied, 12 API version, 13 merchant authentication, 20 bad format, 21/22 amount,
-# 42 not found, 1088 not refundable ...) is a refusal: a person must pay it back.
-# ASSUMED (the one place for MoMo; docs/payments/attempts-and-refunds.md#assumed): the query answer's
-# refundTrans lists each refund of the order as {orderId, amount, resultCode, transId, createdTime}, the
-# orderId being the refund's own; how long MoMo's duplicate window lasts is not published, so a refund the
-# query does not show is sent again (with a new orderId) only after fees.refunds.RESEND_AFTER.
+register_settings(
+    Setting("HCC_MOMO_PARTNER_CODE", SANDBOX_PARTNER_CODE, "MoMo partner code."),
+    Setting("HCC_MOMO_ACCESS_KEY", SANDBOX_ACCESS_KEY, "MoMo access key."),
+    Setting("HCC_MOMO_SECRET_KEY", SANDBOX_SECRET_KEY, "MoMo secret key (HMAC-SHA256 key)."),
+    Setting("HCC_MOMO_API_URL", "`<public_url>/sandbox/momo`",
+            "MoMo API base (…/v2/gateway/api/create); production: https://payment.momo.vn."),
+)
 
 
-def raw_signature(data: dict, fields: list[str], access_key: str) -> str:
-    values = {**data, "accessKey": access_key}
-    return "&".join(f"{k}={'' if values.get(k) is None else values.get(k)}" for k in fields)
-
-
-def sign(data: dict, fields: list[str], access_key: str, secret_key: str) -> str:
-    raw = raw_signature(data, fields, access_key)
-    return hmac.new(secret_key.encode(), raw.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def verify(data: dict, fields: list[str], access_key: str, secret_key: str) -> bool:
-    given = str(data.get("signature") or "").lower()
-    return bool(given) and hmac.compare_digest(given, sign(data, fields, access_key, secret_key))
-
-
-def order_id_for(code: str, attempt: int) -> str:
-    """MoMo refuses a reused orderId (41), so each checkout attempt is its own order: the one mechanism of
-    fees.gateways.base.order_ref_for (CODE, CODEL2, CODEL3 ...)."""
-    return order_ref_for(code, attempt)
-
-
-def code_from_order_id(order_id: str) -> str:
-    return code_from_order_ref(order_id)
-
-
-def build_create(*, partner_code: str, access_key: str, secret_key: str, order_id: str, amount: int,
-                 order_info: str, redirect_url: str, ipn_url: str, request_id: str | None = None,
-                 extra_data: dict | None = None, lang: str = "vi") -> dict:
-    body = {
-        "partnerCode": partner_code,
-        "requestId": request_id or secrets.token_hex(16),
-        "amount": amount,
-        "orderId": order_id,
-        "orderInfo": order_info,
-        "redirectUrl": redirect_url,
-        "ipnUrl": ipn_url,
-        "requestType": "captureWallet",
-        "extraData": base64.b64encode(json.dumps(extra_data or {}).encode()).decode() if extra_data else "",
-        "lang": lang,
-    }
-    body["signature"] = sign(body, CREATE_FIELDS, access_key, secret_key)
-    return body
-
-
-def build_query(*, partner_code: str, access_key: str, secret_key: str, order_id: str,
-                request_id: str | None = None) -> dict:
-    body = {"partnerCode": partner_code, "requestId": request_id or secrets.token_hex(16), "orderId": order_id,
-            "lang": "vi"}
-    body["signature"] = sign(body, QUERY_FIELDS, access_key, secret_key)
-    return body
-
-
-def build_refund(*, partner_code: str, access_key: str, secret_key: str, order_id: str, amount: int,
-                 trans_id: int | str, request_id: str, description: str) -> dict:
-    body = {"partnerCode": partner_code, "orderId": order_id, "requestId": request_id, "amount": amount,
-            "transId": int(trans_id), "lang": "vi", "description": description}
-    body["signature"] = sign(body, REFUND_FIELDS, access_key, secret_key)
-    return body
-
-
+@register_gateway
 class MomoGateway(PaymentGateway):
     name = "momo"
+    display_name = "MoMo"
+    checkout_kind = "redirect"
+    notifications = {"ipn": "POST"}
+    unit_id_key = "momo_partner_code"
+    unit_secrets = {"access_key": "momo_access_key", "secret_key": "momo_secret_key"}
+    merchant_id_field = "partner_code"
     required_settings = ("HCC_MOMO_PARTNER_CODE", "HCC_MOMO_ACCESS_KEY", "HCC_MOMO_SECRET_KEY", "HCC_MOMO_API_URL")
 
     def default_account(self) -> MerchantAccount:
-        return MerchantAccount(gateway=self.name, partner_code=self.setting("HCC_MOMO_PARTNER_CODE", "MOMOHCCSBX"),
-                               access_key=self.setting("HCC_MOMO_ACCESS_KEY", "SANDBOXMOMOACCESS"),
-                               secret_key=self.setting("HCC_MOMO_SECRET_KEY", "SANDBOXMOMOSECRETKEYHCC"))
+        return MerchantAccount(gateway=self.name, partner_code=self.setting("HCC_MOMO_PARTNER_CODE", SANDBOX_PARTNER_CODE),
+                               access_key=self.setting("HCC_MOMO_ACCESS_KEY", SANDBOX_ACCESS_KEY),
+                               secret_key=self.setting("HCC_MOMO_SECRET_KEY", SANDBOX_SECRET_KEY))
 
     @property
     def partner_code(self) -> str:
@@ -154,6 +94,54 @@ class MomoGateway(PaymentGateway):
     @property
     def ipn_url(self) -> str:
         return f"{self.settings.public_url}/callbacks/momo/ipn"
+
+    def parse_notification(self, kind: str, request: InboundRequest,
+                           find_account: Callable[[str | None], MerchantAccount | None]) -> Notification:
+        """MoMo's IPN (JSON POST): the signature over the documented fields with the keys of the partner it
+        names (a partner none of our accounts is: checked with the default keys, as before units had
+        accounts)."""
+        base = dict(gateway=self.name, kind=kind, raw=request.body, actor_id="momo", actor_name="MoMo IPN",
+                    merchant_label="partner")
+        try:
+            data = json.loads(request.body)
+            if not isinstance(data, dict):
+                raise ValueError
+        except ValueError:
+            return Notification(signature_valid=False, problem=MALFORMED, detail="body is not a JSON object", **base)
+        partner = data.get("partnerCode")
+        partner = partner if isinstance(partner, str) else None
+        account = find_account(partner)
+        keys = account or self.account
+        if not verify(data, IPN_FIELDS, keys.access_key, keys.secret_key):
+            return Notification(signature_valid=False, problem=BAD_SIGNATURE, merchant_id=partner or "",
+                                detail="bad signature", **base)
+        if account is None:
+            return Notification(signature_valid=True, problem=UNKNOWN_MERCHANT, merchant_id=partner or "",
+                                detail="not our partner code", **base)
+        try:
+            amount, result_code = whole_dong(data["amount"]), data["resultCode"]
+            if not isinstance(result_code, int) or isinstance(result_code, bool):
+                raise TypeError("resultCode must be an integer")
+        except (KeyError, ValueError, TypeError):
+            return Notification(signature_valid=True, problem=MALFORMED, account=account, merchant_id=partner or "",
+                                detail="malformed amount or resultCode", **base)
+        order_id = str(data.get("orderId") or "")
+        trans_id = str(data.get("transId") or "")
+        # 0, or 9000 (authorised) with the one-step capture of captureWallet: MoMo says it may be taken as paid.
+        paid = result_code in PAID_CODES
+        return Notification(signature_valid=True, account=account, merchant_id=partner or "", order_ref=order_id,
+                            amount=amount, success=paid, pending=result_code in PENDING_CODES,
+                            transaction_ref=trans_id or None, raw_status=str(result_code),
+                            dedup_key=f"{trans_id}:{result_code}" if trans_id else None,
+                            paid_extra={"momo_order_id": order_id}, **base)
+
+    def answer(self, notification: Notification | None, verdict: Verdict) -> WireAnswer:
+        """MoMo expects HTTP 204 with no body once we have it; 500 makes it retry; a bad signature is 400."""
+        if verdict.outcome == "error":
+            return WireAnswer(status=500)
+        if verdict.result == BAD_SIGNATURE:
+            return WireAnswer(status=400)
+        return WireAnswer(status=204)
 
     def _post(self, path: str, body: dict) -> dict:
         try:

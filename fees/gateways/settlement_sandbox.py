@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from core.clock import VN_TZ
-from fees.sandbox import ledger
+from fees.gateways import ledger
 
 # ---- ASSUMED: VNPAY merchant reconciliation file (file đối soát) -------------------------------------------
 VNPAY_COLUMNS = ("STT", "Mã đợt thanh toán", "vnp_TmnCode", "vnp_TxnRef", "vnp_TransactionNo", "vnp_BankCode",

@@ -1,17 +1,19 @@
 """MoMo's side: create, the IPN it sends, query and refund, signed as MoMo signs them.
 
 A refund is MoMo's own order (a new orderId): the query of the purchase lists it in refundTrans. A test
-forces an answer once with fees.sandbox.ledger.inject("momo", "refund" | "query" | "create", ...).
+forces an answer once with fees.gateways.ledger.inject("momo", "refund" | "query" | "create", ...).
 """
 
 from __future__ import annotations
 
 import secrets
 import time
+from urllib.parse import urlencode
 
 from core.clock import VN_TZ, utcnow
-from fees.gateways import momo as wire
-from fees.sandbox import ledger
+from fees.gateways import ledger
+from fees.gateways.base import SandboxRequest, SandboxResponse, SandboxRoute
+from fees.gateways.momo import payloads as wire
 
 
 def create(body: dict, *, partner_code: str, access_key: str, secret_key: str, pay_base: str) -> dict:
@@ -130,3 +132,71 @@ def settle_refund(order_id: str, refund_order_id: str, status: int = 0) -> None:
             if status == 0 and r["status"] != 0:
                 txn.refunded += r["amount"]
             r["status"] = status
+
+
+# --- The routes, mounted under /sandbox/momo by api/fees/sandbox.py -----------------------------------
+
+def _keys(req: SandboxRequest, partner_code) -> dict:
+    account = req.merchant(partner_code if isinstance(partner_code, str) else None)
+    return {"partner_code": account.partner_code, "access_key": account.access_key, "secret_key": account.secret_key}
+
+
+def _body(req: SandboxRequest) -> dict:
+    return req.json if isinstance(req.json, dict) else {}
+
+
+def create_order(req: SandboxRequest) -> SandboxResponse:
+    body = _body(req)
+    answer = create(body, **_keys(req, body.get("partnerCode")), pay_base=f"{req.settings.public_url}/sandbox/momo")
+    if answer.get("resultCode") == 0:
+        # The order is the partner's: its IPN is signed with that partner's keys.
+        ledger.get("momo", body["orderId"]).data["partnerCode"] = body["partnerCode"]
+    return SandboxResponse(json=answer)
+
+
+def query_order(req: SandboxRequest) -> SandboxResponse:
+    body = _body(req)
+    keys = _keys(req, body.get("partnerCode"))
+    try:
+        return SandboxResponse(json=query(body, access_key=keys["access_key"], secret_key=keys["secret_key"]))
+    except ledger.AnswerLost:
+        return SandboxResponse(status=504, body=b"upstream timed out")
+
+
+def refund_order(req: SandboxRequest) -> SandboxResponse:
+    body = _body(req)
+    keys = _keys(req, body.get("partnerCode"))
+    try:
+        return SandboxResponse(json=refund(body, access_key=keys["access_key"], secret_key=keys["secret_key"]))
+    except ledger.AnswerLost:
+        return SandboxResponse(status=504, body=b"upstream timed out")  # handled, but the answer never arrives
+
+
+def pay_page(req: SandboxRequest) -> SandboxResponse:
+    txn = ledger.get("momo", req.path_args["order_id"])
+    if txn is None:
+        return SandboxResponse(status=404, body=b"no such order")
+    return SandboxResponse(template="fees/sandbox_momo.html", context={"txn": txn})
+
+
+def pay(req: SandboxRequest) -> SandboxResponse:
+    """The citizen confirms or cancels in the MoMo app: MoMo sends the IPN, then the browser back."""
+    order_id = req.path_args["order_id"]
+    txn = ledger.get("momo", order_id)
+    if txn is None:
+        return SandboxResponse(status=404, body=b"no such order")
+    result = complete(order_id, success=req.form.get("action") == "pay", **_keys(req, txn.data.get("partnerCode")))
+    if result is None:
+        return SandboxResponse(status=400, body=b"paid or cancelled already")
+    req.notify("POST", txn.data["ipnUrl"], json=result)
+    target = txn.data["redirectUrl"]
+    return SandboxResponse(redirect=f"{target}{'&' if '?' in target else '?'}{urlencode(result)}")
+
+
+ROUTES = [
+    SandboxRoute("/v2/gateway/api/create", ("POST",), create_order),
+    SandboxRoute("/v2/gateway/api/query", ("POST",), query_order),
+    SandboxRoute("/v2/gateway/api/refund", ("POST",), refund_order),
+    SandboxRoute("/pay/<order_id>", ("GET",), pay_page),
+    SandboxRoute("/pay/<order_id>", ("POST",), pay),
+]

@@ -3,16 +3,18 @@
 Like VNPAY it refuses a vnp_TxnRef it already has (pay error "01: Giao dịch đã tồn tại"), answers a refund
 with the documented codes (00, 02, 03, 04, 91, 93, 94, 95, 97, 99), and shows a refund through querydr
 (vnp_TransactionType 02/03, vnp_TransactionStatus 05/06/09). A test forces an answer once with
-fees.sandbox.ledger.inject("vnpay", "refund" | "querydr", ...).
+fees.gateways.ledger.inject("vnpay", "refund" | "querydr", ...).
 """
 
 from __future__ import annotations
 
 import secrets
+from urllib.parse import parse_qsl, urlencode
 
 from core.clock import utcnow
-from fees.gateways import vnpay as wire
-from fees.sandbox import ledger
+from fees.gateways import ledger
+from fees.gateways.base import SandboxRequest, SandboxResponse, SandboxRoute
+from fees.gateways.vnpay import payloads as wire
 
 
 def check_pay_request(params: dict[str, str], secret: str, tmn_code: str) -> str | None:
@@ -205,3 +207,49 @@ def settle_refund(txn_ref: str, status: str = "06") -> None:
         txn.refunds[-1]["status"] = status
         if status == "09":
             txn.refunded -= txn.refunds[-1]["amount"]
+
+
+# --- The routes, mounted under /sandbox/vnpay by api/fees/sandbox.py ----------------------------------
+
+def pay_page(req: SandboxRequest) -> SandboxResponse:
+    """VNPAY's pay page: checks the signed pay URL, takes the vnp_TxnRef, shows the order."""
+    params = dict(req.args)
+    account = req.merchant(params.get("vnp_TmnCode"))
+    error = check_pay_request(params, account.hash_secret, account.tmn_code)
+    if not error:
+        open_order(params)  # VNPAY has the order from here: its vnp_TxnRef is taken
+    amount = int(params.get("vnp_Amount", "0") or 0) // 100 if not error else 0
+    return SandboxResponse(status=400 if error else 200, template="fees/sandbox_vnpay.html",
+                           context={"error": error, "params": params, "amount": amount, "query": req.query_string,
+                                    "pay_action": "/sandbox/vnpay/paymentv2/pay"})
+
+
+def pay(req: SandboxRequest) -> SandboxResponse:
+    """The citizen confirms or cancels: VNPAY sends the IPN, then sends the browser to the return URL."""
+    params = dict(parse_qsl(req.form.get("query", ""), keep_blank_values=True))
+    account = req.merchant(params.get("vnp_TmnCode"))
+    if check_pay_request(params, account.hash_secret, account.tmn_code):
+        return SandboxResponse(status=400, body=b"bad pay request")
+    result = complete(params, account.hash_secret, success=req.form.get("action") == "pay")
+    ipn_url = req.settings.get("HCC_VNPAY_SANDBOX_IPN_URL") or f"{req.settings.public_url}/callbacks/vnpay/ipn"
+    req.notify("GET", ipn_url, params=result)
+    back = params["vnp_ReturnUrl"]
+    return SandboxResponse(redirect=f"{back}{'&' if '?' in back else '?'}{urlencode(result)}")
+
+
+def transaction_api(req: SandboxRequest) -> SandboxResponse:
+    """merchant_webapi/api/transaction: querydr and refund."""
+    if not isinstance(req.json, dict):
+        return SandboxResponse(json={"vnp_ResponseCode": "03", "vnp_Message": "Invalid request format"})
+    account = req.merchant(req.json.get("vnp_TmnCode"))
+    try:
+        return SandboxResponse(json=api(req.json, account.hash_secret, account.tmn_code))
+    except ledger.AnswerLost:
+        return SandboxResponse(status=504, body=b"upstream timed out")  # handled, but the answer never arrives
+
+
+ROUTES = [
+    SandboxRoute("/paymentv2/vpcpay.html", ("GET",), pay_page),
+    SandboxRoute("/paymentv2/pay", ("POST",), pay),
+    SandboxRoute("/merchant_webapi/api/transaction", ("POST",), transaction_api),
+]
