@@ -20,7 +20,6 @@ once and reused, which is also most of the speed of the issuance pipeline.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from pyhanko.sign import signers
 from sqlalchemy import select
 
 from core.settings import Setting, Settings, register_settings
+from receipts.signing_base import SigningError, run_async
 
 log = logging.getLogger(__name__)
 
@@ -49,43 +49,6 @@ register_settings(
     Setting("HCC_SIGNING_TRUST_ROOTS", "(the CA certificates of the PKCS#12 file)", "PEM files (separated by `,`) of the CAs whose certificates count as ours when verifying a receipt."),
     Setting("HCC_SIGNING_TSA_URL", "(none: PAdES B-B)", "RFC 3161 time-stamp authority; when set, receipts are signed PAdES B-LTA (time-stamp, the chain's CRLs/OCSP responses in the DSS, a document time-stamp)."),
 )
-
-
-def run_async(coro):
-    """Run one of pyHanko's coroutines to completion on a fresh event loop.
-
-    Not `asyncio.run`: on the main thread it installs a SIGINT handler whose set-up formats the
-    task's repr, which for pyHanko's coroutines serialises their ASN.1 arguments, costing more than
-    the signature itself.
-    """
-    # _get_running_loop returns None rather than raising, so no exception context leaks into
-    # whatever pyHanko logs while the coroutine runs.
-    if asyncio._get_running_loop() is None:
-        loop = asyncio.new_event_loop()
-        try:
-            return loop.run_until_complete(coro)
-        finally:
-            loop.close()
-    # Called from inside a running loop (an async server, a browser driver in tests): a loop cannot be
-    # nested, so the coroutine runs on its own loop in a short-lived thread.
-    box: dict = {}
-
-    def run() -> None:
-        try:
-            box["result"] = run_async(coro)
-        except BaseException as e:
-            box["error"] = e
-
-    thread = threading.Thread(target=run, name="hcc-signing")
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box["result"]
-
-
-class SigningError(Exception):
-    """Raised when the signing key cannot be loaded or used."""
 
 
 def _load_pem_or_der_certs(path: Path) -> list[asn1_x509.Certificate]:

@@ -31,7 +31,7 @@ from pyhanko.sign.signers.csc_signer import (
 )
 
 from core.text import printable
-from receipts.remote import RemoteConfig, RemoteSigningError
+from receipts.remote.config import RemoteConfig, RemoteSigningError
 
 TIMEOUT = 30
 
@@ -146,6 +146,6 @@ async def _open(config: RemoteConfig) -> RemoteCscSigner:
 
 
 def open_csc_signer(config: RemoteConfig) -> RemoteCscSigner:
-    from receipts.signing import run_async
+    from receipts.signing_base import run_async
 
     return run_async(_open(config))

@@ -49,7 +49,7 @@ from pyhanko.sign.signers import Signer
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from core.text import printable
-from receipts.remote import AwaitingApproval, RemoteConfig, RemoteSigningError, SigningRefused
+from receipts.remote.config import AwaitingApproval, RemoteConfig, RemoteSigningError, SigningRefused
 
 TIMEOUT = 30
 OK_CODES = (0, 200)  # A1
@@ -163,6 +163,6 @@ async def _open(config: RemoteConfig, poll_seconds: float, wait_seconds: float) 
 
 
 def open_smartca_signer(config: RemoteConfig, *, poll_seconds: float = 3.0, wait_seconds: float = 120.0) -> SmartCaSigner:
-    from receipts.signing import run_async
+    from receipts.signing_base import run_async
 
     return run_async(_open(config, poll_seconds, wait_seconds))
