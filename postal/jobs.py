@@ -28,7 +28,7 @@ from carriers.base import (
     get_carrier,
     supports_pickup,
 )
-from core import audit, jobs
+from core import audit, events, jobs
 from core.clock import utcnow
 from core.money import format_vnd
 from postal.accounts import account_config, active_account, carrier_for_centre
@@ -195,6 +195,13 @@ def create_at_carrier(shipment_id: int) -> None:
             jobs.enqueue_after_commit(session, fetch_label, s.id)
     if created is None and not permanent:
         raise jobs.RetryableJobError(error or "carrier unavailable")
+
+
+@events.on("shipment.created")
+def _create_after_commit(session: Session, shipment_id: int, **_) -> None:
+    """A new shipment is created at its carrier once the transaction that made it commits (the sweep
+    `redrive_creation` re-drives one whose job was lost)."""
+    jobs.enqueue_after_commit(session, create_at_carrier, shipment_id)
 
 
 @jobs.job(retries=8)

@@ -256,10 +256,9 @@ def create_shipment(session: Session, centre: Centre, settings: Settings, *, dos
     audit.record(session, actor, "shipment.created", entity_type="shipment", entity_id=s.id, centre_id=centre.id,
                  after={"code": s.code, "dossier_code": dossier_code, "carrier": carrier, "direction": direction,
                         "cod_amount": s.cod_amount})
+    # postal.jobs reacts by creating the parcel at the carrier once this commits (it imports this module,
+    # so this one does not import it back).
     events.emit(session, "shipment.created", shipment_id=s.id)
-    from postal.jobs import create_at_carrier
-
-    jobs.enqueue_after_commit(session, create_at_carrier, s.id)
     return s
 
 
@@ -285,7 +284,8 @@ def transition(session: Session, s: Shipment, to: str, *, actor: audit.Actor, re
                **changes) -> Shipment:
     """Move a shipment to `to`: check the edge, apply `changes`, audit, notify, emit `shipment.<to>`."""
     before = s.status
-    if to not in STATUSES or to == "unknown" or before in FINAL_STATUSES or to == before:
+    # Nothing goes back to pending (a parcel once at the carrier is never un-sent), and there is no such event.
+    if to not in STATUSES or to in ("pending", "unknown") or before in FINAL_STATUSES or to == before:
         raise ShipmentTransitionError(f"shipment {s.code} cannot go from {before} to {to}")
     now = utcnow()
     values = {"status": to, "updated_at": now, **changes}
