@@ -123,8 +123,6 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     # Registered last so our problem+json handlers win over flask-smorest's own.
     errors.register(app)
-
-    from api.cli import register_commands
-
-    register_commands(app)
+    # The `hcc` commands are not attached here: api.cli builds the app (it imports this module), not the
+    # other way round. `hcc` (a FlaskGroup) has its own commands and finds the features' on app.cli.
     return app

@@ -47,7 +47,20 @@ def _create_app(info=None):
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)
+class HccGroup(FlaskGroup):
+    """`hcc`: its own commands, the app's (`app.cli`), and the ones features add to `main` while the app is
+    built (their `init_app`). The factory does not attach commands itself: this module builds the app, so
+    the app does not import this module back."""
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        # FlaskGroup looks at `main` before building the app, then only at app.cli.
+        return super().get_command(ctx, name) or click.Group.get_command(self, ctx, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.commands))
+
+
+@click.group(cls=HccGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)
 def main():
     """HCC: postal dispatch, fee collection and signed e-receipts for public service centres."""
 
@@ -315,12 +328,6 @@ def settings_cmd(markdown: bool):
             click.echo(f"| `{s.name}` | {s.default} | {s.help} |")
         else:
             click.echo(f"{s.name}={s.default}\t{s.help}")
-
-
-def register_commands(app: Flask) -> None:
-    """Commands are on the `main` group; nothing to attach per app (kept for `flask` CLI users)."""
-    for name, cmd in main.commands.items():
-        app.cli.add_command(cmd, name)
 
 
 if __name__ == "__main__":
