@@ -29,6 +29,7 @@ from fees.gateways.base import (
 from fees.gateways.vietqr.payloads import code_in_description
 from fees.models import Payment
 from fees.payments import add_flag, lock_payment, transition
+from fees.refunds import refund_second_payment
 from fees.settlement import PAID_STATES, flag_for_finance, settle_gateway_payment
 
 __all__ = ["Verdict", "judge", "lookup_for_return", "receive", "whole_dong"]
@@ -48,8 +49,6 @@ def _note_order(session: Session, settings: Settings, settled, *, gateway: str, 
     attempt = attempts.note(session, payment, gateway, order_ref, outcome=outcome, transaction_ref=transaction_ref,
                             raw_status=raw_status, amount=amount, merchant_id=merchant_id)
     if settled.result == "paid_twice":
-        from fees.refunds import refund_second_payment
-
         refund_second_payment(session, payment, attempt, actor=actor,
                               needs_approval=settings.get_bool("HCC_REFUND_NEEDS_APPROVAL", True))
 

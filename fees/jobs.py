@@ -11,46 +11,25 @@ from sqlalchemy.orm import Session
 from core import events, jobs
 from core.clock import utcnow
 from fees import webhooks
-from fees.gateways.base import GatewayError, RetryableGatewayError
+from fees.gateways.base import GatewayError, RetryableGatewayError, gateway_class, gateway_names
 from fees.models import Payment, Refund
 from fees.payments import expire_overdue
+from fees.querying import settle_by_query
+
+# The jobs live beside what they do (so neither module imports this one); the sweeps below re-drive them.
+from fees.refunds import send_refund
+from fees.webhooks import deliver_webhook
+
+__all__ = ["deliver_webhook", "query_payment", "redrive_refunds", "redrive_webhooks", "send_refund"]
 
 log = logging.getLogger(__name__)
 
 jobs.register_sweeper(expire_overdue)
 
 
-@jobs.job(retries=8)
-def send_refund(refund_id: int):
-    from fees.refunds import execute_refund
-
-    try:
-        with jobs.session_scope() as session:
-            refund = execute_refund(session, refund_id, jobs.settings())
-            unfinished = refund is not None and refund.status in ("approved", "processing")
-    except RetryableGatewayError as e:
-        raise jobs.RetryableJobError(str(e)) from e
-    if unfinished:
-        # Committed as it is (e.g. waiting for the gateway's query to confirm it): ask again later.
-        raise jobs.RetryableJobError(f"refund {refund_id} is not finished yet")
-
-
-@jobs.job(retries=0)
-def deliver_webhook(delivery_id: int):
-    # Backoff is kept in the row (next_attempt_at), so a restart keeps the schedule; the sweep re-drives.
-    with jobs.session_scope() as session:
-        done = webhooks.deliver(session, delivery_id,
-                                timeout=jobs.settings().get_int("HCC_WEBHOOK_TIMEOUT", 10))
-        next_at = None if done else session.get(webhooks.WebhookDelivery, delivery_id).next_attempt_at
-    if next_at is not None and not jobs.huey.immediate:
-        deliver_webhook.schedule(args=(delivery_id,), delay=max(1.0, (next_at - utcnow()).total_seconds()))
-
-
 @jobs.job(retries=3)
 def query_payment(payment_id: int):
     """Ask the gateway about a request stuck in pending and settle it on the gateway's verified word."""
-    from fees.querying import settle_by_query
-
     try:
         with jobs.session_scope() as session:
             settle_by_query(session, payment_id, jobs.settings())
@@ -82,7 +61,8 @@ def query_stuck_payments(session: Session) -> int:
                            .limit(100)).all()
     count = 0
     for p in rows:
-        if (p.extra or {}).get("checkout_channel") in ("vnpay", "momo"):
+        channel = (p.extra or {}).get("checkout_channel")
+        if channel in gateway_names(online=True) and gateway_class(channel)(jobs.settings()).can_query:
             jobs.enqueue_after_commit(session, query_payment, p.id)
             count += 1
     return count
@@ -93,7 +73,8 @@ jobs.register_sweeper(redrive_webhooks)
 jobs.register_sweeper(query_stuck_payments)
 
 
-ONLINE_CHANNELS = ("vnpay", "momo", "vietqr")
+def _online_channels() -> list[str]:
+    return gateway_names(online=True)
 
 
 @events.on("payment.created")
@@ -104,7 +85,7 @@ def _tell_the_citizen_to_pay(session: Session, payment_id: int, **_) -> None:
 
     p = session.get(Payment, payment_id)
     settings = jobs.settings()
-    if p is None or not p.payer_phone or settings is None or not set(p.allowed_channels or ()) & set(ONLINE_CHANNELS):
+    if p is None or not p.payer_phone or settings is None or not set(p.allowed_channels or ()) & set(_online_channels()):
         return
     notify_citizen(session, event="payment_requested", phone=p.payer_phone, centre_id=p.centre_id,
                    entity_type="payment", entity_id=p.id,

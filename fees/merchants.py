@@ -20,23 +20,30 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.errors import Conflict
+from core.errors import Conflict, InvalidInput
 from core.settings import Settings
-from fees.gateways.base import MerchantAccount, PaymentGateway, gateway_class, get_gateway
+from fees.gateways.base import MerchantAccount, PaymentGateway, gateway_class, gateway_names, get_gateway
 from fees.models import FeeType, Payment
 from province import secrets
 from province.models import CollectingUnit
 
 log = logging.getLogger(__name__)
 
-# Gateways whose money goes into a merchant account (counter and COD are paid to the centre's staff).
-MERCHANT_GATEWAYS = ("vnpay", "momo", "vietqr")
-# The key of each gateway's merchant id in CollectingUnit.gateway (see province.importer.GATEWAY_KEYS).
-UNIT_ID_KEYS = {"vnpay": "vnpay_tmn_code", "momo": "momo_partner_code"}
-# MerchantAccount field -> credential name in province.secrets.NAMES.
-UNIT_SECRETS = {"vnpay": {"hash_secret": "vnpay_hash_secret"},
-                "momo": {"access_key": "momo_access_key", "secret_key": "momo_secret_key"}}
-GATEWAY_LABELS = {"vnpay": "VNPAY", "momo": "MoMo", "vietqr": "VietQR"}
+
+
+def merchant_gateways() -> list[str]:
+    """Gateways whose money goes into a merchant account: the online ones (counter and COD are paid to the
+    centre's staff)."""
+    return gateway_names(online=True)
+
+
+def _label(gateway: str) -> str:
+    try:
+        return gateway_class(gateway).display_name or gateway
+    except InvalidInput:
+        return gateway
+
+
 # Where a checkout and a verified notification record the merchant id they went through, so a later query
 # or refund goes to the account that holds the money even if the unit's accounts change meanwhile.
 CHECKOUT_MERCHANT = "checkout_merchant_id"
@@ -49,7 +56,7 @@ class MixedMerchantAccounts(Conflict):
     code = "mixed-merchant-accounts"
 
     def __init__(self, gateway: str, owners: list[str]):
-        label = GATEWAY_LABELS.get(gateway, gateway)
+        label = _label(gateway)
         message = ("Các khoản phí thuộc các đơn vị có tài khoản thu khác nhau; hãy tạo yêu cầu thanh toán riêng "
                    f"cho từng đơn vị ({label}: {', '.join(owners)})")
         super().__init__(message, errors={"items": [message]})
@@ -62,7 +69,7 @@ class IncompleteMerchantAccount(Conflict):
     code = "incomplete-merchant-account"
 
     def __init__(self, gateway: str, unit_code: str, missing: list[str]):
-        label = GATEWAY_LABELS.get(gateway, gateway)
+        label = _label(gateway)
         message = (f"Tài khoản {label} của đơn vị {unit_code} chưa đủ thông tin ({', '.join(missing)}); "
                    "chưa thể thu qua kênh này")
         super().__init__(message, errors={"channels": [message]})
@@ -78,18 +85,21 @@ def unit_account(session: Session, settings: Settings, unit: CollectingUnit,
                  gateway_name: str) -> MerchantAccount | None:
     """The unit's own account at a gateway, or None when it has none (it then uses the default)."""
     owner = f"unit:{unit.code}"
+    gateway = gateway_class(gateway_name)
     if gateway_name == "vietqr":
         if not (unit.bank_bin and unit.bank_account_number):
             return None
         return MerchantAccount(gateway="vietqr", owner=owner, bank_bin=unit.bank_bin,
                                account_number=unit.bank_account_number,
                                account_name=unit.bank_account_name or unit.name)
-    id_key = UNIT_ID_KEYS.get(gateway_name)
+    # The gateway declares where a unit's account is: its merchant id's key in CollectingUnit.gateway (see
+    # province.importer.GATEWAY_KEYS) and MerchantAccount field -> credential name (province.secrets.NAMES).
+    id_key = gateway.unit_id_key
     merchant_id = (unit.gateway or {}).get(id_key) if id_key else None
     if not merchant_id:
         return None
     values, missing = {}, []
-    for field_name, credential in UNIT_SECRETS[gateway_name].items():
+    for field_name, credential in gateway.unit_secrets.items():
         secret = secrets.get_secret(session, settings, "unit", unit.id, credential)
         if secret is None:
             missing.append(credential)
@@ -97,8 +107,7 @@ def unit_account(session: Session, settings: Settings, unit: CollectingUnit,
             values[field_name] = secret.decode("utf-8")
     if missing:
         raise IncompleteMerchantAccount(gateway_name, unit.code, missing)
-    id_field = "tmn_code" if gateway_name == "vnpay" else "partner_code"
-    return MerchantAccount(gateway=gateway_name, owner=owner, **{id_field: str(merchant_id)}, **values)
+    return gateway(settings).unit_account(owner, str(merchant_id), values)
 
 
 def payment_unit_ids(session: Session, payment: Payment) -> list[int | None]:
@@ -147,7 +156,7 @@ def check_single_merchant(session: Session, settings: Settings, payment: Payment
     Raises MixedMerchantAccounts (or IncompleteMerchantAccount) with a Vietnamese message for the
     integrating system. `keep_single_merchant_channels` is the gentler form used at creation.
     """
-    for gateway_name in MERCHANT_GATEWAYS:
+    for gateway_name in merchant_gateways():
         if gateway_name in (payment.allowed_channels or []):
             account_for_payment(session, settings, payment, gateway_name)
 
@@ -160,7 +169,7 @@ def keep_single_merchant_channels(session: Session, settings: Settings, payment:
     only the VietQR transfer is withdrawn. Counter and COD do not go through a merchant account.
     """
     channels = list(payment.allowed_channels or [])
-    online = [c for c in channels if c in MERCHANT_GATEWAYS]
+    online = [c for c in channels if c in merchant_gateways()]
     dropped: list[str] = []
     first_problem: Conflict | None = None
     for gateway_name in online:
@@ -180,8 +189,8 @@ def _units_with_id(session: Session, gateway_name: str, merchant_id: str) -> lis
     if gateway_name == "vietqr":
         return list(session.scalars(select(CollectingUnit).where(CollectingUnit.bank_account_number == merchant_id)
                                     .order_by(CollectingUnit.id)))
-    id_key = UNIT_ID_KEYS.get(gateway_name)
-    if id_key is None:
+    id_key = gateway_class(gateway_name).unit_id_key
+    if not id_key:
         return []
     # The JSON column is queried in Python: portable between SQLite and PostgreSQL, and a province has
     # dozens of units, not thousands.
@@ -229,7 +238,7 @@ def account_holding_money(session: Session, settings: Settings, payment: Payment
 
 def gateway_for_payment(session: Session, settings: Settings, payment: Payment, gateway_name: str) -> PaymentGateway:
     """The gateway adapter to query or refund a payment through (the account holding its money)."""
-    if gateway_name not in MERCHANT_GATEWAYS:
+    if gateway_name not in merchant_gateways():
         return get_gateway(gateway_name, settings)
     return get_gateway(gateway_name, settings, account_holding_money(session, settings, payment, gateway_name))
 
@@ -237,10 +246,8 @@ def gateway_for_payment(session: Session, settings: Settings, payment: Payment, 
 def vietqr_payload(session: Session, settings: Settings, payment: Payment) -> str | None:
     """The payment's VietQR code for its one bank account (a unit's own or the default), or None when its
     fees would go to different accounts (then there is no one QR to show)."""
-    from fees.gateways.vietqr import VietqrGateway
-
     try:
         account = account_for_payment(session, settings, payment, "vietqr")
     except MixedMerchantAccounts:
         return None
-    return VietqrGateway(settings, account).qr_payload(payment)
+    return get_gateway("vietqr", settings, account).qr_payload(payment)

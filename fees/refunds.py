@@ -28,7 +28,14 @@ from core.clock import utcnow
 from core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from core.security import new_code
 from fees.gateways import attempts
-from fees.gateways.base import OutcomeUnknown, PermanentGatewayError, RefundStatus, RetryableGatewayError
+from fees.gateways.base import (
+    GatewayOrder,
+    OutcomeUnknown,
+    PermanentGatewayError,
+    RefundStatus,
+    RetryableGatewayError,
+    get_gateway,
+)
 from fees.merchants import (
     IncompleteMerchantAccount,
     MixedMerchantAccounts,
@@ -125,9 +132,7 @@ def _approve(session: Session, refund: Refund, actor: audit.Actor) -> None:
     refund.status, refund.approved_by, refund.updated_at = "approved", _who(actor), utcnow()
     audit.record(session, actor, "refund.approved", entity_type="payment", entity_id=refund.payment_id,
                  after={"refund_id": refund.id, "amount": refund.amount}, centre_id=refund.payment.centre_id)
-    from fees import jobs as fee_jobs
-
-    jobs.enqueue_after_commit(session, fee_jobs.send_refund, refund.id)
+    jobs.enqueue_after_commit(session, send_refund, refund.id)
 
 
 def refund_second_payment(session: Session, payment: Payment, attempt: GatewayAttempt, *, actor: audit.Actor,
@@ -158,8 +163,6 @@ def _gateway(session: Session, settings, payment: Payment, refund: Refund, chann
     if refund.attempt is not None and refund.attempt.merchant_id:
         account = account_for_callback(session, settings, channel, refund.attempt.merchant_id)
         if account is not None:
-            from fees.gateways.base import get_gateway
-
             return get_gateway(channel, settings, account)
     return gateway_for_payment(session, settings, payment, channel)
 
@@ -170,8 +173,6 @@ def _order(session: Session, payment: Payment, refund: Refund, channel: str):
         dates = (a.create_date,) if a.create_date else ()
         order = attempts.orders_of(session, payment, channel)
         found = next((o for o in order if o.order_ref == a.order_ref), None)
-        from fees.gateways.base import GatewayOrder
-
         return GatewayOrder(order_ref=a.order_ref, transaction_dates=found.transaction_dates if found else dates,
                             transaction_ref=a.transaction_ref, amount=a.amount)
     return attempts.paid_order(session, payment, channel)
@@ -269,3 +270,17 @@ def execute_refund(session: Session, refund_id: int, settings) -> Refund:
         return refund
     _succeed(session, payment, refund, result.reference, result.message)
     return refund
+
+
+@jobs.job(retries=8)
+def send_refund(refund_id: int):
+    """Send an approved refund to its gateway, or ask what became of one already sent (fees.jobs re-drives)."""
+    try:
+        with jobs.session_scope() as session:
+            refund = execute_refund(session, refund_id, jobs.settings())
+            unfinished = refund is not None and refund.status in ("approved", "processing")
+    except RetryableGatewayError as e:
+        raise jobs.RetryableJobError(str(e)) from e
+    if unfinished:
+        # Committed as it is (e.g. waiting for the gateway's query to confirm it): ask again later.
+        raise jobs.RetryableJobError(f"refund {refund_id} is not finished yet")

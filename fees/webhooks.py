@@ -120,9 +120,18 @@ def publish(session: Session, centre_id: int, name: str, data: dict) -> None:
                                    status="pending", attempts=0, next_attempt_at=utcnow(), created_at=utcnow())
         session.add(delivery)
         session.flush()
-        from fees import jobs as fee_jobs
+        jobs.enqueue_after_commit(session, deliver_webhook, delivery.id)
 
-        jobs.enqueue_after_commit(session, fee_jobs.deliver_webhook, delivery.id)
+
+@jobs.job(retries=0)
+def deliver_webhook(delivery_id: int):
+    """Send one delivery. Backoff is kept in the row (next_attempt_at), so a restart keeps the schedule; the
+    sweep (fees.jobs) re-drives."""
+    with jobs.session_scope() as session:
+        done = deliver(session, delivery_id, timeout=jobs.settings().get_int("HCC_WEBHOOK_TIMEOUT", 10))
+        next_at = None if done else session.get(WebhookDelivery, delivery_id).next_attempt_at
+    if next_at is not None and not jobs.huey.immediate:
+        deliver_webhook.schedule(args=(delivery_id,), delay=max(1.0, (next_at - utcnow()).total_seconds()))
 
 
 def _subscribe(name: str) -> None:

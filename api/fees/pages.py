@@ -14,14 +14,13 @@ from sqlalchemy import or_, select
 from api.auth import protect_forms, require_roles
 from api.context import db_session, settings
 from api.fees.v1 import issue_receipt_now, receipt_id_of
-from api.i18n import register_messages, t
+from api.i18n import MESSAGES, register_messages, t
 from core import audit
 from core.errors import DomainError
 from fees import merchants
 from fees.gateways import attempts
-from fees.gateways.base import GatewayError, get_gateway
+from fees.gateways.base import GatewayError, gateway_class, gateway_names, get_gateway
 from fees.gateways.counter import record_counter_payment
-from fees.gateways.vietqr import VietqrGateway
 from fees.models import Payment
 from fees.payments import lock_payment
 from fees.schedule import parse_whole_dong
@@ -33,7 +32,17 @@ desk = Blueprint("fees_desk", __name__)
 protect_forms(desk)
 
 PAYABLE = ("pending", "failed")
-ONLINE = ("vnpay", "momo", "vietqr")
+
+
+def _online() -> list[str]:
+    """The registered gateways a citizen pays through, in registration order (core.registry)."""
+    return gateway_names(online=True)
+
+
+def _label(name: str) -> str:
+    """A gateway's button: its own message when it has one ("pay.vnpay"), else "Thanh toán qua <name>"."""
+    key = f"pay.{name}"
+    return t(key) if key in MESSAGES else t("pay.via", name=gateway_class(name).display_name or name)
 
 
 def _payment_by_code(code: str) -> Payment:
@@ -60,7 +69,7 @@ def _usable_channels(payment: Payment) -> tuple[list[str], dict[str, merchants.M
     check at creation); the page says why when none is left.
     """
     channels, accounts = [], {}
-    for channel in (c for c in ONLINE if c in (payment.allowed_channels or [])):
+    for channel in (c for c in _online() if c in (payment.allowed_channels or [])):
         try:
             accounts[channel] = merchants.account_for_payment(db_session(), settings(), payment, channel)
         except (merchants.MixedMerchantAccounts, merchants.IncompleteMerchantAccount) as e:
@@ -77,10 +86,13 @@ def pay(code: str):
     vietqr = None
     if "vietqr" in channels and payment.status in PAYABLE:
         # The unit's own bank account when the payment's fees are all of units with that account.
-        checkout = VietqrGateway(settings(), accounts["vietqr"]).checkout(payment)
+        checkout = get_gateway("vietqr", settings(), accounts["vietqr"]).checkout(payment, return_url="")
         vietqr = {"svg": qr_svg(checkout.qr_payload), **checkout.extra}
+    # Every gateway that sends the citizen to its own page (VNPAY, MoMo, ...): one button each.
+    redirect_channels = [(c, _label(c)) for c in channels if gateway_class(c).checkout_kind == "redirect"]
     return render_template("fees/pay.html", payment=payment, channels=channels, vietqr=vietqr,
-                           payable=payment.status in PAYABLE, sandbox=settings().sandbox)
+                           redirect_channels=redirect_channels, payable=payment.status in PAYABLE,
+                           sandbox=settings().sandbox)
 
 
 @citizen.get("/pay/<code>/vietqr.png")
@@ -92,7 +104,7 @@ def vietqr_png(code: str):
     if "vietqr" not in channels or payment.status not in PAYABLE:
         abort(404)
     out = io.BytesIO()
-    segno.make(VietqrGateway(settings(), accounts["vietqr"]).qr_payload(payment), error="m").save(
+    segno.make(get_gateway("vietqr", settings(), accounts["vietqr"]).qr_payload(payment), error="m").save(
         out, kind="png", scale=8, border=4)
     return Response(out.getvalue(), mimetype="image/png", headers={
         "Content-Disposition": f'attachment; filename="VietQR-{payment.code}.png"', "Cache-Control": "no-store"})
@@ -100,7 +112,7 @@ def vietqr_png(code: str):
 
 @citizen.post("/pay/<code>/<channel>")
 def start(code: str, channel: str):
-    if channel not in ("vnpay", "momo"):
+    if channel not in _online() or gateway_class(channel).checkout_kind != "redirect":
         abort(404)
     session = db_session()
     found = _payment_by_code(code)
@@ -137,6 +149,7 @@ def start(code: str, channel: str):
 
 
 register_messages({
+    "pay.via": {"vi": "Thanh toán qua {name}", "en": "Pay with {name}"},
     "result.waiting": {"vi": "Đang chờ xác nhận thanh toán…", "en": "Waiting for the payment to be confirmed…"},
     "result.waiting_receipt": {"vi": "Đang ký số biên lai điện tử…", "en": "The e-receipt is being signed…"},
     "result.auto_update": {"vi": "Trang này tự cập nhật, ông/bà không cần tải lại.",
