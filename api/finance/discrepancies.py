@@ -43,6 +43,7 @@ register_messages({
     "disc.total": {"vi": "{total} chênh lệch", "en": "{total} discrepancies"},
     "disc.page": {"vi": "Trang {page}/{pages}", "en": "Page {page}/{pages}"},
     "disc.rows": {"vi": "dòng {first}–{last}", "en": "rows {first}–{last}"},
+    "disc.of_total": {"vi": "tổng số", "en": "of"},
     "disc.pager": {"vi": "Phân trang", "en": "Pages"},
     "disc.none": {"vi": "Không có chênh lệch nào theo bộ lọc này.", "en": "No discrepancy matches these filters."},
     "disc.select_page": {"vi": "Chọn tất cả trên trang", "en": "Select every row on this page"},

@@ -297,3 +297,10 @@ def test_bulk_resolve_of_a_whole_import_is_one_statement(session, month, centre)
                            actor=audit.Actor(type="user", id="7", name="ketoan"))
     session.commit()
     assert done == BIG and open_count(session, import_id=month["big"]) == 0
+
+
+def test_more_than_20000_at_once_is_refused_with_the_advice_to_narrow_the_filter(officer, session, month):
+    status, html = confirm(officer, {"scope": "all", "action": "accept", "note": NOTE})  # 20,050 open rows of A
+    assert status == 400
+    assert "Mỗi lần xử lý tối đa 20.000 chênh lệch (bộ lọc này có 20.050)" in html and "theo khoảng ngày" in html
+    assert open_count(session) == BIG + 50 + 30
