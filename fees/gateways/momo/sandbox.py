@@ -11,8 +11,9 @@ import time
 from urllib.parse import urlencode
 
 from core.clock import VN_TZ, utcnow
+from core.settings import Settings
 from fees.gateways import ledger
-from fees.gateways.base import SandboxRequest, SandboxResponse, SandboxRoute
+from fees.gateways.base import Checkout, SandboxRequest, SandboxResponse, SandboxRoute
 from fees.gateways.momo import payloads as wire
 
 
@@ -200,3 +201,8 @@ ROUTES = [
     SandboxRoute("/pay/<order_id>", ("GET",), pay_page),
     SandboxRoute("/pay/<order_id>", ("POST",), pay),
 ]
+
+
+def citizen_pays(checkout: Checkout, *, amount: int, settings: Settings, success: bool = True) -> list[tuple[str, str, dict]]:
+    """The browser's requests that pay (or cancel) `checkout` at this sandbox: confirm in the MoMo app."""
+    return [("POST", checkout.redirect_url, {"action": "pay" if success else "cancel"})]

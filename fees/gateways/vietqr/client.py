@@ -83,7 +83,9 @@ class VietqrGateway(PaymentGateway):
         return emv_payload(bank_bin=self.bank_bin, account=self.account_number, amount=payment.amount,
                            description=transfer_description(payment.code))
 
-    def checkout(self, payment, *, return_url: str = "", client_ip: str = "127.0.0.1") -> Checkout:
+    def checkout(self, payment, *, return_url: str = "", client_ip: str = "127.0.0.1",
+                 order_ref: str | None = None) -> Checkout:
+        """The QR for the payment: a transfer names the payment's code, not an order (no attempts here)."""
         return Checkout(channel=self.name, qr_payload=self.qr_payload(payment), reference=payment.code,
                         extra={"bank_bin": self.bank_bin, "bank_name": BANK_NAMES.get(self.bank_bin, self.bank_bin),
                                "account": self.account_number,

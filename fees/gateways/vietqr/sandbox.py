@@ -12,7 +12,7 @@ import secrets
 import time
 
 from core.settings import Settings
-from fees.gateways.base import SandboxRequest, SandboxResponse, SandboxRoute
+from fees.gateways.base import Checkout, SandboxRequest, SandboxResponse, SandboxRoute
 from fees.gateways.vietqr.client import VietqrGateway
 from fees.gateways.vietqr.payloads import sign_notification
 
@@ -58,3 +58,12 @@ def transfer(req: SandboxRequest) -> SandboxResponse:
 
 
 ROUTES = [SandboxRoute("/transfer", ("GET", "POST"), transfer)]
+
+
+def citizen_pays(checkout: Checkout, *, amount: int, settings: Settings, success: bool = True) -> list[tuple[str, str, dict]]:
+    """The bank app's request that transfers the QR's amount with its description (nothing when the citizen
+    gives up: a bank sends nothing for a transfer never made)."""
+    if not success:
+        return []
+    return [("POST", f"{settings.public_url}/sandbox/{PREFIX}/transfer",
+             {"amount": str(amount), "description": checkout.extra["description"], "account": checkout.extra["account"]})]

@@ -12,8 +12,9 @@ import secrets
 from urllib.parse import parse_qsl, urlencode
 
 from core.clock import utcnow
+from core.settings import Settings
 from fees.gateways import ledger
-from fees.gateways.base import SandboxRequest, SandboxResponse, SandboxRoute
+from fees.gateways.base import Checkout, SandboxRequest, SandboxResponse, SandboxRoute
 from fees.gateways.vnpay import payloads as wire
 
 
@@ -253,3 +254,10 @@ ROUTES = [
     SandboxRoute("/paymentv2/pay", ("POST",), pay),
     SandboxRoute("/merchant_webapi/api/transaction", ("POST",), transaction_api),
 ]
+
+
+def citizen_pays(checkout: Checkout, *, amount: int, settings: Settings, success: bool = True) -> list[tuple[str, str, dict]]:
+    """The browser's requests that pay (or cancel) `checkout` at this sandbox: open VNPAY's page, confirm."""
+    base, _, query = checkout.redirect_url.partition("?")
+    return [("GET", checkout.redirect_url, {}),
+            ("POST", base.rsplit("/", 1)[0] + "/pay", {"query": query, "action": "pay" if success else "cancel"})]
