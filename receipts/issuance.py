@@ -47,6 +47,7 @@ from receipts.content import (
     normal_id_number,
     normal_tax_code,
 )
+from receipts.leanpdf import signed_receipt_pdf
 from receipts.models import Receipt, ReceiptCorrection, ReceiptCounter, ReceiptRefund
 from receipts.pdf import sign_receipt_pdf
 from receipts.render import render_pdf
@@ -120,6 +121,8 @@ def units_of_payment(session: Session, payment: Payment) -> list[CollectingUnit]
 
 
 def _items_of_unit(session: Session, payment: Payment, unit: CollectingUnit) -> list[PaymentItem]:
+    if all(i.unit_id is not None for i in payment.items):  # every line names its unit: no query needed
+        return [i for i in payment.items if i.unit_id == unit.id]
     units = units_of_payment(session, payment)
     only = len(units) == 1
     return [i for i in payment.items if i.unit_id == unit.id or (i.unit_id is None and only)]
@@ -311,8 +314,11 @@ def produce_pdf(settings: Settings, content: dict, signer: ReceiptSigner | None 
         what = "Điều chỉnh cho" if r.get("kind") == "adjust" else "Thay thế"
         day = f", ngày {'/'.join(reversed(r['date'].split('-')))}" if r.get("date") else ""
         note = f"({what} biên lai số {r['number']}, ký hiệu mẫu {r['template']}, ký hiệu {r['symbol']}{day})"
-    data = sign_receipt_pdf(render_pdf(content, title_note=note), xml, signer,
-                            location=content["organisation"]["address"][:120])
+    location = content["organisation"]["address"][:120]
+    if signer.tsa_url:  # B-LTA: pyHanko's incremental path (time-stamp, DSS, document time-stamp)
+        data = sign_receipt_pdf(render_pdf(content, title_note=note), xml, signer, location=location)
+    else:  # B-B: written and signed in one pass (receipts.leanpdf)
+        data = signed_receipt_pdf(content, xml, signer, title_note=note, location=location)
     return SignedReceipt(data, hashlib.sha256(data).hexdigest(), signer.subject)
 
 

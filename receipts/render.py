@@ -120,6 +120,9 @@ def _qr(c: canvas.Canvas, url: str, x: float, y: float, size: float) -> None:
     pad, blank = b"\xff" * border, b"\xff" * (n * border)
     data = blank + b"".join(pad + bytes(0 if m else 255 for m in row) + pad for row in rows) + blank
     img = Image.frombytes("L", (n, n), data).convert("1", dither=Image.Dither.NONE)
+    if hasattr(c, "draw_bitmap"):  # receipts.leanpdf's canvas takes the bits as PDF wants them (1 = white)
+        c.draw_bitmap(n, n, img.tobytes(), x, y, size, size)
+        return
     c.drawImage(ImageReader(img), x, y, width=size, height=size)
 
 
@@ -134,8 +137,16 @@ def render_pdf(content: dict, *, title_note: str | None = None, font: str | None
         register_fonts()
         font = FONT
     buf = io.BytesIO()
-    width, height = A5
     c = canvas.Canvas(buf, pagesize=A5, pageCompression=1, invariant=0)
+    draw_page(c, content, title_note=title_note, font=font)
+    c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def draw_page(c, content: dict, *, title_note: str | None, font: str) -> None:
+    """Draw the receipt on `c`: a reportlab canvas, or receipts.leanpdf's, which records the same calls."""
+    width, height = A5
     c.setTitle(printable(f"Biên lai {content['symbol']} số {content['number']}"))
     c.setAuthor(printable(content["organisation"]["name"]))
     c.setSubject(printable(content["type"]))
@@ -268,6 +279,3 @@ def render_pdf(content: dict, *, title_note: str | None = None, font: str | None
         put(right, base + 4 * mm - i * 3.3 * mm, line, 8, align="right")
     put(width / 2, 7 * mm, "Biên lai điện tử có giá trị pháp lý khi chữ ký số hợp lệ; "
                            "tệp XML đính kèm là dữ liệu của biên lai.", 6.5, align="centre")
-    c.showPage()
-    c.save()
-    return buf.getvalue()
