@@ -12,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import event, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core import audit, events
 from core.clock import local_day, utcnow
@@ -289,16 +290,52 @@ def get_payment(session: Session, *, payment_id: int | None = None, code: str | 
 def lock_payment(session: Session, *, payment_id: int | None = None, code: str | None = None) -> Payment | None:
     """Read a payment under a write lock, so checks and the transition see the same state.
 
-    PostgreSQL: SELECT ... FOR UPDATE. SQLite has no row locks; a no-op UPDATE takes the database's
-    write lock for the rest of the transaction, which serialises concurrent callers the same way.
+    PostgreSQL: SELECT ... FOR UPDATE. SQLite has no row locks; a no-op UPDATE ... RETURNING takes the
+    database's write lock for the rest of the transaction, which serialises concurrent callers the same way.
+
+    A payment this transaction has already locked is not locked and read again: the lock is held until the
+    transaction ends, so nobody else changed the row since, and the session's object is what this
+    transaction made of it. (An IPN locks its payment to check the merchant, then again to settle it.)
     """
+    locked = _locks_held(session)
+    held = locked.get(("id", payment_id) if payment_id is not None else ("code", code))
+    if held is not None and held in session:
+        return held
     cond = Payment.id == payment_id if payment_id is not None else Payment.code == code
-    stmt = select(Payment).where(cond).execution_options(populate_existing=True)
     if session.get_bind().dialect.name == "sqlite":
-        session.execute(update(Payment).where(cond).values(id=Payment.id))
+        # The no-op UPDATE hands back the row it locked (RETURNING): one statement, not an UPDATE then a SELECT.
+        stmt = update(Payment).where(cond).values(id=Payment.id).returning(Payment)
+        options = {"populate_existing": True, "synchronize_session": False}
     else:
-        stmt = stmt.with_for_update()
-    return session.scalars(stmt).first()
+        stmt, options = select(Payment).where(cond).with_for_update(), {"populate_existing": True}
+    payment = session.scalars(stmt, execution_options=options).first()
+    if payment is not None:
+        locked = _locks_held(session)  # the transaction may have begun with this statement
+        locked[("id", payment.id)] = locked[("code", payment.code)] = payment
+    return payment
+
+
+_LOCKS = "hcc_payment_locks"
+
+
+def _locks_held(session: Session) -> dict[tuple[str, object], Payment]:
+    """The payments locked in the session's current transaction (forgotten when it ends or a savepoint
+    rolls back: PostgreSQL releases row locks taken after a savepoint rolled back to)."""
+    transaction = session.get_transaction()
+    current = session.info.get(_LOCKS)
+    if current is None or transaction is None or current[0] is not transaction:
+        current = session.info[_LOCKS] = (transaction, {})
+    return current[1]
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_locks_on_rollback(session: Session, _previous_transaction) -> None:
+    session.info.pop(_LOCKS, None)
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_locks_on_commit(session: Session) -> None:
+    session.info.pop(_LOCKS, None)
 
 
 def add_flag(payment: Payment, flag: str) -> None:
@@ -326,7 +363,14 @@ def transition(session: Session, payment: Payment, to: str, *, actor: audit.Acto
         session.refresh(payment)
         raise TransitionError(payment, to)
     for k, v in values.items():
-        setattr(payment, k, v)
+        if k == "paid_at" and "paid_at" in changes:
+            # A payment time given by the caller (not now) is assigned as a change, so the flush-time rules
+            # of the days it falls in (finance.closing: a closed day's books are frozen) judge it.
+            setattr(payment, k, v)
+        else:
+            # Already written by the UPDATE above: the object is told so, rather than the unit of work
+            # writing the same values again in a second UPDATE.
+            set_committed_value(payment, k, v)
     shown = {k: v for k, v in changes.items() if k in ("channel", "channel_ref", "paid_amount", "refunded_amount")}
     audit.record(session, actor, f"payment.{to}", entity_type="payment", entity_id=payment.id,
                  before={"status": before}, after={"status": to, **shown}, detail=reason,

@@ -78,7 +78,12 @@ def settle_gateway_payment(session: Session, *, channel: str, order_code: str, a
         return Settled("already", payment, f"payment is {payment.status}")
     changes = {"channel": channel, "channel_ref": transaction_ref, "paid_amount": amount}
     if extra:
-        payment.extra = {**(payment.extra or {}), **extra}
+        if payment.status == "cancelled":
+            payment.extra = {**(payment.extra or {}), **extra}
+        else:
+            # Written by the transition's own UPDATE (one statement for the state change and what the
+            # gateway said, not one for each).
+            changes["extra"] = {**(payment.extra or {}), **extra}
     if payment.status == "cancelled":
         # Money arrived for a request nobody expects to be paid: record it, do not lose it (once per
         # transaction, so the gateway's retries and replays add nothing).
