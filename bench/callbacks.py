@@ -42,7 +42,38 @@ SERVER = textwrap.dedent("""
     def bare():
         return jsonify(RspCode="00", Message="Confirm Success")
 
-    make_server("127.0.0.1", int(sys.argv[1]), app, threaded=False).serve_forever()
+    server = make_server("127.0.0.1", int(sys.argv[1]), app, threaded=False)
+    if len(sys.argv) > 2:
+        # --profile: cProfile over the serving loop, and SQL statements counted per request path; both are
+        # written when the client stops the server (SIGTERM).
+        import cProfile, collections, json, signal
+        from flask import request as current_request
+        from sqlalchemy import event
+        statements, seen = collections.Counter(), collections.Counter()
+
+        def count(*_args, **_kwargs):
+            try:
+                statements[key()] += 1
+            except RuntimeError:
+                statements["(outside a request)"] += 1
+
+        def key():
+            return current_request.path.rsplit("/", 1)[0] + current_request.headers.get("X-Bench-Series", "")
+
+        event.listen(app.extensions["hcc"].db.engine, "before_cursor_execute", count)
+        app.before_request(lambda: seen.update([key()]) and None)
+        profiler = cProfile.Profile()
+
+        def stop(*_args):
+            profiler.disable()
+            profiler.dump_stats(sys.argv[2] + ".prof")
+            with open(sys.argv[2] + ".sql.json", "w") as f:
+                json.dump({"statements": statements, "requests": seen}, f)
+            raise SystemExit(0)
+
+        signal.signal(signal.SIGTERM, stop)
+        profiler.enable()
+    server.serve_forever()
 """)
 
 
@@ -68,6 +99,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=300, help="IPNs (and bare requests) to send (default 300)")
     parser.add_argument("--batch", type=int, default=25)
+    parser.add_argument("--legacy-orders", action="store_true",
+                        help="IPNs for orders opened before checkout attempts were recorded (vnp_TxnRef = payment "
+                             "code, no attempt row): the slower path the benchmark measured before 2 Dec 2026")
+    parser.add_argument("--profile", metavar="PREFIX",
+                        help="run the server under cProfile: PREFIX.prof, and SQL statements per request printed")
     args = parser.parse_args()
 
     import logging
@@ -81,7 +117,9 @@ def main() -> int:
     from core.devcert import ensure_dev_signing
     from core.registry import import_jobs, import_models
     from core.settings import Settings
-    from fees.gateways import vnpay
+    from fees import merchants
+    from fees.gateways import attempts, vnpay
+    from fees.gateways.base import get_gateway
     from fees.payments import ItemRequest, Payer, create_payment
 
     tmp = tempfile.TemporaryDirectory(prefix="hcc-bench-cb-")
@@ -104,15 +142,27 @@ def main() -> int:
                                    actor=audit.SYSTEM, channels=["vnpay"]) for i in range(args.n + 1)]
         notices = []
         for i, p in enumerate(payments):
+            # The citizen's checkout, as the pay page opens it (api/fees/pages.py: start): the order is an
+            # attempt of its own, with the merchant it was opened with; the IPN names that order.
+            txn_ref = p.code
+            if not args.legacy_orders:
+                account = merchants.account_for_payment(s, settings, p, "vnpay")
+                checkout = attempts.start_checkout(s, p, get_gateway("vnpay", settings, account),
+                                                   return_url=f"{settings.public_url}/pay/{p.code}/result",
+                                                   client_ip="127.0.0.1")
+                p.extra = {**(p.extra or {}), "checkout_channel": "vnpay",
+                           merchants.CHECKOUT_MERCHANT: account.merchant_id}
+                txn_ref = checkout.reference
             params = {"vnp_Amount": str(p.amount * 100), "vnp_BankCode": "NCB", "vnp_OrderInfo": "Thanh toan",
                       "vnp_PayDate": vnpay.vn_time(), "vnp_ResponseCode": "00", "vnp_TmnCode": gw.tmn_code,
-                      "vnp_TransactionNo": str(14000000 + i), "vnp_TransactionStatus": "00", "vnp_TxnRef": p.code}
+                      "vnp_TransactionNo": str(14000000 + i), "vnp_TransactionStatus": "00", "vnp_TxnRef": txn_ref}
             params["vnp_SecureHash"] = vnpay.sign_params(params, gw.secret)
             notices.append(urlencode(params))
     db.dispose()
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], cwd=ROOT, env=env,
+    profile = [str(Path(args.profile).resolve())] if args.profile else []
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port), *profile], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     http = requests.Session()
@@ -125,7 +175,9 @@ def main() -> int:
                 time.sleep(0.1)
 
         def ipn(query: str, expect: str) -> None:
-            answer = http.get(f"{url}/callbacks/vnpay/ipn?{query}", timeout=10).json()
+            # Profiling only: the series is named in a header so SQL statements are counted per series.
+            headers = {"X-Bench-Series": f"-{expect}"} if profile else None
+            answer = http.get(f"{url}/callbacks/vnpay/ipn?{query}", headers=headers, timeout=10).json()
             assert answer["RspCode"] == expect, answer
 
         def bare() -> None:
@@ -162,6 +214,14 @@ def main() -> int:
     print(f"VNPAY IPN:     {n / t_ipn:8.1f} req/s  ({1000 * t_ipn / n:6.2f} ms each: store, verify, lock, paid, audit, "
           "queue receipt, answer 00)")
     print(f"IPN replay:    {n / t_replay:8.1f} req/s  ({1000 * t_replay / n:6.2f} ms each: store, verify, dedup, answer 02)")
+    if profile:
+        import json
+        import pstats
+
+        counts = json.loads(Path(profile[0] + ".sql.json").read_text())
+        for key, seen in sorted(counts["requests"].items()):
+            print(f"SQL statements per request, {key}: {counts['statements'].get(key, 0) / seen:.1f}")
+        pstats.Stats(profile[0] + ".prof").sort_stats("cumulative").print_stats(40)
     print(f"ratio: {statistics.median(ratios):.2f}")
     return 0
 
