@@ -46,7 +46,7 @@ CALLBACK_TYPE_ORDER = 1   # "type" of the callback body: 1 an order, 2 an agreem
 # The redirect's status (query parameter "status"): 1 paid; anything else not paid.
 REDIRECT_PAID = 1
 
-# --- ASSUMED (the one place for ZaloPay; docs/payments/zalopay.md and fees/gateways/zalopay/README.md) -----
+# --- ASSUMED (the one place for ZaloPay in code; fees/gateways/zalopay/README.md says the same) ---------
 # 1. Callback answer 2 means "already handled (duplicate zp_trans_id)": recalled from docs.zalopay.vn's
 #    callback page, whose answer table we could not read in full; the quickstart confirms only 1, 0, -1.
 # 2. The redirect to the merchant carries appid, apptransid, pmcid, bankcode, amount, discountamount,
