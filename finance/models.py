@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.clock import utcnow
@@ -32,6 +43,8 @@ DISCREPANCY_TYPES = ("missing_ours", "missing_theirs", "amount_differs", "duplic
 # What a settlement's deductions are booked as, per day and channel.
 FEE_KINDS = {"gateway_fee": "Phí cổng thanh toán", "postage": "Cước bưu chính", "cod_fee": "Phí thu hộ COD"}
 RESOLUTION_ACTIONS = ("link", "refund", "write_off", "accept")
+# A statement import is validated in the request and matched by a background job (finance.imports).
+IMPORT_STATES = ("queued", "running", "done", "failed")
 
 
 class StatementImport(Base):
@@ -53,6 +66,13 @@ class StatementImport(Base):
     matched_count: Mapped[int] = mapped_column(Integer, default=0)
     discrepancy_count: Mapped[int] = mapped_column(Integer, default=0)
     total_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    # queued -> running -> done | failed; `processed` of `line_count` lines are matched and committed.
+    state: Mapped[str] = mapped_column(String(16), default="done", server_default="done", index=True)
+    processed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    message: Mapped[str | None] = mapped_column(Text)  # why it failed, in Vietnamese
+    raw_file: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)  # the file as uploaded
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the job's last committed batch
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     lines: Mapped[list[StatementLine]] = relationship(back_populates="statement", order_by="StatementLine.line_no")
 
@@ -61,7 +81,9 @@ class StatementLine(Base):
     """A line of an imported file, and the payment it was matched to (if any)."""
 
     __tablename__ = "statement_line"
-    __table_args__ = (Index("ix_statement_line_reference", "reference"),)
+    # A line is stored once per import: a re-run of a killed import job cannot add it twice.
+    __table_args__ = (Index("ix_statement_line_reference", "reference"),
+                      Index("uq_statement_line_import_line", "import_id", "line_no", unique=True))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     import_id: Mapped[int] = mapped_column(ForeignKey("statement_import.id"), index=True)

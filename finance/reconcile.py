@@ -92,33 +92,63 @@ def import_statement(session: Session, centre_id: int, source: str, filename: st
                      actor: audit.Actor, late_days: int = 3, rates=None) -> ImportResult:
     """Parse the whole file first (a bad line refuses it whole), then store and match it, once per file.
 
-    A settlement report or COD remittance (finance.models.SETTLEMENT_SOURCES) is read into batches instead;
-    `rates` are the contract fees it is checked against (finance.settlements.fee_rates)."""
+    This matches every line in the caller's transaction (the API and the CLI); the staff page queues the same
+    work as a job (finance.imports), matched in batches with progress. A settlement report or COD remittance
+    (finance.models.SETTLEMENT_SOURCES) is read into batches instead; `rates` are the contract fees it is
+    checked against (finance.settlements.fee_rates)."""
     if source in SETTLEMENT_SOURCES:
         r = settlements.import_settlement(session, centre_id, source, filename, data, actor, rates=rates)
         return ImportResult(r.statement, r.created, r.matched, r.discrepancies)
+    prepared = prepare_statement(session, centre_id, source, filename, data, actor)
+    if not prepared.created:
+        existing = prepared.statement
+        return ImportResult(existing, False, existing.matched_count, existing.discrepancy_count)
+    statement = prepared.statement
+    statement.state = "running"
+    match_lines(session, statement, prepared.lines, late_days=late_days)
+    finish_statement(session, statement, actor)
+    return ImportResult(statement, True, statement.matched_count, statement.discrepancy_count)
+
+
+@dataclass
+class PreparedStatement:
+    statement: StatementImport
+    lines: list[ParsedLine]
+    created: bool  # False: the same file (by SHA-256) was imported before; `statement` is that import
+
+
+def parse_upload(source: str, filename: str, data: bytes) -> list[ParsedLine]:
+    """Every line of the file, or InvalidInput naming the bad line (errors on `file`, and `line`)."""
     if source not in SOURCES:
         raise InvalidInput(f"unknown source {source!r}", errors={"source": [f"Chọn một trong: {', '.join(SOURCES)}"]})
-    digest = hashlib.sha256(data).hexdigest()
-    existing = _imported_before(session, centre_id, digest)
-    if existing is not None:
-        return ImportResult(existing, False, existing.matched_count, existing.discrepancy_count)
     try:
-        parsed = parse(source, data)
+        return parse(source, data)
     except ImportFormatError as e:
         errors = {"file": [str(e)]}
         if e.line_no:
             errors["line"] = [str(e.line_no)]
         raise InvalidInput(f"{filename}: {e}", errors=errors, code="statement-malformed") from e
 
-    channel = SOURCES[source][1]
-    today = local_day()
+
+def prepare_statement(session: Session, centre_id: int, source: str, filename: str, data: bytes,
+                      actor: audit.Actor, *, state: str = "queued", keep_file: bool = False) -> PreparedStatement:
+    """Validate the whole file and store its import row (no line yet), once per file and centre."""
+    if source not in SOURCES or source in SETTLEMENT_SOURCES:
+        raise InvalidInput(f"unknown source {source!r}", errors={"source": [f"Chọn một trong: {', '.join(SOURCES)}"]})
+    digest = hashlib.sha256(data).hexdigest()
+    existing = _imported_before(session, centre_id, digest)
+    if existing is not None:
+        return PreparedStatement(existing, [], False)
+    parsed = parse_upload(source, filename, data)
     filename = "".join(c for c in filename if c.isprintable())[:255] or "tệp"  # an uploaded name is anyone's text
+    now = utcnow()
     statement = StatementImport(centre_id=centre_id, source=source, filename=filename, sha256=digest,
-                                imported_at=utcnow(), imported_by=f"{actor.type}:{actor.id or actor.name}",
+                                imported_at=now, imported_by=f"{actor.type}:{actor.id or actor.name}",
                                 period_start=min(x.value_date for x in parsed),
                                 period_end=max(x.value_date for x in parsed), line_count=len(parsed),
-                                total_amount=sum(x.amount for x in parsed))
+                                total_amount=sum(x.amount for x in parsed), state=state, processed=0,
+                                matched_count=0, discrepancy_count=0, updated_at=now,
+                                raw_file=data if keep_file else None)
     session.add(statement)
     try:
         session.flush()
@@ -131,8 +161,20 @@ def import_statement(session: Session, centre_id: int, source: str, filename: st
         existing = _imported_before(session, centre_id, digest)
         if existing is None:
             raise
-        return ImportResult(existing, False, existing.matched_count, existing.discrepancy_count)
+        return PreparedStatement(existing, [], False)
+    return PreparedStatement(statement, parsed, True)
 
+
+def match_lines(session: Session, statement: StatementImport, parsed: list[ParsedLine], *,
+                late_days: int = 3) -> tuple[int, int]:
+    """Store and match `parsed` (the next lines of the file, in order); add their counts to the statement.
+
+    The caller commits: the job (finance.imports) commits after each batch, with `processed` moved on, so a
+    re-run starts after the last committed line and no line or discrepancy is stored twice."""
+    centre_id, source = statement.centre_id, statement.source
+    channel = SOURCES[source][1]
+    today = local_day()
+    closed: dict[date, bool] = {}
     matched = 0
     found: list[Discrepancy] = []
     seen_refs: dict[str, StatementLine] = {}
@@ -143,7 +185,9 @@ def import_statement(session: Session, centre_id: int, source: str, filename: st
         session.add(line)
         session.flush()
         # A closed day takes no new matches: its late money is booked today, referring back.
-        book_day = p.value_date if not _is_closed(session, centre_id, p.value_date) else today
+        if p.value_date not in closed:
+            closed[p.value_date] = _is_closed(session, centre_id, p.value_date)
+        book_day = p.value_date if not closed[p.value_date] else today
 
         first = seen_refs.get(p.reference) or _reference_imported_before(session, centre_id, channel, p.reference,
                                                                            line.id)
@@ -206,22 +250,33 @@ def import_statement(session: Session, centre_id: int, source: str, filename: st
             continue
         line.status = "matched"
         matched += 1
-        _close_missing_theirs(session, payment, statement, actor)
+        _close_missing_theirs(session, payment, statement)
         paid_day = local_day(payment.paid_at) if payment.paid_at else p.value_date
         if (p.value_date - paid_day).days > late_days:
             found.append(_discrepancy(session, statement, type_="late_settlement", day=book_day, channel=channel,
                                       line=line, payment=payment, expected=expected, actual=p.amount,
                                       detail=f"Khoản thu {payment.code} thu ngày {paid_day:%d/%m/%Y}, về tài khoản ngày "
                                              f"{p.value_date:%d/%m/%Y} ({(p.value_date - paid_day).days} ngày)."))
+    statement.processed = (statement.processed or 0) + len(parsed)
+    statement.matched_count = (statement.matched_count or 0) + matched
+    statement.discrepancy_count = (statement.discrepancy_count or 0) + len(found)
+    statement.updated_at = utcnow()
+    return matched, len(found)
 
-    found.extend(_missing_theirs(session, statement, channel, today))
-    if source in BANK_SOURCES:
-        found.extend(settlements.flag_late_credits(session, centre_id, statement.period_end))
-    statement.matched_count, statement.discrepancy_count = matched, len(found)
+
+def finish_statement(session: Session, statement: StatementImport, actor: audit.Actor) -> None:
+    """After the last line: the payments the file should have had and did not, late credits, the audit row."""
+    channel = SOURCES[statement.source][1]
+    found = _missing_theirs(session, statement, channel, local_day())
+    if statement.source in BANK_SOURCES:
+        found.extend(settlements.flag_late_credits(session, statement.centre_id, statement.period_end))
+    statement.discrepancy_count = (statement.discrepancy_count or 0) + len(found)
+    statement.state, statement.message = "done", None
+    statement.finished_at = statement.updated_at = utcnow()
     audit.record(session, actor, "reconciliation.imported", entity_type="statement_import", entity_id=statement.id,
-                 after={"source": source, "filename": filename, "lines": len(parsed), "matched": matched,
-                        "discrepancies": len(found)}, centre_id=centre_id)
-    return ImportResult(statement, True, matched, len(found))
+                 after={"source": statement.source, "filename": statement.filename, "lines": statement.line_count,
+                        "matched": statement.matched_count, "discrepancies": statement.discrepancy_count},
+                 centre_id=statement.centre_id)
 
 
 def _imported_before(session: Session, centre_id: int, digest: str) -> StatementImport | None:
@@ -248,7 +303,7 @@ def _payment_matched_before(session: Session, payment_id: int, line_id: int) -> 
         StatementLine.status.in_(("matched", "mismatch")))) > 0
 
 
-def _close_missing_theirs(session: Session, payment: Payment, statement: StatementImport, actor: audit.Actor) -> None:
+def _close_missing_theirs(session: Session, payment: Payment, statement: StatementImport) -> None:
     """A payment that an earlier import missed is now matched: its open 'missing theirs' closes itself."""
     for d in session.scalars(select(Discrepancy).where(Discrepancy.payment_id == payment.id,
                                                        Discrepancy.type == "missing_theirs",
