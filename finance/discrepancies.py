@@ -30,11 +30,11 @@ CHANNELS = tuple(dict.fromkeys(channel for _label, channel in SOURCES.values()))
 BULK_ACTIONS = tuple(a for a in RESOLUTION_ACTIONS if a != "link")
 NOTE_LENGTH = 1000
 MAX_SELECTED = 500  # a page holds 100; more ids than a few pages is not a person's selection
-# The most rows one bulk action resolves. The UPDATE costs about 17 µs a row on SQLite and 37 µs on PostgreSQL
-# (every index of the table is written; docs/finance/discrepancy-list.md has the figures), so 20,000 rows stay
-# under a second in the request and no job is needed; a larger set is refused with the advice to narrow the
-# filter (a range of days), rather than holding the database's write lock for seconds.
-BULK_MAX = 20_000
+# The most rows resolved inside the request. One UPDATE writes every index of the table for each row: measured
+# 17–24 µs a row on SQLite and 37–160 µs on PostgreSQL on a loaded 2-core machine (docs/finance/discrepancy-list.md),
+# so 2,000 rows stay well under a second; a larger confirmed action is stored and done by a job in batches
+# (finance.discrepancy_jobs).
+INLINE_MAX = 2_000
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,9 @@ def page_of(session: Session, f: Filters, number: int = 1, per_page: int = PER_P
     return Page(rows=list(rows), total=total, number=number, pages=pages, per_page=per_page)
 
 
-def _bulk_where(f: Filters, ids: list[int] | None, max_id: int | None) -> list[ColumnElement[bool]]:
+def bulk_where(f: Filters, ids: list[int] | None, max_id: int | None) -> list[ColumnElement[bool]]:
+    """The rows a bulk resolve changes: the filter's open rows (`ids` among them, if chosen one by one), none
+    newer than `max_id` (what the user saw), none of a closed day."""
     closed_days = select(ClosedDay.day).where(ClosedDay.centre_id == f.centre_id)
     # Whatever the list showed, only open rows are resolved, and never one of a closed day.
     conditions = [*_where(f), Discrepancy.status == "open", Discrepancy.day.not_in(closed_days)]
@@ -197,7 +199,8 @@ def _bulk_where(f: Filters, ids: list[int] | None, max_id: int | None) -> list[C
     return conditions
 
 
-def _selection(ids: list[Any] | None) -> tuple[list[int] | None, dict[str, list[str]]]:
+def parse_selection(ids: list[Any] | None) -> tuple[list[int] | None, dict[str, list[str]]]:
+    """Row ids as posted (strings) to sorted ints; None stays None (every row the filter matches)."""
     if ids is None:
         return None, {}
     chosen: set[int] = set()
@@ -231,24 +234,34 @@ def plan_bulk(session: Session, f: Filters, *, ids: list[Any] | None, action: st
     """What resolving `ids` (or, with None, every row the filter matches) would do; nothing is changed.
 
     Problems (no note, no rows, a link of several rows) are in the plan's `errors`, for the form to show."""
-    chosen, errors = _selection(ids)
+    chosen, errors = parse_selection(ids)
     check_resolution(action, note, payment_code, errors)
     max_id = session.scalar(select(func.max(Discrepancy.id)).where(*_where(f))) or 0
-    n = session.scalar(select(func.count()).select_from(Discrepancy).where(*_bulk_where(f, chosen, max_id))) or 0
+    n = session.scalar(select(func.count()).select_from(Discrepancy).where(*bulk_where(f, chosen, max_id))) or 0
     open_rows = session.scalar(select(func.count()).select_from(Discrepancy).where(
         *_where(f), Discrepancy.status == "open", *([Discrepancy.id.in_(chosen)] if chosen else []))) or 0
     if not errors and n == 0:
         errors["ids"] = ["Không có chênh lệch nào chưa xử lý trong lựa chọn này."]
-    if n > BULK_MAX:
-        errors["ids"] = [f"Mỗi lần xử lý tối đa {BULK_MAX:,} chênh lệch (bộ lọc này có {n:,}); hãy thu hẹp bộ lọc, "
-                         "ví dụ theo khoảng ngày, rồi xử lý từng phần.".replace(",", ".")]
     link_id = None
     if action == "link":
         if n > 1:
             errors["action"] = ["Liên kết với khoản thu chỉ áp dụng cho từng chênh lệch một: chọn đúng một dòng."]
         else:
-            link_id = session.scalar(select(Discrepancy.id).where(*_bulk_where(f, chosen, max_id)))
+            link_id = session.scalar(select(Discrepancy.id).where(*bulk_where(f, chosen, max_id)))
     return BulkPlan(count=n, max_id=max_id, closed=open_rows - n, ids=chosen, link_id=link_id, errors=errors)
+
+
+def check_unchanged(session: Session, f: Filters, ids: list[int] | None, max_id: int, expected: int) -> None:
+    """Refuse (Conflict) when the rows a bulk resolve would change are no longer the confirmed number."""
+    n = session.scalar(select(func.count()).select_from(Discrepancy).where(*bulk_where(f, ids, max_id))) or 0
+    if n != expected:
+        raise _changed(n, expected)
+
+
+def _changed(now: int, expected: int) -> Conflict:
+    return Conflict(f"Danh sách đã thay đổi: nay có {now:,} chênh lệch phù hợp (khi xác nhận là {expected:,}). "
+                    "Không có gì được thay đổi; hãy xem lại và xác nhận lần nữa.".replace(",", "."),
+                    code="discrepancies-changed")
 
 
 def bulk_resolve(session: Session, f: Filters, *, ids: list[Any] | None, action: str, note: str | None,
@@ -259,17 +272,18 @@ def bulk_resolve(session: Session, f: Filters, *, ids: list[Any] | None, action:
     If the rows that match are no longer the `expected` number (another officer resolved some, an import
     added some), nothing is kept: the caller rolls back and the user reviews the list again.
     """
-    chosen, errors = _selection(ids)
+    chosen, errors = parse_selection(ids)
     cleaned = check_resolution(action, note, payment_code, errors)
-    if not 0 < expected <= BULK_MAX:
-        errors["ids"] = [f"Mỗi lần xử lý từ 1 đến {BULK_MAX:,} chênh lệch.".replace(",", ".")]
+    if not 0 < expected <= INLINE_MAX:
+        errors["ids"] = [f"Trong một lần bấm xử lý ngay được từ 1 đến {INLINE_MAX:,} chênh lệch; nhiều hơn được "
+                         "xử lý trong nền.".replace(",", ".")]
     if errors:
         raise InvalidInput("bulk resolution incomplete", errors=errors)
     if action == "link":
         # One row's decision, with the amount and single-match checks of the one-row resolve.
         from finance.reconcile import resolve_discrepancy
 
-        targets = session.scalars(select(Discrepancy.id).where(*_bulk_where(f, chosen, max_id))).all()
+        targets = session.scalars(select(Discrepancy.id).where(*bulk_where(f, chosen, max_id))).all()
         if len(targets) != 1 or expected != 1:
             raise InvalidInput("link resolves one discrepancy", errors={"action": [
                 "Liên kết với khoản thu chỉ áp dụng cho từng chênh lệch một: chọn đúng một dòng."]})
@@ -278,14 +292,12 @@ def bulk_resolve(session: Session, f: Filters, *, ids: list[Any] | None, action:
         return 1
     now, who = utcnow(), f"{actor.type}:{actor.id or actor.name}"
     result = session.execute(
-        update(Discrepancy).where(*_bulk_where(f, chosen, max_id))
+        update(Discrepancy).where(*bulk_where(f, chosen, max_id))
         .values(status="resolved", action=action, note=cleaned, resolved_by=who, resolved_at=now)
         .execution_options(synchronize_session=False))
     done = result.rowcount
     if done != expected:
-        raise Conflict(f"Danh sách đã thay đổi: nay có {done:,} chênh lệch phù hợp (khi xác nhận là {expected:,}). "
-                       "Không có gì được thay đổi; hãy xem lại và xác nhận lần nữa.".replace(",", "."),
-                       code="discrepancies-changed")
+        raise _changed(done, expected)
     audit.record(session, actor, "discrepancy.bulk_resolved", entity_type="discrepancy",
                  entity_id=chosen[0] if chosen and len(chosen) == 1 else None,
                  after={"status": "resolved", "action": action, "count": done, "ids": chosen, "max_id": max_id,

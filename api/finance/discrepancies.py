@@ -15,6 +15,7 @@ from api.context import db_session
 from api.i18n import register_messages, t
 from core.errors import DomainError, NotFound
 from finance import discrepancies as dl
+from finance import discrepancy_jobs
 from finance.models import DISCREPANCY_TYPES, RESOLUTION_ACTIONS, StatementImport
 from finance.reports import CHANNEL_LABELS
 
@@ -70,6 +71,16 @@ register_messages({
     "disc.confirm_required": {"vi": "Hãy đánh dấu ô xác nhận trước khi thực hiện; chưa có gì thay đổi.",
                               "en": "Tick the confirmation box first; nothing has changed."},
     "disc.done": {"vi": "Đã đánh dấu đã xử lý {count} chênh lệch.", "en": "{count} discrepancies resolved."},
+    "disc.queued": {"vi": "Đang đánh dấu đã xử lý {count} chênh lệch trong nền; danh sách sẽ cập nhật khi xong.",
+                    "en": "Resolving {count} discrepancies in the background; the list updates when it is done."},
+    "disc.bulk_runs": {"vi": "Các lần xử lý hàng loạt gần đây", "en": "Recent bulk resolutions"},
+    "disc.bulk_run.queued": {"vi": "Đang chờ xử lý: {count} chênh lệch, ghi chú “{note}”.",
+                             "en": "Waiting: {count} discrepancies, note “{note}”."},
+    "disc.bulk_run.running": {"vi": "Đang xử lý: {done}/{count} chênh lệch, ghi chú “{note}”.",
+                              "en": "Running: {done}/{count} discrepancies, note “{note}”."},
+    "disc.bulk_run.done": {"vi": "Đã xong: {done} chênh lệch đánh dấu đã xử lý, ghi chú “{note}”.",
+                           "en": "Done: {done} discrepancies resolved, note “{note}”."},
+    "disc.bulk_run.refused": {"vi": "Không thực hiện: {message}", "en": "Not done: {message}"},
     "disc.resolved_by": {"vi": "{who}, {at}", "en": "{who}, {at}"},
     "disc.col.id": {"vi": "#", "en": "#"},
     "disc.col.day": {"vi": "Ngày", "en": "Day"},
@@ -128,7 +139,8 @@ def _render(session, chosen, filters: dl.Filters, page_number: int, *, filter_er
         filter_errors=filter_errors or {}, bulk=bulk or {}, bulk_errors=bulk_errors or {},
         imports=_imports(session, chosen.id, current), types=DISCREPANCY_TYPES, channels=dl.CHANNELS,
         statuses=dl.STATUSES, actions=RESOLUTION_ACTIONS, channel_labels=CHANNEL_LABELS, number=number,
-        keep=filters.as_args(), list_url=lambda **kw: _list_url(filters, chosen, **kw)), status
+        keep=filters.as_args(), list_url=lambda **kw: _list_url(filters, chosen, **kw),
+        bulk_runs=discrepancy_jobs.recent(session, chosen.id)), status
 
 
 @bp.get("")
@@ -195,14 +207,22 @@ def resolve():
         expected, max_id = int(request.form.get("expected", "")), int(request.form.get("max_id", ""))
     except ValueError:
         abort(400)
+    ids = None if form["scope"] == "all" else form["ids"]
     try:
-        done = dl.bulk_resolve(session, filters, ids=None if form["scope"] == "all" else form["ids"],
-                               action=form["action"], note=form["note"], payment_code=form["payment_code"] or None,
-                               actor=current_principal().actor(), expected=expected, max_id=max_id)
+        if expected > dl.INLINE_MAX:
+            # Too many for the request: stored, and a job resolves them in batches (finance.discrepancy_jobs).
+            discrepancy_jobs.request_bulk_resolve(session, filters, ids=ids, action=form["action"], note=form["note"],
+                                                  actor=current_principal().actor(), expected=expected, max_id=max_id)
+            message = t("disc.queued", count=number(expected))
+        else:
+            done = dl.bulk_resolve(session, filters, ids=ids, action=form["action"], note=form["note"],
+                                   payment_code=form["payment_code"] or None, actor=current_principal().actor(),
+                                   expected=expected, max_id=max_id)
+            message = t("disc.done", count=number(done))
         session.commit()
     except DomainError as e:
         session.rollback()
         flash(" ".join(m for msgs in e.errors.values() for m in msgs) if e.errors else e.message, "error")
         return redirect(_list_url(filters, chosen, page=page_number), 303)
-    flash(t("disc.done", count=number(done)), "success")
+    flash(message, "success")
     return redirect(_list_url(filters, chosen, page=page_number), 303)
