@@ -9,8 +9,10 @@ Sources (fees/gateways/zalopay/README.md lists them with what each confirmed):
 ZaloPay's OpenAPI spec in its SDK zalopay-oss/zalopay-nodejs (specs/zlp.yaml: /v2/create, /v2/query,
 /v2/refund, /v2/query_refund, their fields, MAC inputs and return codes), the SDK's OrderProvider.ts,
 ZaloPay's samples zalopay-samples/quickstart-payment-gateway (create, embed_data.redirecturl, the callback
-handler and its answers) and docs.zalopay.vn/docs/specs/callback-api (the callback body and a signed
-example, the known vector of tests/fees/test_zalopay.py).
+handler and its answers), docs.zalopay.vn/docs/specs/callback-api (the callback body and a signed
+example, the known vector of tests/fees/test_zalopay.py), docs.zalopay.vn/docs/webtoapp/api.html (the
+redirect and its checksum) and docs.zalopay.vn/general/overview.html (app_trans_id starts with today's
+yymmdd in GMT+7).
 """
 
 from __future__ import annotations
@@ -48,12 +50,12 @@ REDIRECT_PAID = 1
 
 # --- ASSUMED (the one place for ZaloPay in code; fees/gateways/zalopay/README.md says the same) ---------
 # 1. Callback answer 2 means "already handled (duplicate zp_trans_id)": recalled from docs.zalopay.vn's
-#    callback page, whose answer table we could not read in full; the quickstart confirms only 1, 0, -1.
-# 2. The redirect to the merchant carries appid, apptransid, pmcid, bankcode, amount, discountamount,
-#    status and checksum = HMAC-SHA256(key2, "appid|apptransid|pmcid|bankcode|amount|discountamount|status"):
-#    from memory of docs.zalopay.vn's redirect page, not confirmed by a source read here. We never decide
-#    anything on it (the callback and the query do); the sandbox sends it, and REDIRECT_CANCELLED (-49)
-#    for a cancelled payment is the sandbox's choice.
+#    callback page, whose answer table we could not read in full; ZaloPay's samples confirm only 1, 0 (call
+#    back again, at most 3 times) and -1 (mac not equal). Either reading is safe: any answer but 0 stops
+#    ZaloPay calling back, and a repeat changes nothing here whatever we answer.
+# 2. What the redirect's status is for a payment not made: the docs say only "status: error code"; the
+#    sandbox sends REDIRECT_CANCELLED (-49). We never decide anything on the redirect (the callback and the
+#    query do). Its fields and checksum are confirmed (docs.zalopay.vn/docs/webtoapp/api.html).
 # 3. /v2/refund's return_code follows the table of /v2/query_refund (1 refunded, 2 refused, 3 processing:
 #    confirm with query_refund); the spec lists the codes only for query_refund.
 # 4. m_refund_id is "yymmdd_appid_<ours>" (spec) with yymmdd the Vietnamese day the refund was created and

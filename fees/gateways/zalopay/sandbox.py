@@ -15,9 +15,10 @@ from urllib.parse import urlencode
 
 from core.clock import VN_TZ, utcnow
 from core.money import format_vnd
+from core.settings import Settings
 from core.text import markup
 from fees.gateways import ledger
-from fees.gateways.base import MerchantAccount, SandboxRequest, SandboxResponse, SandboxRoute
+from fees.gateways.base import Checkout, MerchantAccount, SandboxRequest, SandboxResponse, SandboxRoute
 from fees.gateways.zalopay import payloads as wire
 
 GATEWAY = "zalopay"
@@ -270,3 +271,9 @@ ROUTES = [
     SandboxRoute("/pay/<order_id>", ("GET",), pay_page),
     SandboxRoute("/pay/<order_id>", ("POST",), pay),
 ]
+
+
+def citizen_pays(checkout: Checkout, *, amount: int, settings: Settings, success: bool = True) -> list[tuple[str, str, dict]]:
+    """The browser's requests that pay (or cancel) `checkout` at this sandbox: open ZaloPay's page, confirm."""
+    return [("GET", checkout.redirect_url, {}),
+            ("POST", checkout.redirect_url, {"action": "pay" if success else "cancel"})]
