@@ -24,10 +24,13 @@ from core import search
 from core.clock import utcnow
 from core.db import Base, UTCDateTime
 from core.models import Centre
+from fees.gateways.base import ALL_CHANNELS
 
 FEE_KINDS = ("phi", "le_phi")  # phí (fee) or lệ phí (charge): printed differently on the receipt
 PAYMENT_STATUSES = ("pending", "paid", "failed", "expired", "cancelled", "refunded", "partially_refunded")
-CHANNELS = ("vnpay", "momo", "vietqr", "counter", "cod")
+# Every registered channel (fees.gateways.base.ALL_CHANNELS: vnpay, momo, vietqr, ..., counter, cod), read
+# from the registry at use, so a gateway's registration line makes it a channel.
+CHANNELS = ALL_CHANNELS
 
 
 class FeeType(Base):

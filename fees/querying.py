@@ -8,11 +8,12 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.clock import utcnow
 from fees.gateways import attempts
+from fees.gateways.base import QUERYABLE_GATEWAYS
 from fees.merchants import gateway_for_payment
 from fees.models import Payment
 from fees.settlement import Settled, settle_gateway_payment
 
-QUERIED_GATEWAYS = ("vnpay", "momo")
+QUERIED_GATEWAYS = QUERYABLE_GATEWAYS  # every registered gateway that overrides query()
 
 
 def _gateways_to_ask(session: Session, payment: Payment) -> list[str]:

@@ -29,6 +29,7 @@ from core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from core.security import new_code
 from fees.gateways import attempts
 from fees.gateways.base import (
+    REFUNDING_GATEWAYS,
     GatewayOrder,
     OutcomeUnknown,
     PermanentGatewayError,
@@ -47,7 +48,7 @@ from fees.payments import lock_payment, transition
 
 log = logging.getLogger(__name__)
 
-GATEWAY_REFUNDS = ("vnpay", "momo")
+GATEWAY_REFUNDS = REFUNDING_GATEWAYS  # every registered gateway that overrides refund()
 OPEN_STATUSES = ("requested", "approved", "processing")
 # A refund the gateway's query does not show is sent again (new request id) only this long after its answer
 # was unknown: well past VNPAY's 5-minute duplicate window, and MoMo's, which is not published.

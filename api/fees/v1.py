@@ -19,7 +19,7 @@ from core.models import Centre
 from fees import merchants, webhooks
 from fees import refunds as refund_service
 from fees.gateways.counter import record_counter_payment
-from fees.models import PAYMENT_STATUSES, FeeType, Payment, Refund, WebhookEndpoint
+from fees.models import CHANNELS, PAYMENT_STATUSES, FeeType, Payment, Refund, WebhookEndpoint
 from fees.payments import ItemRequest, Payer, create_payment, get_payment, lock_payment, transition
 from province.models import CollectingUnit
 
@@ -79,7 +79,7 @@ class PaymentIn(Schema):
     dossier_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
     payer = fields.Nested(PaymentPayerIn, required=True)
     items = fields.List(fields.Nested(PaymentItemIn), required=True, validate=validate.Length(min=1, max=50))
-    channels = fields.List(fields.String(validate=validate.OneOf(["vnpay", "momo", "vietqr", "counter", "cod"])),
+    channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)),
                            load_default=None, validate=validate.Length(min=1))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -466,6 +466,40 @@ def get_gateway(name: str, settings: Settings, account: MerchantAccount | None =
     """The gateway `name` working for `account` (a collecting unit's, found by fees.merchants), or for the
     deployment's default account from settings when None."""
     return gateway_class(name)(settings, account)
+
+
+class GatewaySet(Sequence[str]):
+    """The names of the registered gateways whose class passes `test`, read from the registry at each use
+    (so a gateway registered by its one line is in every such set). Iterable and concatenable like a tuple."""
+
+    def __init__(self, test: Callable[[type[PaymentGateway]], bool], label: str):
+        self._test, self._label = test, label
+
+    def _names(self) -> tuple[str, ...]:
+        return tuple(n for n in GATEWAYS.names() if self._test(GATEWAYS.get_class(n)))
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __iter__(self):
+        return iter(self._names())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+    def __repr__(self) -> str:
+        return f"<{self._label}: {', '.join(self._names())}>"
+
+
+# Every payment channel; those a citizen pays online; those that refund and can be queried through the
+# gateway (the others are refunded by hand, and settle only by their notifications).
+ALL_CHANNELS = GatewaySet(lambda cls: True, "payment channels")
+ONLINE_GATEWAYS = GatewaySet(lambda cls: cls.online, "online gateways")
+REFUNDING_GATEWAYS = GatewaySet(lambda cls: cls.refund is not PaymentGateway.refund, "gateways that refund")
+QUERYABLE_GATEWAYS = GatewaySet(lambda cls: cls.query is not PaymentGateway.query, "gateways that can be queried")
 
 
 def sandbox_module_name(name: str) -> str:

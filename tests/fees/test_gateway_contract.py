@@ -145,7 +145,8 @@ def last_outcome(session, gateway_name: str) -> str:
 
 
 def tampered(sent, amount: int):
-    """The same notification with one digit of its amount changed and its signature kept."""
+    """The same notification with one digit of its amount changed and its signature kept (the first place its
+    digits appear: the test pays an amount no other field is likely to contain)."""
     method, url, kwargs = sent
     kwargs = dict(kwargs)
     old, new = str(amount), str(amount + 1)
@@ -154,8 +155,8 @@ def tampered(sent, amount: int):
         key = next(k for k, v in params.items() if old in str(v) and "amount" in k.lower())
         params[key] = str(params[key]).replace(old, new, 1)
         kwargs["params"] = params
-    elif "json" in kwargs:
-        kwargs["json"] = {**kwargs["json"], "amount": int(str(kwargs["json"]["amount"]).replace(old, new, 1))}
+    elif "json" in kwargs:  # wherever the amount is (a field, or inside a signed string field)
+        kwargs["json"] = json.loads(json.dumps(kwargs["json"]).replace(old, new, 1))
     else:
         data = kwargs["data"] if isinstance(kwargs["data"], bytes) else kwargs["data"].encode()
         kwargs["data"] = data.replace(old.encode(), new.encode(), 1)
@@ -195,7 +196,7 @@ def test_the_same_notification_again_is_answered_as_already_confirmed(wire, clie
 
 
 def test_a_tampered_notification_is_refused_and_changes_nothing(wire, client, session, gateway_name):
-    payment, opened = checkout(session, gateway_name)
+    payment, opened = checkout(session, gateway_name, amount=173_519)
     [sent] = pay_in_sandbox(wire, gateway_name, payment, opened)
     forged = tampered(sent, payment.amount)
     _, req = inbound(forged)
