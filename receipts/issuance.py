@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core import audit, events, jobs
@@ -138,21 +138,20 @@ def _check_certificate(unit: CollectingUnit, now) -> None:
 def _lock_counter(session: Session, series: ReceiptSeries) -> ReceiptCounter:
     """The series' counter row, created if missing, locked for the rest of the transaction.
 
-    PostgreSQL: SELECT ... FOR UPDATE, so concurrent workers queue on the row. SQLite: the INSERT OR
-    IGNORE, even when it inserts nothing, takes the database write lock, which serialises writers
-    the same way.
+    PostgreSQL: the upsert locks the row as SELECT ... FOR UPDATE would, so concurrent workers queue on
+    it. SQLite: the upsert takes the database write lock, which serialises writers the same way.
     """
     values = {"series_id": series.id, "centre_id": None, "template": series.template, "symbol": series.symbol,
               "year": series.year, "last_number": 0}
+    # One statement: insert the row, or on conflict "update" it to itself, which takes the row lock as
+    # SELECT ... FOR UPDATE does (PostgreSQL) or the write lock (SQLite), and return it either way.
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        session.execute(pg_insert(ReceiptCounter).values(**values).on_conflict_do_nothing(
-            constraint="uq_receipt_counter_series_id"))
-        stmt = select(ReceiptCounter).where(ReceiptCounter.series_id == series.id).with_for_update()
-    else:
-        session.execute(sqlite_insert(ReceiptCounter).values(**values).on_conflict_do_nothing())
-        stmt = select(ReceiptCounter).where(ReceiptCounter.series_id == series.id)
-    return session.scalars(stmt.execution_options(populate_existing=True)).one()
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (insert(ReceiptCounter).values(**values)
+            .on_conflict_do_update(index_elements=[ReceiptCounter.series_id],
+                                   set_={"last_number": ReceiptCounter.last_number})
+            .returning(ReceiptCounter))
+    return session.scalars(stmt, execution_options={"populate_existing": True}).one()
 
 
 def _series_and_counter(session: Session, unit: CollectingUnit, now) -> tuple[ReceiptSeries, ReceiptCounter]:
@@ -396,7 +395,8 @@ def issue_receipts(session: Session, payment_id: int) -> list[Receipt]:
     and the others are issued. Returns the receipts there are, by unit code.
     """
     # Held for the whole call: the session's identity map is weak, and delivery needs the payment again.
-    payment = session.get(Payment, payment_id)
+    # Its lines come in the same query (every receipt reads them).
+    payment = session.get(Payment, payment_id, options=[joinedload(Payment.items)])
     if payment is None:
         raise NotFound("payment not found")
     if payment.status not in RECEIPTABLE:
