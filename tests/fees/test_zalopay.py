@@ -408,3 +408,24 @@ def test_a_cancelled_payment_sends_no_callback_and_stays_payable(live_server, se
     assert session.get(Payment, payment.id).status == "pending"
     assert session.scalar(select(func.count()).select_from(InboundCallback)
                           .where(InboundCallback.source == "zalopay")) == 0
+
+
+def test_a_callback_naming_an_app_we_do_not_have_pays_nothing(client, session):
+    payment = make_payment(session, channels=["zalopay"])
+    answer = client.post("/callbacks/zalopay/callback", json=_callback_for(session, payment, app_id=9999))
+    assert answer.json["return_code"] == -1  # signed with our key2, but not our app: nothing to settle
+    session.refresh(payment)
+    assert payment.status == "pending"
+    row = session.scalars(select(InboundCallback).where(InboundCallback.source == "zalopay")).one()
+    assert (row.outcome, row.detail) == ("rejected", "not our app_id")
+
+
+def test_the_sandbox_pay_page_shows_what_an_order_carried_as_text(app):
+    ledger.put(ledger.SandboxTxn("zalopay", "260101_ABCDEFGHJK", 200_000, data={
+        "app_id": APP_ID, "description": '<script>alert("x")</script> Phí & lệ phí'}))
+    req = _request(jobs.settings(), b"", [])
+    page = side.pay_page(SandboxRequest(**{**req.__dict__, "method": "GET",
+                                           "path_args": {"order_id": "260101_ABCDEFGHJK"}})).body.decode()
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; Phí &amp; lệ phí" in page
+    assert "200.000" in page and 'value="pay"' in page
