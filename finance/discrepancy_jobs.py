@@ -44,9 +44,8 @@ class BulkResolution(Base):
     action: Mapped[str] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text)
     actor: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)  # queued, running, done, refused
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)  # queued, running, done
     resolved_count: Mapped[int] = mapped_column(Integer, default=0)
-    message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -86,7 +85,7 @@ def recent(session: Session, centre_id: int, limit: int = 3) -> list[BulkResolut
 def resolve_batches(session: Session, bulk_id: int) -> None:
     """Resolve a stored bulk action batch by batch, committing each; safe to run twice or after a crash."""
     b = session.get(BulkResolution, bulk_id)
-    if b is None or b.status in ("done", "refused"):
+    if b is None or b.status == "done":
         return
     f, _page, _errors = dl.parse_filters(b.filters, b.centre_id)
     who = f"{b.actor.get('type')}:{b.actor.get('id') or b.actor.get('name')}"

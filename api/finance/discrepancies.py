@@ -80,7 +80,6 @@ register_messages({
                               "en": "Running: {done}/{count} discrepancies, note “{note}”."},
     "disc.bulk_run.done": {"vi": "Đã xong: {done} chênh lệch đánh dấu đã xử lý, ghi chú “{note}”.",
                            "en": "Done: {done} discrepancies resolved, note “{note}”."},
-    "disc.bulk_run.refused": {"vi": "Không thực hiện: {message}", "en": "Not done: {message}"},
     "disc.resolved_by": {"vi": "{who}, {at}", "en": "{who}, {at}"},
     "disc.col.id": {"vi": "#", "en": "#"},
     "disc.col.day": {"vi": "Ngày", "en": "Day"},

@@ -344,3 +344,20 @@ def test_a_bulk_job_does_not_start_if_the_list_changed_since_the_confirmation(se
                                 max_id=plan.max_id, actor=audit.Actor(type="user", id="7", name="ketoan"))
     session.rollback()
     assert session.scalar(select(func.count()).select_from(bj.BulkResolution)) == 0
+
+
+def test_one_row_is_linked_to_a_payment_through_the_single_resolve(officer, session, month, centre):
+    from tests.finance.factories import paid_payment
+
+    payment = paid_payment(session, channel="vnpay", amount=200_000)
+    session.commit()
+    row = session.scalars(select(Discrepancy).where(Discrepancy.type == "missing_theirs")).first()
+    status, html = confirm(officer, {"import": month["vnpay"], "scope": "selected", "id": [row.id], "action": "link",
+                                     "payment_code": payment.code.lower(), "note": "Khớp theo mã trên giấy nộp tiền"})
+    assert status == 200 and f"Liên kết chênh lệch #{row.id} với khoản thu {payment.code.lower()}" in html
+    resp = officer.post(f"{LIST}/resolve", data={**hidden_fields(html), "confirm": "1"})
+    assert "Đã đánh dấu đã xử lý 1 chênh lệch." in officer.get(resp.headers["Location"]).get_data(as_text=True)
+    session.expire_all()
+    row = session.get(Discrepancy, row.id)
+    assert (row.status, row.action, row.payment_id) == ("resolved", "link", payment.id)
+    assert session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "discrepancy.resolved")) == 1

@@ -37,7 +37,6 @@ def upgrade() -> None:
         sa.Column('actor', sa.JSON(), nullable=False),
         sa.Column('status', sa.String(length=16), nullable=False),
         sa.Column('resolved_count', sa.Integer(), nullable=False),
-        sa.Column('message', sa.Text(), nullable=True),
         sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column('finished_at', core.db.UTCDateTime(timezone=True), nullable=True),
