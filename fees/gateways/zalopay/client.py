@@ -81,6 +81,9 @@ class ZalopayGateway(PaymentGateway):
     unit_secrets = {"key1": "zalopay_key1", "key2": "zalopay_key2"}
     merchant_id_field = "merchant_ref"
     required_settings = ("HCC_ZALOPAY_APP_ID", "HCC_ZALOPAY_KEY1", "HCC_ZALOPAY_KEY2", "HCC_ZALOPAY_API_URL")
+    # Where ZaloPay's order_url takes the citizen (not the API host): the pay page's CSP form-action must
+    # allow it, since the browser follows our 302 from the pay form there (payloads.CHECKOUT_ORIGINS).
+    checkout_origins = wire.CHECKOUT_ORIGINS
 
     def default_account(self) -> MerchantAccount:
         return MerchantAccount(gateway=self.name, merchant_ref=self.setting("HCC_ZALOPAY_APP_ID", SANDBOX_APP_ID),

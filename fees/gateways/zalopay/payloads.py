@@ -63,6 +63,10 @@ REDIRECT_PAID = 1
 #    ZaloPay never had answers 2 like a refused refund, so such a refund is failed (a person pays it back),
 #    never sent again automatically.
 # 5. A query of an order ZaloPay does not know answers return_code 2 (no documented "not found" code).
+# 6. ZaloPay's pay pages (order_url) are on CHECKOUT_ORIGINS: sbgateway (its sandbox) and qcgateway are in
+#    the docs' examples of order_url; gateway.zalopay.vn is the production host of its gateway API
+#    (specs/zlp.yaml, /api/getlistmerchantbanks), taken to serve the production pay pages too.
+CHECKOUT_ORIGINS = ("https://gateway.zalopay.vn", "https://sbgateway.zalopay.vn", "https://qcgateway.zalopay.vn")
 REDIRECT_CANCELLED = -49
 
 APP_TRANS_ID = re.compile(r"^(\d{6})_([A-Za-z0-9-]{1,33})$")  # max 40 characters in all (spec)
