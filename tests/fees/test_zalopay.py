@@ -43,14 +43,7 @@ FINANCE = audit.Actor(type="user", id="7", name="Kế toán")
 
 
 @pytest.fixture(autouse=True)
-def zalopay_is_a_channel(monkeypatch):
-    """Until fees.models.CHANNELS / fees.refunds.GATEWAY_REFUNDS / fees.querying.QUERIED_GATEWAYS name it
-    (asked for in the report of issue 14), a payment may be made out for ZaloPay only with this."""
-    from fees import payments, querying, refunds
-
-    monkeypatch.setattr(payments, "CHANNELS", (*payments.CHANNELS, "zalopay"))
-    monkeypatch.setattr(refunds, "GATEWAY_REFUNDS", (*refunds.GATEWAY_REFUNDS, "zalopay"))
-    monkeypatch.setattr(querying, "QUERIED_GATEWAYS", (*querying.QUERIED_GATEWAYS, "zalopay"))
+def empty_sandbox():
     ledger.clear()
     yield
     ledger.clear()
