@@ -89,10 +89,14 @@ class LeanCanvas:
         if self.key not in self.font.state:
             codes = _fixed_codes(self.font)[0]
             try:
-                ns = [codes[ch] for ch in s]
+                ns = list(map(codes.__getitem__, s))
             except KeyError:
                 pass  # a character outside the fixed repertoire: the font assigns it a code in this document
             else:
+                if not ns:
+                    return []
+                if max(ns) >> 8 == min(ns) >> 8:  # the usual case: one subset
+                    return [(ns[0] >> 8, bytes(map((0xFF).__and__, ns)))]
                 runs: list[tuple[int, bytes]] = []
                 start = 0
                 for i in range(1, len(ns) + 1):
