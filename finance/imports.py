@@ -1,8 +1,8 @@
 """Statement imports as background jobs: validated and queued in the request, matched here in batches.
 
 The request (`queue_statement`) parses the whole file, refuses it with the bad line named, and stores it with
-its import row in state `queued`. The job (`run_statement_import`) matches BATCH_SIZE lines per transaction
-and commits each batch with `processed` moved on, so SQLite's one writer is held for a moment at a time,
+its import row in state `queued`. The job (`run_statement_import`) matches up to BATCH_SIZE lines (or
+BATCH_SECONDS of work) per transaction and commits each batch with `processed` moved on, so SQLite's one writer is held for a moment at a time,
 the rest of the service keeps answering, and the page can show progress. A job killed mid-way loses only its
 uncommitted batch: a re-run (the sweep re-drives a stalled import) starts after the last committed line, and
 a unique (import_id, line_no) index refuses any line stored twice. States: queued → running → done | failed.
@@ -11,6 +11,7 @@ a unique (import_id, line_no) index refuses any line stored twice. States: queue
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -34,7 +35,14 @@ from finance.reconcile import (
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 500  # lines per transaction: a few hundred milliseconds of SQLite's single writer
+BATCH_SIZE = 500  # lines per transaction at most
+# ... and at most about this long: SQLite has one writer, and a slow or busy machine must not make the others
+# (a citizen's payment, a gateway's IPN) wait out their busy timeout. Lines are matched CHUNK at a time until
+# either bound is reached, then committed; between two transactions the job pauses for PAUSE so that a writer
+# waiting on the lock gets it before the job takes it again.
+BATCH_SECONDS = 1.0
+CHUNK = 20
+PAUSE = 0.05
 STALLED_AFTER = timedelta(minutes=5)  # a running import with no batch committed for this long is re-driven
 
 
@@ -95,7 +103,10 @@ def process_import(import_id: int, *, batch_size: int = BATCH_SIZE, late_days: i
             batch = parsed[start:start + batch_size]
             if batch:
                 try:
-                    match_lines(session, statement, batch, late_days=late_days)
+                    began, done = time.monotonic(), 0
+                    while done < len(batch) and (done == 0 or time.monotonic() - began < BATCH_SECONDS):
+                        match_lines(session, statement, batch[done:done + CHUNK], late_days=late_days)
+                        done += len(batch[done:done + CHUNK])
                     session.commit()
                 except IntegrityError:
                     # Another run of the same import stored these lines first; it carries on, this one stops.
@@ -114,6 +125,7 @@ def process_import(import_id: int, *, batch_size: int = BATCH_SIZE, late_days: i
                 return "done"
         if after_batch is not None:
             after_batch(processed, total)
+        time.sleep(PAUSE)
 
 
 def _fail(import_id: int, message: str) -> str:

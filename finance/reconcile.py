@@ -32,6 +32,7 @@ from finance.models import (
     SETTLEMENT_SOURCES,
     SOURCES,
     Discrepancy,
+    SettlementBatch,
     StatementImport,
     StatementLine,
 )
@@ -178,6 +179,10 @@ def match_lines(session: Session, statement: StatementImport, parsed: list[Parse
     matched = 0
     found: list[Discrepancy] = []
     seen_refs: dict[str, StatementLine] = {}
+    # Read once for the batch what each line would otherwise ask for (a 20,000-line file asked 20,000 times):
+    # the lines stored before with these references, and whether any settlement batch awaits its credit.
+    stored_before = _references_stored_before(session, centre_id, channel, {p.reference[:128] for p in parsed})
+    uncredited = source in BANK_SOURCES and _has_uncredited_batches(session, centre_id)
     for p in parsed:
         line = StatementLine(import_id=statement.id, centre_id=centre_id, channel=channel, line_no=p.line_no,
                              value_date=p.value_date, reference=p.reference[:128], order_ref=p.order_ref,
@@ -189,8 +194,7 @@ def match_lines(session: Session, statement: StatementImport, parsed: list[Parse
             closed[p.value_date] = _is_closed(session, centre_id, p.value_date)
         book_day = p.value_date if not closed[p.value_date] else today
 
-        first = seen_refs.get(p.reference) or _reference_imported_before(session, centre_id, channel, p.reference,
-                                                                           line.id)
+        first = seen_refs.get(p.reference) or stored_before.get(p.reference[:128])
         if first is not None:
             line.status, line.payment_id = "duplicate", first.payment_id
             dup_of = session.get(Payment, first.payment_id) if first.payment_id else None
@@ -201,7 +205,7 @@ def match_lines(session: Session, statement: StatementImport, parsed: list[Parse
             continue
         seen_refs[p.reference] = line
 
-        if source in BANK_SOURCES:
+        if uncredited:
             # A gateway's or carrier's payout: one credit for a settlement batch's net sum, not one payment.
             is_batch, batch_found = settlements.match_bank_credit(session, centre_id, line)
             if is_batch:
@@ -290,11 +294,23 @@ def _is_closed(session: Session, centre_id: int, day: date) -> bool:
     return is_closed(session, centre_id, day)
 
 
-def _reference_imported_before(session: Session, centre_id: int, channel: str, reference: str,
-                               line_id: int) -> StatementLine | None:
-    return session.scalars(select(StatementLine).where(
-        StatementLine.centre_id == centre_id, StatementLine.channel == channel, StatementLine.reference == reference,
-        StatementLine.id != line_id, StatementLine.status != "duplicate").order_by(StatementLine.id)).first()
+def _has_uncredited_batches(session: Session, centre_id: int) -> bool:
+    return session.scalar(select(func.count()).select_from(SettlementBatch).where(
+        SettlementBatch.centre_id == centre_id, SettlementBatch.credit_line_id.is_(None))) > 0
+
+
+def _references_stored_before(session: Session, centre_id: int, channel: str,
+                               references: set[str]) -> dict[str, StatementLine]:
+    """The first stored line (not itself a duplicate) of each of `references`, by the order lines were stored."""
+    first: dict[str, StatementLine] = {}
+    refs = sorted(references)
+    for i in range(0, len(refs), 500):  # SQLite's bound-parameter limit
+        for line in session.scalars(select(StatementLine).where(
+                StatementLine.centre_id == centre_id, StatementLine.channel == channel,
+                StatementLine.reference.in_(refs[i:i + 500]), StatementLine.status != "duplicate")
+                .order_by(StatementLine.id)):
+            first.setdefault(line.reference, line)
+    return first
 
 
 def _payment_matched_before(session: Session, payment_id: int, line_id: int) -> bool:

@@ -54,3 +54,23 @@ def page(browser):
     yield page
     context.close()
     assert not refused, f"the browser refused something under the CSP: {refused}"
+
+
+@pytest.fixture
+def job_worker(app):
+    """Background jobs run by worker threads beside the live server, as the embedded default runs them
+    (core.jobs.InProcessWorker), instead of at commit inside the request that queued them.
+
+    Opt-in: a test that needs work to proceed while it goes on (a statement import and its progress bar)
+    asks for it; the other tests keep the suite's immediate jobs. Two threads, so a long job (the import)
+    leaves one free for the short ones (a receipt)."""
+    from core import jobs
+
+    jobs.huey.immediate = False  # a fresh in-memory queue, shared by the server's threads and the workers
+    worker = jobs.InProcessWorker(workers=2)
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        jobs.huey.immediate = True

@@ -366,11 +366,11 @@ def test_on_the_finance_page_an_empty_day_needs_the_box_ticked(client, session, 
     user = make_user(session, roles=("finance",))
     sign_in(client, user.username)
     sunday = local_day() - timedelta(days=3)
-    page = client.post("/staff/finance/close", data={"day": sunday.isoformat(),
+    page = client.post("/staff/finance/close", data={"day": sunday.isoformat(), "confirm": "1",
                                                      "csrf_token": csrf_token(client, "/staff/finance/")},
                        follow_redirects=True)
     assert "xác nhận khoá sổ ngày trống" in page.get_data(as_text=True)
     assert not is_closed(session, centre.id, sunday)
-    client.post("/staff/finance/close", data={"day": sunday.isoformat(), "allow_empty": "1",
+    client.post("/staff/finance/close", data={"day": sunday.isoformat(), "allow_empty": "1", "confirm": "1",
                                               "csrf_token": csrf_token(client, "/staff/finance/")})
     assert is_closed(session, centre.id, sunday)
