@@ -167,7 +167,10 @@ def main() -> int:
     url = f"http://127.0.0.1:{port}"
     http = requests.Session()
     try:
-        for _ in range(200):
+        # Up to two minutes for the server to start: on a loaded machine building the app has taken 45 s.
+        for _ in range(1200):
+            if server.poll() is not None:
+                raise SystemExit(f"the server did not start:\n{server.stderr.read().decode()}")
             try:
                 http.get(f"{url}/healthz", timeout=1)
                 break

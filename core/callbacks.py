@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -40,7 +40,7 @@ def store(db: Database, raw: RawCallback) -> int:
               "headers": {k: v for k, v in raw.headers.items() if k.lower() not in _DROP_HEADERS},
               "body": raw.body, "remote_addr": raw.remote_addr, "received_at": utcnow()}
     with db.engine.begin() as conn:
-        return conn.execute(insert(InboundCallback).values(**values)).inserted_primary_key[0]
+        return conn.execute(_INSERT, values).inserted_primary_key[0]
 
 
 def settle(session: Session, callback_id: int, outcome: str, *, detail: str | None = None,
@@ -54,14 +54,26 @@ def settle(session: Session, callback_id: int, outcome: str, *, detail: str | No
         values["dedup_key"] = dedup_key
     if entity_type is not None:
         values["entity_type"], values["entity_id"] = entity_type, None if entity_id is None else str(entity_id)
-    table = InboundCallback.__table__
     # A Core UPDATE on the transaction's connection: the ORM's bulk-update machinery costs more than the
     # statement here. A row the session holds (a caller read it back) is told the new values.
-    session.connection().execute(update(table).where(table.c.id == callback_id).values(**values))
+    session.connection().execute(_settle_statement(tuple(values)), {"callback_id": callback_id, **values})
     row = session.identity_map.get(session.identity_key(InboundCallback, callback_id))
     if row is not None:
         for key, value in values.items():
             set_committed_value(row, key, value)
+
+
+_TABLE = InboundCallback.__table__
+_INSERT = _TABLE.insert()
+_SETTLE: dict[tuple[str, ...], object] = {}
+
+
+def _settle_statement(keys: tuple[str, ...]):
+    """The UPDATE for these columns, built once (building it and its cache key cost more than running it)."""
+    stmt = _SETTLE.get(keys)
+    if stmt is None:
+        stmt = _SETTLE[keys] = update(_TABLE).where(_TABLE.c.id == bindparam("callback_id"))
+    return stmt
 
 
 def seen_before(session: Session, source: str, dedup_key: str, *, exclude_id: int | None = None) -> bool:

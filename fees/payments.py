@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from sqlalchemy import event, or_, select, update
+from sqlalchemy import bindparam, event, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -301,14 +301,11 @@ def lock_payment(session: Session, *, payment_id: int | None = None, code: str |
     held = locked.get(("id", payment_id) if payment_id is not None else ("code", code))
     if held is not None and held in session:
         return held
-    cond = Payment.id == payment_id if payment_id is not None else Payment.code == code
-    if session.get_bind().dialect.name == "sqlite":
-        # The no-op UPDATE hands back the row it locked (RETURNING): one statement, not an UPDATE then a SELECT.
-        stmt = update(Payment).where(cond).values(id=Payment.id).returning(Payment)
-        options = {"populate_existing": True, "synchronize_session": False}
-    else:
-        stmt, options = select(Payment).where(cond).with_for_update(), {"populate_existing": True}
-    payment = session.scalars(stmt, execution_options=options).first()
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    stmt = _lock_statement("id" if payment_id is not None else "code", sqlite)
+    options = {"populate_existing": True, "synchronize_session": False} if sqlite else {"populate_existing": True}
+    payment = session.scalars(stmt, {"key": payment_id if payment_id is not None else code},
+                              execution_options=options).first()
     if payment is not None:
         locked = _locks_held(session)  # the transaction may have begun with this statement
         locked[("id", payment.id)] = locked[("code", payment.code)] = payment
@@ -316,6 +313,30 @@ def lock_payment(session: Session, *, payment_id: int | None = None, code: str |
 
 
 _LOCKS = "hcc_payment_locks"
+# Statements of the hot paths (an IPN), built once: building a statement and its cache key on every call
+# cost more than running it.
+_STATEMENTS: dict[tuple, object] = {}
+
+
+def _lock_statement(by: str, sqlite: bool):
+    stmt = _STATEMENTS.get(("lock", by, sqlite))
+    if stmt is None:
+        cond = (Payment.id if by == "id" else Payment.code) == bindparam("key")
+        # SQLite: the no-op UPDATE hands back the row it locked (RETURNING): one statement, not an UPDATE
+        # then a SELECT.
+        stmt = (update(Payment).where(cond).values(id=Payment.id).returning(Payment) if sqlite
+                else select(Payment).where(cond).with_for_update())
+        _STATEMENTS[("lock", by, sqlite)] = stmt
+    return stmt
+
+
+def _transition_statement(keys: tuple[str, ...]):
+    stmt = _STATEMENTS.get(("transition", keys))
+    if stmt is None:
+        stmt = (update(Payment).where(Payment.id == bindparam("payment_id"), Payment.status == bindparam("before"))
+                .values({k: bindparam(f"new_{k}") for k in keys}).execution_options(synchronize_session=False))
+        _STATEMENTS[("transition", keys)] = stmt
+    return stmt
 
 
 def _locks_held(session: Session) -> dict[tuple[str, object], Payment]:
@@ -357,8 +378,8 @@ def transition(session: Session, payment: Payment, to: str, *, actor: audit.Acto
     values = {"status": to, "updated_at": now, **changes}
     if to == "paid" and "paid_at" not in changes:
         values["paid_at"] = now
-    result = session.execute(update(Payment).where(Payment.id == payment.id, Payment.status == before)
-                             .values(**values).execution_options(synchronize_session=False))
+    result = session.execute(_transition_statement(tuple(sorted(values))),
+                             {"payment_id": payment.id, "before": before, **{f"new_{k}": v for k, v in values.items()}})
     if result.rowcount != 1:
         session.refresh(payment)
         raise TransitionError(payment, to)
