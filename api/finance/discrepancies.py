@@ -202,10 +202,11 @@ def resolve():
         flash(t("disc.confirm_required"), "error")
         return _render(session, chosen, filters, page_number, bulk=_bulk_form(), status=400)
     form = _bulk_form()
-    try:
-        expected, max_id = int(request.form.get("expected", "")), int(request.form.get("max_id", ""))
-    except ValueError:
+    expected, max_id = (request.form.get(name, "").strip() for name in ("expected", "max_id"))
+    # Row counts and ids: small non-negative integers (a database refuses a bind beyond 64 bits with a 500).
+    if not (expected.isdigit() and max_id.isdigit() and int(expected) < 2**31 and int(max_id) < 2**31):
         abort(400)
+    expected, max_id = int(expected), int(max_id)
     ids = None if form["scope"] == "all" else form["ids"]
     try:
         if expected > dl.INLINE_MAX:

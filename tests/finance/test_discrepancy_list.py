@@ -219,6 +219,15 @@ def test_without_the_confirmation_box_nothing_is_resolved(officer, session, mont
     assert session.scalar(select(func.count()).select_from(AuditLog)) == before
 
 
+@pytest.mark.parametrize("expected, max_id", [("", "5"), ("3", "x"), ("-1", "5"), ("3", "99999999999999999999999")])
+def test_a_tampered_confirmation_is_a_400_and_changes_nothing(officer, session, month, expected, max_id):
+    resp = officer.post(f"{LIST}/resolve", data={"csrf_token": csrf_token(officer, LIST), "scope": "all",
+                                                 "import": month["vnpay"], "action": "accept", "note": NOTE,
+                                                 "confirm": "1", "expected": expected, "max_id": max_id})
+    assert resp.status_code == 400
+    assert open_count(session, import_id=month["vnpay"]) == 50
+
+
 def test_asking_without_a_note_or_a_selection_names_what_is_missing(officer, month):
     status, html = confirm(officer, {"import": month["big"], "scope": "selected", "action": "accept", "note": "  "})
     assert status == 400
