@@ -25,8 +25,8 @@ from core.clock import day_bounds_utc, local_day, utcnow
 from core.errors import InvalidInput
 from core.settings import Setting, register_settings
 from fees.gateways.attempts import payment_code_for
-from fees.models import Payment
 from fees.gateways.settlement_sandbox import FeeRate
+from fees.models import Payment
 from finance.models import (
     SETTLEMENT_SOURCES,
     SOURCES,

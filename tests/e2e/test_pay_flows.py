@@ -211,8 +211,8 @@ def test_paid_in_the_first_of_two_vnpay_tabs_querydr_and_refund_still_find_it(li
 def test_a_refund_whose_answer_is_lost_is_confirmed_by_querydr_not_sent_twice(live_server, api_key, session, app):
     # VNPAY takes the refund but its answer never arrives (the sandbox answers 504): the refund waits for
     # querydr, the sweep asks, and VNPAY's word ends it; the money goes back once.
-    from fees.jobs import redrive_refunds
     from fees.gateways import ledger
+    from fees.jobs import redrive_refunds
 
     app.extensions["hcc"].settings.extra["HCC_REFUND_NEEDS_APPROVAL"] = "0"
     finance = make_api_key(session, roles=("finance",), name="Kế toán")

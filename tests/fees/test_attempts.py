@@ -18,10 +18,10 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from core.models import AuditLog
+from fees.gateways import ledger
 from fees.gateways import momo as momo_wire
 from fees.gateways import vnpay as vnpay_wire
 from fees.models import GatewayAttempt, Payment, Refund
-from fees.gateways import ledger
 from tests.fees.factories import make_payment
 
 TMN, SECRET = "HCCSBX01", "SANDBOXVNPAYSECRETHCC0000000000"

@@ -246,8 +246,8 @@ def test_a_default_payment_refuses_an_ipn_signed_by_a_units_merchant(client, ses
 
 
 def test_pay_and_refund_a_units_payment_through_the_vnpay_sandbox(live_server, session, centre, hcc_settings):
-    from fees.refunds import request_refund
     from fees.gateways import ledger
+    from fees.refunds import request_refund
 
     unit = make_unit(session, hcc_settings, centre, vnpay_account=(STP_TMN, STP_SECRET))
     payment = make_unit_payment(session, centre, unit)

@@ -18,16 +18,15 @@ from sqlalchemy import select
 
 from core import audit, jobs
 from core.clock import utcnow
-from fees.gateways import attempts
+from fees.gateways import attempts, ledger
 from fees.gateways import momo as momo_wire
 from fees.gateways import vnpay as vnpay_wire
 from fees.gateways.base import get_gateway
+from fees.gateways.momo import sandbox as momo_side
+from fees.gateways.vnpay import sandbox as vnpay_side
 from fees.models import Payment, Refund
 from fees.payments import transition
 from fees.refunds import RESEND_AFTER, execute_refund, request_refund
-from fees.gateways import ledger
-from fees.gateways.momo import sandbox as momo_side
-from fees.gateways.vnpay import sandbox as vnpay_side
 from tests.fees.factories import make_payment
 
 TMN, SECRET = "HCCSBX01", "SANDBOXVNPAYSECRETHCC0000000000"

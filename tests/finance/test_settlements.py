@@ -14,10 +14,10 @@ from sqlalchemy import select
 from core import audit
 from core.accounts import ensure_demo_centre
 from core.clock import VN_TZ, local_day
-from fees.gateways.attempts import open_attempt
-from fees.payments import ItemRequest, Payer, create_payment, lock_payment, transition
 from fees.gateways import ledger
+from fees.gateways.attempts import open_attempt
 from fees.gateways.settlement_sandbox import FeeRate, settlement_file
+from fees.payments import ItemRequest, Payer, create_payment, lock_payment, transition
 from finance.closing import close_day
 from finance.models import Discrepancy, FeeBooking, SettlementBatch, StatementLine
 from finance.reconcile import import_statement
