@@ -30,6 +30,7 @@ none).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from datetime import datetime
 
@@ -81,11 +82,14 @@ def _find_by_id(root: etree._Element, ident: str) -> etree._Element:
     return found[0]
 
 
+# A certificate's DER and subject are the same on every signature it makes: parsed once per certificate.
+@functools.lru_cache(maxsize=64)
 def _pem_body(pem: bytes) -> str:
     cert = x509.load_pem_x509_certificate(pem)
     return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
 
 
+@functools.lru_cache(maxsize=64)
 def subject_name(pem: bytes) -> str:
     """The certificate's subject as RFC 4514 text (most specific first: `CN=...,O=...,C=VN`)."""
     return x509.load_pem_x509_certificate(pem).subject.rfc4514_string()
