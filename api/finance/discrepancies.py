@@ -99,8 +99,18 @@ def number(n: int) -> str:
 
 
 def _chosen():
-    from api.pages import chosen_centre
+    """The centre shown: `?centre=CODE`, else the centre of the import named (a link from the import page
+    carries only `?import=`), if it is one of the user's, else the user's home centre."""
+    from flask_login import current_user
 
+    from api.pages import chosen_centre
+    from core.models import Centre
+
+    raw = (request.values.get("import") or "").strip()
+    if not (request.values.get("centre") or "").strip() and raw.isdigit() and 0 < int(raw) < 2**31:
+        statement = db_session().get(StatementImport, int(raw))
+        if statement is not None and current_user.sees(statement.centre_id):
+            return db_session().get(Centre, statement.centre_id)
     return chosen_centre()
 
 

@@ -296,6 +296,18 @@ def test_another_centres_rows_never_appear_and_its_import_shows_nothing(app, ses
     assert open_count(session, centre_id=centre.id) == BIG + 50
 
 
+def test_a_user_of_several_centres_opens_an_import_of_any_of_theirs_by_its_id_alone(app, session, month, centre):
+    both = app.test_client()
+    sign_in(both, make_user(session, roles=("finance",), centre=month["centre_b"], also=[centre]).username)
+    page = both.get(f"{LIST}?import={month['vnpay']}")  # A's import; the user's home centre is B
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "50 chênh lệch" in html and centre.name in html
+    ids_a = set(session.scalars(select(Discrepancy.id).where(Discrepancy.import_id == month["vnpay"])))
+    assert set(rows_on(html)) == ids_a
+    # Naming the centre still decides: B's list has no such import.
+    assert both.get(f"{LIST}?import={month['vnpay']}&centre={month['centre_b'].code}").status_code == 404
+
+
 def test_only_finance_opens_the_list(client, session):
     sign_in(client, make_user(session, roles=("dispatcher",)).username)
     assert client.get(LIST).status_code == 403
