@@ -118,3 +118,20 @@ def test_a_refund_counts_in_the_month_it_was_paid_out_whatever_touches_the_payme
     november = summary(session, centre.id, date(2026, 11, 1), date(2026, 11, 30))
     assert (october.refunds, october.refunded_payments) == (50_000, 1)
     assert (november.refunds, november.refunded_payments) == (0, 0)
+
+
+def test_the_daily_trend_has_every_day_of_the_month_by_channel_in_its_vietnamese_day(session, centre):
+    from datetime import time
+
+    from finance.reports import daily_by_channel
+    from tests.finance.factories import paid_payment
+
+    paid_payment(session, channel="vnpay", amount=200_000, on=date(2026, 11, 3))
+    paid_payment(session, channel="vnpay", amount=50_000, on=date(2026, 11, 3))
+    paid_payment(session, channel="vietqr", amount=150_000, on=date(2026, 11, 30), at=time(23, 30))  # 16:30 UTC
+    paid_payment(session, channel="momo", amount=70_000, on=date(2026, 12, 1), at=time(0, 30))  # November in UTC
+    session.commit()
+    trend = daily_by_channel(session, centre.id, date(2026, 11, 1), date(2026, 11, 30))
+    assert len(trend.days) == 30 and trend.channels == ["vnpay", "vietqr"]
+    assert trend.amounts["vnpay"][2] == 250_000 and sum(trend.amounts["vnpay"]) == 250_000
+    assert trend.amounts["vietqr"][29] == 150_000 and trend.total(29) == 150_000
