@@ -249,3 +249,20 @@ def test_the_dashboard_counts_discrepancies_by_type_and_charts_the_month(client,
     if day.month == local_day().month:  # yesterday is in the month shown by default
         assert 'src="data:image/svg+xml;base64,' in page
         assert re.search(rf"<th scope=\"row\">{day:%d/%m/%Y}</th><td class=\"amount\">[^<]*</td>", page)
+
+
+def test_a_job_that_fails_says_so_in_vietnamese_and_keeps_what_it_matched(client, session, centre, monkeypatch):
+    import_id = _queue(session, centre, a_day_of_statement(session, ok=2, unknown=1))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(reconcile, "_find_payment", broken)
+    imports.run_statement_import(import_id)  # queue_immediate: runs here, as a worker would
+    *_, (state, processed, *_) = _state(session, import_id)
+    assert (state, processed) == ("failed", 0)
+    finance_client(client, session)
+    status = client.get(f"/staff/finance/imports/{import_id}.json").get_json()
+    assert (status["state"], status["state_label"], status["discrepancies_url"]) == ("failed", "Lỗi", None)
+    assert status["message"] == ("Đối chiếu không hoàn tất: Đối chiếu dừng sau 0 dòng do lỗi hệ thống; các dòng đã "
+                                 "đối chiếu được giữ nguyên. Hãy báo quản trị hệ thống.")
