@@ -334,7 +334,7 @@ def _transition_statement(keys: tuple[str, ...]):
     stmt = _STATEMENTS.get(("transition", keys))
     if stmt is None:
         stmt = (update(Payment).where(Payment.id == bindparam("payment_id"), Payment.status == bindparam("before"))
-                .values({k: bindparam(f"new_{k}") for k in keys}).execution_options(synchronize_session=False))
+                .values({k: bindparam(f"new_{k}") for k in keys}))
         _STATEMENTS[("transition", keys)] = stmt
     return stmt
 
@@ -378,8 +378,12 @@ def transition(session: Session, payment: Payment, to: str, *, actor: audit.Acto
     values = {"status": to, "updated_at": now, **changes}
     if to == "paid" and "paid_at" not in changes:
         values["paid_at"] = now
-    result = session.execute(_transition_statement(tuple(sorted(values))),
-                             {"payment_id": payment.id, "before": before, **{f"new_{k}": v for k, v in values.items()}})
+    # Pending ORM changes first (what the caller set on the payment before the transition), then the UPDATE
+    # itself on the transaction's connection, without the ORM's bulk-update machinery around it.
+    session.flush()
+    result = session.connection().execute(
+        _transition_statement(tuple(sorted(values))),
+        {"payment_id": payment.id, "before": before, **{f"new_{k}": v for k, v in values.items()}})
     if result.rowcount != 1:
         session.refresh(payment)
         raise TransitionError(payment, to)
