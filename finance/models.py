@@ -108,6 +108,10 @@ class Discrepancy(Base):
     """A difference between our payments and someone else's record of the money, for finance to resolve."""
 
     __tablename__ = "discrepancy"
+    __table_args__ = (  # the discrepancy list's paging (finance.discrepancies), migration 0021
+        Index("ix_discrepancy_centre_status_day", "centre_id", "status", "day", "id"),
+        Index("ix_discrepancy_import_status_day", "import_id", "status", "day", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id"), index=True)

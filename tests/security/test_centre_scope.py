@@ -613,7 +613,11 @@ def test_staff_of_several_centres_see_each_of_theirs_on_pages_and_no_other(app, 
     centre_b, centre_c = make_centre(session, "BN-B"), make_centre(session, "BN-C")
     receipt_a = _receipt(session, settings)
     shipment_a = _shipment(session, settings)
-    pages = {f"/staff/receipts/{receipt_a}", f"/staff/dispatch/{shipment_a}"}
+    import_a = _import(session, settings)
+    pages = {f"/staff/receipts/{receipt_a}", f"/staff/dispatch/{shipment_a}",
+             f"/staff/finance/discrepancies?centre={centre_a.code}",
+             f"/staff/finance/discrepancies?centre={centre_a.code}&import={import_a}",
+             f"/staff/finance/discrepancies?import={import_a}"}
     for also, expected in (([centre_a], 200), ([centre_c], 404)):
         user = make_user(session, roles=("finance", "dispatcher"), centre=centre_b, also=also)
         browser = app.test_client()
@@ -624,6 +628,17 @@ def test_staff_of_several_centres_see_each_of_theirs_on_pages_and_no_other(app, 
         assert (centre_a.code in desk) == (expected == 200)
         register = browser.get(f"/staff/receipts/?centre={centre_a.code}")
         assert register.status_code == expected
+        # B's own discrepancy list never holds A's import, whoever asks; nor do its bulk forms reach A's rows.
+        assert browser.get(f"/staff/finance/discrepancies?centre={centre_b.code}&import={import_a}").status_code == 404
+        if expected == 404:
+            token = csrf_token(browser, "/staff/finance/discrepancies")
+            for step in ("confirm", "resolve"):
+                for centre_arg in ({"centre": centre_a.code}, {}):
+                    resp = browser.post(f"/staff/finance/discrepancies/{step}",
+                                        data={"csrf_token": token, "import": import_a, "scope": "all",
+                                              "action": "accept", "note": "Kiểm thử", "confirm": "1",
+                                              "expected": "1", "max_id": "1", **centre_arg})
+                    assert resp.status_code == 404, (step, centre_arg)
 
 
 def test_a_fee_of_a_unit_not_served_at_the_keys_centre_is_refused_naming_it(client, session, centre_a):
