@@ -10,9 +10,18 @@ import fcntl
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.settings import Settings
+
+
+@dataclass
+class Reply:
+    """A sandbox's answer: the HTTP status and the JSON body (both providers' sandboxes answer with it)."""
+
+    status: int
+    body: dict = field(default_factory=dict)
 
 
 @contextmanager

@@ -9,8 +9,8 @@ import secrets
 from core.clock import utcnow
 from core.settings import Settings
 from messaging import sandbox_store
+from messaging.sandbox_store import Reply
 from messaging.sms.payloads import SEND_PATH, STATUS_PATH
-from messaging.zalo.sandbox import Reply
 
 PROVIDER = "esms"
 

@@ -8,21 +8,15 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass, field
 
 from core.clock import utcnow
 from core.settings import Settings
 from messaging import sandbox_store
+from messaging.sandbox_store import Reply
 from messaging.zalo.payloads import REFRESH_PATH, SEND_PATH
 
 PROVIDER = "zalo"
 OAUTH_PREFIX = "/oauth"
-
-
-@dataclass
-class Reply:
-    status: int
-    body: dict = field(default_factory=dict)
 
 
 def _err(error: int, message: str) -> Reply:
