@@ -22,7 +22,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
@@ -135,26 +135,56 @@ def _check_certificate(unit: CollectingUnit, now) -> None:
                                               f"{day}; ngừng cấp biên lai cho đơn vị cho đến khi cập nhật khóa ký mới.")
 
 
-def _lock_counter(session: Session, series: ReceiptSeries) -> ReceiptCounter:
-    """The series' counter row, created if missing, locked for the rest of the transaction.
+def _counter_upsert(dialect: str):
+    """The counter's create-or-lock statement for a dialect, built once (its values are bound per call)."""
+    stmt = _COUNTER_UPSERT.get(dialect)
+    if stmt is None:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        table = ReceiptCounter.__table__
+        # Insert the row, or on conflict "update" it to itself, which takes the row lock as
+        # SELECT ... FOR UPDATE does (PostgreSQL) or the write lock (SQLite), and return it either way.
+        # A Core statement on the table: the counter is read and written only here, so it needs none of
+        # the ORM's bookkeeping.
+        stmt = _COUNTER_UPSERT[dialect] = (
+            insert(table).values(series_id=bindparam("series_id"), centre_id=None, template=bindparam("template"),
+                                 symbol=bindparam("symbol"), year=bindparam("year"), last_number=0)
+            .on_conflict_do_update(index_elements=[table.c.series_id], set_={"last_number": table.c.last_number})
+            .returning(table.c.id, table.c.last_number))
+    return stmt
+
+
+_COUNTER_UPSERT: dict = {}
+_COUNTER_TAKE = (update(ReceiptCounter.__table__).where(ReceiptCounter.__table__.c.id == bindparam("counter_id"))
+                 .values(last_number=bindparam("number")))
+
+
+@dataclass(frozen=True)
+class _LockedCounter:
+    id: int
+    last_number: int
+
+
+def _lock_counter(session: Session, series: ReceiptSeries) -> _LockedCounter:
+    """The series' counter row (its id and last number), created if missing, locked for the rest of the
+    transaction.
 
     PostgreSQL: the upsert locks the row as SELECT ... FOR UPDATE would, so concurrent workers queue on
     it. SQLite: the upsert takes the database write lock, which serialises writers the same way.
     """
-    values = {"series_id": series.id, "centre_id": None, "template": series.template, "symbol": series.symbol,
-              "year": series.year, "last_number": 0}
-    # One statement: insert the row, or on conflict "update" it to itself, which takes the row lock as
-    # SELECT ... FOR UPDATE does (PostgreSQL) or the write lock (SQLite), and return it either way.
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (insert(ReceiptCounter).values(**values)
-            .on_conflict_do_update(index_elements=[ReceiptCounter.series_id],
-                                   set_={"last_number": ReceiptCounter.last_number})
-            .returning(ReceiptCounter))
-    return session.scalars(stmt, execution_options={"populate_existing": True}).one()
+    conn = session.connection()
+    row = conn.execute(_counter_upsert(conn.dialect.name), {"series_id": series.id, "template": series.template,
+                                                            "symbol": series.symbol, "year": series.year}).one()
+    return _LockedCounter(row.id, row.last_number)
 
 
-def _series_and_counter(session: Session, unit: CollectingUnit, now) -> tuple[ReceiptSeries, ReceiptCounter]:
+def _take_number(session: Session, counter: _LockedCounter) -> int:
+    """The next number of the locked counter, written at once (the caller still holds the lock)."""
+    number = counter.last_number + 1
+    session.connection().execute(_COUNTER_TAKE, {"counter_id": counter.id, "number": number})
+    return number
+
+
+def _series_and_counter(session: Session, unit: CollectingUnit, now) -> tuple[ReceiptSeries, _LockedCounter]:
     """The unit's series for `now` and its counter, locked. The series is chosen again under the lock, so
     its first use (registered → in_use) happens once even with racing workers."""
     day = local_day(now)
@@ -244,8 +274,7 @@ def allocate_receipt(session: Session, payment_id: int, unit_id: int | None = No
         if existing is not None:
             return existing
     items = _items_of_unit(session, payment, unit)
-    counter.last_number += 1
-    number = counter.last_number
+    number = _take_number(session, counter)
     width = series.number_width or 7
     code = new_code(LOOKUP_CODE_LENGTH)
     collected_at = payment.paid_at or now
@@ -395,8 +424,8 @@ def issue_receipts(session: Session, payment_id: int) -> list[Receipt]:
     and the others are issued. Returns the receipts there are, by unit code.
     """
     # Held for the whole call: the session's identity map is weak, and delivery needs the payment again.
-    # Its lines come in the same query (every receipt reads them).
-    payment = session.get(Payment, payment_id, options=[joinedload(Payment.items)])
+    # Its lines and its centre come in the same query (every receipt reads them).
+    payment = session.get(Payment, payment_id, options=[joinedload(Payment.items), joinedload(Payment.centre)])
     if payment is None:
         raise NotFound("payment not found")
     if payment.status not in RECEIPTABLE:
