@@ -158,6 +158,11 @@ _COUNTER_TAKE = (update(ReceiptCounter.__table__).where(ReceiptCounter.__table__
                  .values(last_number=bindparam("number")))
 
 
+# The payment's latest receipt of a unit, if any (allocate_receipt's idempotency check, under the counter lock).
+_EXISTING = (select(Receipt.id).where(Receipt.payment_id == bindparam("payment_id"), Receipt.unit_id == bindparam("unit_id"))
+             .order_by(Receipt.id.desc()).limit(1))
+
+
 @dataclass(frozen=True)
 class _LockedCounter:
     id: int
@@ -171,6 +176,7 @@ def _lock_counter(session: Session, series: ReceiptSeries) -> _LockedCounter:
     PostgreSQL: the upsert locks the row as SELECT ... FOR UPDATE would, so concurrent workers queue on
     it. SQLite: the upsert takes the database write lock, which serialises writers the same way.
     """
+    session.flush()  # what is pending goes first, as the ORM's autoflush did before this Core statement
     conn = session.connection()
     row = conn.execute(_counter_upsert(conn.dialect.name), {"series_id": series.id, "template": series.template,
                                                             "symbol": series.symbol, "year": series.year}).one()
@@ -269,10 +275,11 @@ def allocate_receipt(session: Session, payment_id: int, unit_id: int | None = No
     series, counter = _series_and_counter(session, unit, now)
     # Under the lock: a receipt committed by a racing worker is visible now.
     if replaces is None:
-        existing = session.scalars(select(Receipt).where(Receipt.payment_id == payment_id, Receipt.unit_id == unit.id)
-                                   .order_by(Receipt.id.desc())).first()
+        # Its id by a Core query (usually there is none), the object from the session's identity map or one load.
+        session.flush()
+        existing = session.connection().execute(_EXISTING, {"payment_id": payment_id, "unit_id": unit.id}).scalar()
         if existing is not None:
-            return existing
+            return session.get(Receipt, existing)
     items = _items_of_unit(session, payment, unit)
     number = _take_number(session, counter)
     width = series.number_width or 7

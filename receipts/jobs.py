@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from core import audit, events, jobs
@@ -46,6 +46,13 @@ def _on_payment_refunded(session: Session, payment_id: int, **_):
     record_refunds(session, payment_id)
 
 
+# Whether the payment has a succeeded refund not yet documented on a receipt (the query of record_refunds, its id only).
+_ANY_UNDOCUMENTED = (select(Refund.id)
+                     .where(Refund.payment_id == bindparam("payment_id"), Refund.status == "succeeded",
+                            Refund.id.not_in(select(ReceiptRefund.refund_id)))
+                     .limit(1))
+
+
 def record_refunds(session: Session, payment_id: int) -> list[ReceiptRefund]:
     """Link every succeeded refund of the payment not yet documented to the payment's receipts.
 
@@ -53,6 +60,9 @@ def record_refunds(session: Session, payment_id: int) -> list[ReceiptRefund]:
     still has unrefunded: a full refund gives each receipt its whole amount back. The receipts stay
     issued; only a receipt made in error is cancelled or replaced (receipts.issuance, 04/SS-CTĐT).
     """
+    session.flush()  # the existence check below reads the connection directly, as the query after it would
+    if session.connection().execute(_ANY_UNDOCUMENTED, {"payment_id": payment_id}).first() is None:
+        return []  # the usual case on issuance: no refund at all (one small Core query, no ORM load)
     done = select(ReceiptRefund.refund_id)
     refunds = session.scalars(select(Refund).where(Refund.payment_id == payment_id, Refund.status == "succeeded",
                                                    Refund.id.not_in(done)).order_by(Refund.id)).all()
