@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from core import audit, events, jobs
 from core.clock import local_day, utcnow
@@ -37,7 +38,7 @@ from core.settings import Settings
 from core.text import clean_text
 from fees.models import Payment, PaymentItem
 from province.models import CollectingUnit, ReceiptSeries
-from province.series import NoSeriesError, series_for_issue, usable_series
+from province.series import USABLE, NoSeriesError, series_for_issue
 from province.units import units_served_at
 from receipts.content import (
     KIND_LABELS,
@@ -169,9 +170,9 @@ class _LockedCounter:
     last_number: int
 
 
-def _lock_counter(session: Session, series: ReceiptSeries) -> _LockedCounter:
-    """The series' counter row (its id and last number), created if missing, locked for the rest of the
-    transaction.
+def _lock_counter(session: Session, series) -> _LockedCounter:
+    """The counter row (its id and last number) of a series (a ReceiptSeries, or a row with its id, template,
+    symbol and year), created if missing, locked for the rest of the transaction.
 
     PostgreSQL: the upsert locks the row as SELECT ... FOR UPDATE would, so concurrent workers queue on
     it. SQLite: the upsert takes the database write lock, which serialises writers the same way.
@@ -190,17 +191,35 @@ def _take_number(session: Session, counter: _LockedCounter) -> int:
     return number
 
 
+# The unit's usable series of a year, as province.series.usable_series reads them, but only the columns the
+# counter needs: the candidate is read without the ORM, locked, then read again (as objects) under the lock.
+_CANDIDATES = (select(ReceiptSeries.id, ReceiptSeries.template, ReceiptSeries.symbol, ReceiptSeries.year,
+                      ReceiptSeries.state, ReceiptSeries.registered_on)
+               .where(ReceiptSeries.unit_id == bindparam("unit_id"), ReceiptSeries.year == bindparam("year"),
+                      ReceiptSeries.state.in_(USABLE)))
+
+
+def _candidate_series(session: Session, unit_id: int, day) -> list:
+    """usable_series(session, unit_id, day.year, day) as rows (id, template, symbol, year, state, registered_on)."""
+    session.flush()  # a series changed in this transaction counts, as with the ORM's autoflush
+    rows = session.connection().execute(_CANDIDATES, {"unit_id": unit_id, "year": day.year}).all()
+    rows = [r for r in rows if r.registered_on is None or r.registered_on <= day]
+    return sorted(rows, key=lambda r: (r.state != "in_use", r.id))
+
+
 def _series_and_counter(session: Session, unit: CollectingUnit, now) -> tuple[ReceiptSeries, _LockedCounter]:
     """The unit's series for `now` and its counter, locked. The series is chosen again under the lock, so
     its first use (registered → in_use) happens once even with racing workers."""
     day = local_day(now)
-    candidates = usable_series(session, unit.id, day.year, day)
+    candidates = _candidate_series(session, unit.id, day)
     try:
         if not candidates:
             series_for_issue(session, unit.id, now)  # raises NoSeriesError with the message staff need
         counter = _lock_counter(session, candidates[0])
-        for s in candidates:  # read again under the lock: a racing worker may have put one in use
-            session.expire(s)
+        for row in candidates:  # read again under the lock: a racing worker may have put one in use
+            loaded = session.identity_map.get(identity_key(ReceiptSeries, row.id))
+            if loaded is not None:
+                session.expire(loaded)
         series = series_for_issue(session, unit.id, now)
     except NoSeriesError as e:
         raise UnitCannotIssueError(unit.code, str(e)) from e
