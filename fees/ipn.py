@@ -27,7 +27,7 @@ from fees.gateways.base import (
     whole_dong,
 )
 from fees.gateways.vietqr.payloads import code_in_description
-from fees.models import Payment
+from fees.models import GatewayAttempt, Payment
 from fees.payments import add_flag, lock_payment, transition
 from fees.refunds import refund_second_payment
 from fees.settlement import PAID_STATES, flag_for_finance, settle_gateway_payment
@@ -37,7 +37,7 @@ __all__ = ["Verdict", "judge", "lookup_for_return", "receive", "whole_dong"]
 
 def _note_order(session: Session, settings: Settings, settled, *, gateway: str, order_ref: str, success: bool,
                 amount: int, transaction_ref: str | None, raw_status: str | None, merchant_id: str,
-                actor: audit.Actor) -> None:
+                actor: audit.Actor, attempt: GatewayAttempt | None = None) -> None:
     """Record what the notification said about its order; a second payment of the fee (an older order paid
     after a newer one, or after another channel) goes to the refund flow, once per order."""
     payment = settled.payment
@@ -47,7 +47,7 @@ def _note_order(session: Session, settings: Settings, settled, *, gateway: str, 
     if outcome is None and not success and settled.result == "already":
         outcome = "failed"  # a cancelled or failed order of a payment already settled otherwise
     attempt = attempts.note(session, payment, gateway, order_ref, outcome=outcome, transaction_ref=transaction_ref,
-                            raw_status=raw_status, amount=amount, merchant_id=merchant_id)
+                            raw_status=raw_status, amount=amount, merchant_id=merchant_id, attempt=attempt)
     if settled.result == "paid_twice":
         refund_second_payment(session, payment, attempt, actor=actor,
                               needs_approval=settings.get_bool("HCC_REFUND_NEEDS_APPROVAL", True))
@@ -59,7 +59,8 @@ def _settled_outcome(result: str) -> str:
 
 
 def _payment_takes(session: Session, settings: Settings, code: str, gateway_name: str,
-                   account: MerchantAccount, order_ref: str | None = None) -> bool:
+                   account: MerchantAccount, order_ref: str | None = None,
+                   attempt: GatewayAttempt | None = None) -> bool:
     """Whether the payment with this code (if there is one) is paid into `account` at the gateway.
 
     A notification verified with one merchant's secret speaks only for that merchant's orders: another
@@ -69,7 +70,8 @@ def _payment_takes(session: Session, settings: Settings, code: str, gateway_name
     payment = lock_payment(session, code=code)
     if payment is None:
         return True
-    attempt = attempts.find(session, gateway_name, order_ref) if order_ref else None
+    if attempt is None and order_ref:
+        attempt = attempts.find(session, gateway_name, order_ref)
     if attempt is not None and attempt.merchant_id:
         # The order was opened here with one merchant: only that merchant's word counts for it.
         return attempt.merchant_id == account.merchant_id
@@ -114,9 +116,16 @@ def judge(session: Session, settings: Settings, notification: Notification, *, c
     if n.pending:
         return Verdict("accepted", "pending", "not final yet")
     account = n.account
-    # Each checkout attempt is its own gateway order: the attempts table maps it back to the payment.
-    code = attempts.payment_code_for(session, n.gateway, n.order_ref)
-    if account is None or not _payment_takes(session, settings, code, n.gateway, account, n.order_ref):
+    # Each checkout attempt is its own gateway order: the attempts table maps it back to the payment. Its row
+    # is read once and handed on (the merchant check and the order's note use the same row), and its payment
+    # is locked now, by id, rather than read here and locked again below (the lock is held to the commit).
+    attempt = attempts.find(session, n.gateway, n.order_ref)
+    locked = lock_payment(session, payment_id=attempt.payment_id) if attempt is not None and account is not None \
+        else None
+    code = locked.code if locked is not None else attempts.payment_code_for(session, n.gateway, n.order_ref,
+                                                                            attempt=attempt)
+    if account is None or not _payment_takes(session, settings, code, n.gateway, account, n.order_ref,
+                                             attempt=attempt):
         return Verdict("rejected", "other_merchant", f"order is not {n.merchant_label} {n.merchant_id}'s")
     actor = audit.Actor(type="gateway", id=n.actor_id or n.gateway, name=n.actor_name or n.gateway)
     settled = settle_gateway_payment(session, channel=n.gateway, order_code=code, amount=n.amount,
@@ -125,7 +134,7 @@ def judge(session: Session, settings: Settings, notification: Notification, *, c
                                      if n.success else None)
     _note_order(session, settings, settled, gateway=n.gateway, order_ref=n.order_ref, success=n.success,
                 amount=n.amount, transaction_ref=n.transaction_ref if n.success else None, raw_status=n.raw_status,
-                merchant_id=account.merchant_id, actor=actor)
+                merchant_id=account.merchant_id, actor=actor, attempt=attempt)
     return Verdict(_settled_outcome(settled.result), settled.result, settled.detail or settled.result,
                    settled.payment.id if settled.payment else None, n.dedup_key)
 

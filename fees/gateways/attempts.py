@@ -72,10 +72,14 @@ def find(session: Session, gateway: str, order_ref: str) -> GatewayAttempt | Non
                                                         GatewayAttempt.order_ref == order_ref)).first()
 
 
-def payment_code_for(session: Session, gateway: str, order_ref: str) -> str:
+NOT_LOOKED_UP = object()
+
+
+def payment_code_for(session: Session, gateway: str, order_ref: str, *, attempt=NOT_LOOKED_UP) -> str:
     """The code of the payment a gateway order belongs to: from the table, else (an order from before it)
-    from the reference itself."""
-    attempt = find(session, gateway, order_ref)
+    from the reference itself. `attempt`: the order's row (or None) when the caller has looked it up."""
+    if attempt is NOT_LOOKED_UP:
+        attempt = find(session, gateway, order_ref)
     if attempt is not None:
         return attempt.payment.code
     if ATTEMPT_MARK in order_ref:
@@ -156,12 +160,13 @@ def paid_order(session: Session, payment: Payment, gateway: str) -> GatewayOrder
 
 def note(session: Session, payment: Payment, gateway: str, order_ref: str, *, outcome: str | None,
          transaction_ref: str | None, raw_status: str | None, amount: int | None = None,
-         merchant_id: str | None = None) -> GatewayAttempt:
+         merchant_id: str | None = None, attempt: GatewayAttempt | None = None) -> GatewayAttempt:
     """Record what the gateway said about one order (making its row if it was opened before this table).
 
     `outcome` None leaves it as it is (a replay, or an answer that does not change the order). An order that
     paid is never turned back by a later answer."""
-    attempt = find(session, gateway, order_ref)
+    if attempt is None or attempt.order_ref != order_ref or attempt.gateway != gateway:
+        attempt = find(session, gateway, order_ref)  # unless the caller looked the row up already
     if attempt is None:
         attempt = GatewayAttempt(payment_id=payment.id, seq=_next_seq(session, payment), gateway=gateway,
                                  order_ref=order_ref, merchant_id=merchant_id,
