@@ -14,6 +14,7 @@ from werkzeug.exceptions import TooManyRequests
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core.settings import Setting, Settings, SettingsError, register_settings
+from fees.gateways.base import checkout_urls
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,7 @@ def _origin(url: str | None) -> str | None:
 
 def form_action_origins(settings: Settings) -> list[str]:
     """Where a form of ours may lead: here, and the gateways the pay form's answer redirects the citizen to."""
-    origins = [_origin(settings.public_url), _origin(settings.get("HCC_VNPAY_PAY_URL")),
-               _origin(settings.get("HCC_MOMO_API_URL"))]
+    origins = [_origin(settings.public_url), *(_origin(u) for u in checkout_urls(settings))]
     origins += [_origin(u) for u in (settings.get("HCC_CSP_FORM_ACTION") or "").split()]
     return list(dict.fromkeys(o for o in origins if o))
 

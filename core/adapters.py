@@ -69,6 +69,7 @@ class Registry(Generic[T]):
     def __init__(self, kind: str):
         self.kind = kind
         self.entries: dict[str, Entry[T]] = {}
+        _REGISTRIES[kind] = self
 
     def register(self, name: str, cls: type[T], *, required_settings: tuple[str, ...] = (), **extra: Any) -> type[T]:
         """Make `cls` available as `name` (registering a name again replaces it: a test's fake)."""
@@ -119,6 +120,18 @@ class Registry(Generic[T]):
         """The start-up check's sentences for adapters missing settings (one per adapter)."""
         return [f"the {name} {self.kind} needs {', '.join(missing)} (unset){hint}"
                 for name, missing in self.missing_settings(settings, names).items()]
+
+
+_REGISTRIES: dict[str, Registry[Any]] = {}
+
+
+def registry(kind: str) -> Registry[Any]:
+    """The registry of adapters of `kind` ("carrier", "gateway"), with every adapter module imported: how a
+    package below the adapters' own (province, for a unit's gateway credentials) reads what they declare."""
+    from core.registry import import_adapters
+
+    import_adapters()
+    return _REGISTRIES[kind]
 
 
 def decorator(registry: Registry[T], name: str, **kwargs: Any) -> Callable[[type[T]], type[T]]:

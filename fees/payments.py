@@ -23,13 +23,14 @@ from core.errors import Conflict, InvalidInput, NotFound
 from core.models import Centre
 from core.security import new_code
 from core.text import clean_text
+from fees.gateways.base import ONLINE_GATEWAYS
 from fees.models import CHANNELS, FEE_KINDS, FeeType, Payment, PaymentItem
 from province import fees as unit_fees
 from province.models import CollectingUnit
 from province.units import unit_ids_served_at, units_served_at
 
 DEFAULT_EXPIRY = timedelta(hours=24)
-ONLINE_CHANNELS = ["vnpay", "momo", "vietqr"]
+ONLINE_CHANNELS = ONLINE_GATEWAYS  # every registered online gateway (fees.gateways.base)
 
 # The state machine. A paid event for an expired request is money received: the request becomes paid
 # and is flagged for finance. Nothing leaves cancelled or refunded.

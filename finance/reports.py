@@ -13,11 +13,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.clock import day_bounds_utc
+from fees.gateways.base import ChannelLabels
 from fees.models import Payment, PaymentItem, Refund
 from finance.models import StatementLine
 
-CHANNEL_LABELS = {"vnpay": "VNPAY", "momo": "MoMo", "vietqr": "Chuyển khoản VietQR", "counter": "Tại quầy",
-                  "cod": "Thu hộ khi phát (COD)"}
+CHANNEL_LABELS = ChannelLabels({"vnpay": "VNPAY", "momo": "MoMo", "vietqr": "Chuyển khoản VietQR",
+                                "counter": "Tại quầy", "cod": "Thu hộ khi phát (COD)"})
 KIND_LABELS = {"phi": "Phí", "le_phi": "Lệ phí"}
 # Labels of the figures that report sections (receipts, dispatch) return.
 FIGURE_LABELS = {

@@ -8,12 +8,12 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
 from core.clock import day_bounds_utc
+from fees.gateways.base import AUTOMATIC_CHANNELS
 from fees.models import Payment
 from finance.closing import DayClosedError, _closed_on, _original, register_freeze_check
 from finance.reports import register_section
 from receipts.models import Receipt
 
-AUTOMATIC_CHANNELS = ("vnpay", "momo", "vietqr", "cod")
 # A receipt's legal content; its status may still move (cancel, replace) as a correction on a later day.
 FROZEN_RECEIPT_FIELDS = ("amount", "number", "symbol", "template", "content", "sha256", "storage_key",
                          "collected_at", "issued_at", "payment_id", "channel", "channel_ref")
@@ -34,7 +34,7 @@ def receipts_section(session: Session, centre_id: int, start: date, end: date) -
     # Online and COD payments of the period that have a receipt issued with no staff action: the
     # first receipt of the payment is still the current one (no cancellation or replacement).
     auto_paid = (Payment.centre_id == centre_id, Payment.paid_at >= lo, Payment.paid_at < hi,
-                 Payment.channel.in_(AUTOMATIC_CHANNELS))
+                 Payment.channel.in_(tuple(AUTOMATIC_CHANNELS)))
     online = session.scalar(select(func.count()).select_from(Payment).where(*auto_paid)) or 0
     untouched = session.scalar(select(func.count()).select_from(Payment).where(
         *auto_paid, Payment.id.in_(select(Receipt.payment_id).where(Receipt.status == "issued",

@@ -26,7 +26,6 @@ from province.taxcode import is_valid_tax_code
 EXPIRY_WARNING = timedelta(days=30)
 # Deployment-wide gateway secrets (fees/config.py); unset means the sandbox default, as does a SANDBOX… value.
 GATEWAY_SECRETS = ("HCC_VNPAY_HASH_SECRET", "HCC_MOMO_ACCESS_KEY", "HCC_MOMO_SECRET_KEY", "HCC_BANK_WEBHOOK_SECRET")
-UNIT_GATEWAY_SECRETS = {"vnpay": ("vnpay_hash_secret",), "momo": ("momo_access_key", "momo_secret_key")}
 
 
 @dataclass(frozen=True)
@@ -152,8 +151,8 @@ def go_live_blockers(session: Session, settings: Settings, *, now: datetime | No
         if not (unit.bank_bin and unit.bank_account_number):
             out.append(Blocker(scope, "no-bank-account",
                                "Chưa có tài khoản ngân hàng cho VietQR (đang dùng tài khoản chung của hệ thống)", False))
-        for gateway, names in UNIT_GATEWAY_SECRETS.items():
-            has_id = bool((unit.gateway or {}).get("vnpay_tmn_code" if gateway == "vnpay" else "momo_partner_code"))
+        for gateway, (id_key, names) in secrets.gateway_unit_fields().items():
+            has_id = bool(id_key and (unit.gateway or {}).get(id_key))
             missing = [n for n in names if not secrets.has_secret(session, "unit", unit.id, n)]
             if has_id and missing:
                 out.append(Blocker(scope, f"incomplete-{gateway}", f"Có mã {gateway.upper()} nhưng thiếu {', '.join(missing)}"))

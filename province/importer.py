@@ -8,7 +8,7 @@ The file's shape (docs/province-example.yaml is complete):
       - code, name, tax_code, address            (required)
         phone, email, active
         bank: {bin, account_number, account_name}
-        gateway: {vnpay_tmn_code, momo_partner_code}
+        gateway: {vnpay_tmn_code, momo_partner_code, …: each gateway's unit_id_key}
         signing: {kind: pkcs12 | pkcs11, module, slot, token_label, key_label, cert_label}
         series: [{template, symbol, year, width, registered_on, closed}]
         fees: [{code, procedure, name, kind, amount, online_amount, retained_percent, valid_from, valid_to,
@@ -40,6 +40,7 @@ from core.clock import local_day
 from core.errors import InvalidInput
 from core.models import Centre
 from province import fees as fee_catalogue
+from province import secrets
 from province.models import CARRIERS, SIGNING_KINDS, CarrierAccount, CentreUnit, CollectingUnit, ReceiptSeries
 from province.series import close_series, mark_registered, series_shape_errors
 from province.taxcode import TaxCodeError, normalise_tax_code
@@ -55,7 +56,14 @@ CENTRE_KEYS = {"code", "name", "address", "phone", "email", "province_code", "re
 SERIES_KEYS = {"template", "symbol", "year", "width", "number_width", "registered_on", "closed"}
 ACCOUNT_KEYS = {"carrier", "customer_code", "contract_number", "pickup_address", "active"}
 BANK_KEYS = {"bin": "bank_bin", "account_number": "bank_account_number", "account_name": "bank_account_name"}
-GATEWAY_KEYS = ("vnpay_tmn_code", "momo_partner_code")
+
+
+def gateway_keys() -> tuple[str, ...]:
+    """A unit's merchant ids the file may give, one per gateway that takes a unit's own account (each
+    gateway declares its key: `unit_id_key` in fees/gateways/<name>/client.py)."""
+    return tuple(key for key, _ in secrets.gateway_unit_fields().values() if key)
+
+
 SIGNING_KEYS = {"kind": "signing_kind", "module": "pkcs11_module", "slot": "pkcs11_slot",
                 "token_label": "pkcs11_token_label", "key_label": "pkcs11_key_label", "cert_label": "pkcs11_cert_label"}
 # Keys that look like secrets: refused with a pointer to the right place instead of "unknown key".
@@ -208,8 +216,8 @@ def _check_unit(errors: _Errors, path: str, raw: Any) -> _UnitSpec | None:
     gateway = g("gateway", MISSING)
     if gateway is None:
         fields["gateway"] = {}
-    elif gateway is not MISSING and _mapping(errors, f"{path}.gateway", gateway, GATEWAY_KEYS) is not None:
-        ids = {k: _str(errors, f"{path}.gateway.{k}", gateway.get(k), max_len=64) for k in GATEWAY_KEYS}
+    elif gateway is not MISSING and _mapping(errors, f"{path}.gateway", gateway, gateway_keys()) is not None:
+        ids = {k: _str(errors, f"{path}.gateway.{k}", gateway.get(k), max_len=64) for k in gateway_keys()}
         fields["gateway"] = {k: v for k, v in ids.items() if v}
     signing = g("signing", MISSING)
     if signing is None:
@@ -664,7 +672,7 @@ def export_province(session: Session) -> dict:
         if unit.bank_bin or unit.bank_account_number or unit.bank_account_name:
             item["bank"] = {"bin": unit.bank_bin, "account_number": unit.bank_account_number,
                             "account_name": unit.bank_account_name}
-        _put(item, "gateway", {k: v for k, v in (unit.gateway or {}).items() if k in GATEWAY_KEYS and v})
+        _put(item, "gateway", {k: v for k, v in (unit.gateway or {}).items() if k in gateway_keys() and v})
         if unit.signing_kind:
             signing = {"kind": unit.signing_kind}
             for key, col in SIGNING_KEYS.items():

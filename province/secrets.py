@@ -21,7 +21,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import audit
+from core import adapters, audit
 from core.clock import utcnow
 from core.errors import DomainError, InvalidInput
 from core.settings import Setting, Settings, register_settings
@@ -39,16 +39,31 @@ register_settings(
 )
 
 # The names integration code reads; any other name is refused so a typo never stores a secret nobody reads.
-NAMES = (
-    "signing_pkcs12",
-    "signing_pkcs12_password",
-    "signing_pkcs11_pin",
-    "signing_remote",
-    "vnpay_hash_secret",
-    "momo_access_key",
-    "momo_secret_key",
-    "carrier_token",
-)
+# A unit's signing key, a carrier account's token, and each payment gateway's own (`unit_secrets`, declared
+# in its folder fees/gateways/<name>/, so a new gateway brings its names with it).
+SIGNING_NAMES = ("signing_pkcs12", "signing_pkcs12_password", "signing_pkcs11_pin", "signing_remote")
+CARRIER_NAMES = ("carrier_token",)
+
+
+def gateway_unit_fields() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Per registered gateway that takes a unit's own account: the key of the unit's merchant id in
+    CollectingUnit.gateway, and the names of the credentials that go with it."""
+    gateways = adapters.registry("gateway")
+    out = {}
+    for name in gateways.names():
+        cls = gateways.get_class(name)
+        if getattr(cls, "unit_id_key", "") or getattr(cls, "unit_secrets", None):
+            out[name] = (cls.unit_id_key, tuple(cls.unit_secrets.values()))
+    return out
+
+
+def unit_names() -> tuple[str, ...]:
+    """The credentials a collecting unit may hold: its signing key and its gateway accounts' secrets."""
+    return (*SIGNING_NAMES, *(n for _, names in gateway_unit_fields().values() for n in names))
+
+
+def names() -> tuple[str, ...]:
+    return (*unit_names(), *CARRIER_NAMES)
 
 
 class SecretsError(DomainError):
@@ -111,8 +126,9 @@ def keyring(settings: Settings) -> MultiFernet:
 def _check_owner(owner_type: str, name: str) -> None:
     if owner_type not in OWNER_TYPES:
         raise InvalidInput(f"unknown owner type {owner_type!r}", errors={"owner_type": [f"one of {', '.join(OWNER_TYPES)}"]})
-    if name not in NAMES:
-        raise InvalidInput(f"unknown credential {name!r}", errors={"name": [f"one of {', '.join(NAMES)}"]})
+    known = names()
+    if name not in known:
+        raise InvalidInput(f"unknown credential {name!r}", errors={"name": [f"one of {', '.join(known)}"]})
 
 
 def _row(session: Session, owner_type: str, owner_id: int, name: str) -> Credential | None:

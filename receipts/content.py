@@ -14,18 +14,19 @@ from num2words import num2words
 
 from core.clock import format_local, to_local
 from core.text import printable
+from fees.gateways.base import ChannelLabels
 
 log = logging.getLogger(__name__)
 
 RECEIPT_TYPE = "BIÊN LAI THU PHÍ, LỆ PHÍ"
 KIND_LABELS = {"phi": "Phí", "le_phi": "Lệ phí"}
-CHANNEL_LABELS = {
+CHANNEL_LABELS = ChannelLabels({  # a gateway not named here is shown by its display_name
     "vnpay": "Cổng thanh toán VNPAY",
     "momo": "Ví điện tử MoMo",
     "vietqr": "Chuyển khoản VietQR",
     "counter": "Nộp tại quầy",
     "cod": "Thu hộ khi phát (COD)",
-}
+})
 
 
 def amount_in_words(amount: int) -> str:

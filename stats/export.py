@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
+from fees.gateways.base import ChannelLabels
 from fees.models import CHANNELS
 from stats.queries import FIGURE_LABELS, GROUP_LABELS, Row, Stats
 
@@ -12,8 +13,8 @@ COLUMNS = ("received", "resolved", "early", "on_time", "late_resolved", "late_op
            "fees_collected", "fees_phi", "fees_le_phi", "fees_online", "online_share", "receipts_issued",
            "receipts_automatic", "receipts_automatic_share")
 SHARES = ("online_share", "receipts_automatic_share")
-CHANNEL_LABELS = {"vnpay": "VNPAY", "momo": "MoMo", "vietqr": "Chuyển khoản VietQR", "counter": "Tại quầy",
-                  "cod": "Thu hộ khi phát (COD)"}
+CHANNEL_LABELS = ChannelLabels({"vnpay": "VNPAY", "momo": "MoMo", "vietqr": "Chuyển khoản VietQR",
+                                "counter": "Tại quầy", "cod": "Thu hộ khi phát (COD)"})
 
 
 def header(s: Stats) -> list[str]:

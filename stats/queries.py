@@ -22,6 +22,7 @@ from core.errors import InvalidInput
 from core.models import Centre
 from dossiers.calendar import deadline_day
 from dossiers.models import Dossier
+from fees.gateways.base import AUTOMATIC_CHANNELS, ONLINE_GATEWAYS
 from fees.models import Payment, PaymentItem
 from postal.models import Shipment
 from province.models import CollectingUnit
@@ -34,10 +35,9 @@ GROUP_LABELS = {"procedure": "Thủ tục", "unit": "Cơ quan, đơn vị", "cen
 LEVEL_LABELS = {"province": "Cấp tỉnh", "district": "Cấp huyện", "commune": "Cấp xã"}
 NO_KEY_LABEL = {"procedure": "Không gắn hồ sơ", "unit": "Không rõ đơn vị", "level": "Không gắn hồ sơ",
                 "centre": "Không rõ", "month": "Không rõ"}
-# Paid through a gateway without a person at a desk: these are "online" in `online_share`.
-ONLINE_CHANNELS = ("vnpay", "momo", "vietqr")
-# A payment through these gets its receipt issued by the system itself (finance.sections says the same).
-AUTOMATIC_CHANNELS = (*ONLINE_CHANNELS, "cod")
+# Paid through a gateway without a person at a desk: these are "online" in `online_share`; a payment through
+# AUTOMATIC_CHANNELS gets its receipt issued by the system itself (both read from the gateways' registry).
+ONLINE_CHANNELS = ONLINE_GATEWAYS
 PAID_STATUSES = ("paid", "partially_refunded", "refunded")
 MAX_DAYS = 366
 FIGURES = ("received", "resolved", "early", "on_time", "late_resolved", "late_open", "by_post_received", "by_post_returned",
@@ -247,7 +247,7 @@ def compute(session: Session, start: date, end: date, group_by: str, *, centre_i
     # Receipts issued in the period (also those cancelled or replaced later: they were issued), and those the
     # system issued by itself: an online or COD payment's ordinary receipt (a correction is a person's act).
     k = _key(group_by, centre=Receipt.centre_id, unit=Receipt.unit_id, event=Receipt.issued_at)
-    automatic = func.sum(case((and_(Receipt.channel.in_(AUTOMATIC_CHANNELS), Receipt.correction.is_(None)), 1),
+    automatic = func.sum(case((and_(Receipt.channel.in_(tuple(AUTOMATIC_CHANNELS)), Receipt.correction.is_(None)), 1),
                               else_=0))
     stmt = (select(k, func.count(Receipt.id), func.coalesce(automatic, 0)).select_from(Receipt)
             .join(Payment, Receipt.payment_id == Payment.id)

@@ -19,9 +19,9 @@ from province import doctor, secrets, series, units
 from province.importer import export_province, import_province
 from province.models import CARRIERS, CarrierAccount, CollectingUnit, ReceiptSeries
 
-# What `credentials set` accepts for a unit, and for a centre's carrier account (hyphens or underscores).
-UNIT_SECRETS = tuple(n for n in secrets.NAMES if n != "carrier_token")
-CARRIER_SECRETS = ("carrier_token",)
+# What `credentials set` accepts for a unit (secrets.unit_names(): signing and every gateway's own), and
+# for a centre's carrier account (hyphens or underscores).
+CARRIER_SECRETS = secrets.CARRIER_NAMES
 
 
 def _prepare() -> None:
@@ -148,7 +148,7 @@ def credentials_set(name, unit_code, centre_code, carrier, file):
     """Store a secret read from standard input (or --file); it is never printed."""
     _prepare()
     name = _secret_name(name)
-    allowed = UNIT_SECRETS if unit_code else CARRIER_SECRETS
+    allowed = secrets.unit_names() if unit_code else CARRIER_SECRETS
     if name not in allowed:
         raise click.UsageError(f"unknown secret {name!r}; choose from {', '.join(allowed)}")
     settings = hcc().settings

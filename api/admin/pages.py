@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from api.admin import accounts as admin_accounts
 from api.admin.scope import current_scope
-from api.admin.v1 import UNIT_SECRETS, ApiKeyIn, UserIn, UserPatch, scoped_blockers
+from api.admin.v1 import ApiKeyIn, UserIn, UserPatch, scoped_blockers
 from api.auth import current_principal, protect_forms, require_roles
 from api.context import db_session, settings
 from api.i18n import register_messages, t
@@ -255,7 +255,7 @@ def _unit_page(code: str, *, import_errors: dict | None = None, status: int = 20
     centre_codes = [c.code for c in scope.centres(session) if c.id in serving]
     return render_template("admin/unit.html", unit=unit, cert_state=cert_state, series=series_rows,
                            fees=fee_catalogue.fees_of_unit(session, unit.id), centre_codes=centre_codes,
-                           credentials=secrets.describe(session, "unit", unit.id), secret_names=UNIT_SECRETS,
+                           credentials=secrets.describe(session, "unit", unit.id), secret_names=secrets.unit_names(),
                            import_errors=import_errors, next_year=_series_year_to_prepare(),
                            registration=tax_registration.registration_state(session, unit.id)), status
 
@@ -395,7 +395,7 @@ def set_credential(code: str):
     session = db_session()
     unit_row = current_scope(session).unit_to_change(session, code)
     name = request.form.get("name", "")
-    if name not in UNIT_SECRETS:
+    if name not in secrets.unit_names():
         flash(t("admin.secret_name") + ": ?", "error")
         return redirect(url_for("admin.unit", code=code))
     actor = current_principal().actor()

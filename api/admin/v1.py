@@ -35,7 +35,6 @@ blp = Blueprint("admin_api", __name__, url_prefix="/api/v1/admin",
                 description="Administration: centres, collecting units, fees, series, credentials, province file, "
                             "staff users and API keys")
 
-UNIT_SECRETS = tuple(n for n in secrets.NAMES if n != "carrier_token")
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}$")
 
 
@@ -515,8 +514,9 @@ class UnitCredentialOne(MethodView):
         certificate's subject and expiry then show on the unit."""
         session = db_session()
         unit = current_scope(session).unit_to_change(session, code)
-        if name not in UNIT_SECRETS:
-            raise NotFound(f"Không có loại bí mật {name!r}; dùng một trong: {', '.join(UNIT_SECRETS)}")
+        known = secrets.unit_names()
+        if name not in known:
+            raise NotFound(f"Không có loại bí mật {name!r}; dùng một trong: {', '.join(known)}")
         value, actor = _secret_bytes(data), current_principal().actor()
         if name == "signing_pkcs12":
             unit_service.set_signing_pkcs12(session, settings(), unit, value, (data["password"] or "").encode(),

@@ -312,6 +312,10 @@ class PaymentGateway:
     # The MerchantAccount field holding the merchant id a notification names ("merchant_ref" for a
     # gateway without a named field).
     merchant_id_field: str = "merchant_ref"
+    # Where checkout sends the citizen's browser (the pay page's CSP form-action must allow it, since the
+    # browser follows our redirect from the pay form): fixed pay-page origins, and settings holding a URL.
+    checkout_origins: tuple[str, ...] = ()
+    checkout_url_settings: tuple[str, ...] = ()
 
     def __init__(self, settings: Settings, account: MerchantAccount | None = None):
         self.settings = settings
@@ -500,6 +504,37 @@ ALL_CHANNELS = GatewaySet(lambda cls: True, "payment channels")
 ONLINE_GATEWAYS = GatewaySet(lambda cls: cls.online, "online gateways")
 REFUNDING_GATEWAYS = GatewaySet(lambda cls: cls.refund is not PaymentGateway.refund, "gateways that refund")
 QUERYABLE_GATEWAYS = GatewaySet(lambda cls: cls.query is not PaymentGateway.query, "gateways that can be queried")
+
+
+# Channels whose payments end in a receipt with no cashier: every online gateway, and collection on delivery.
+AUTOMATIC_CHANNELS = GatewaySet(lambda cls: cls.online or cls.name == "cod", "channels settled without a cashier")
+
+
+def checkout_urls(settings: Settings) -> list[str]:
+    """Every URL (or origin) a registered online gateway's checkout may send the citizen's browser to."""
+    out: list[str] = []
+    for name in ONLINE_GATEWAYS:
+        cls = GATEWAYS.get_class(name)
+        out += list(cls.checkout_origins)
+        out += [u for u in (settings.get(s) for s in cls.checkout_url_settings) if u]
+    return out
+
+
+class ChannelLabels(dict):
+    """Labels of payment channels for one kind of page or document; a channel it does not name (a gateway
+    added by its one registration line) is labelled by its gateway's display_name, else by its name."""
+
+    def __missing__(self, key: str) -> str:
+        try:
+            return GATEWAYS.get_class(key).display_name or key
+        except UnknownAdapter:
+            return key
+
+    def get(self, key, default=None):  # type: ignore[override]
+        if key in self:
+            return dict.__getitem__(self, key)
+        label = self.__missing__(key)
+        return default if label == key and default is not None else label
 
 
 def sandbox_module_name(name: str) -> str:

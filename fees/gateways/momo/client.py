@@ -69,6 +69,7 @@ class MomoGateway(PaymentGateway):
     unit_secrets = {"access_key": "momo_access_key", "secret_key": "momo_secret_key"}
     merchant_id_field = "partner_code"
     required_settings = ("HCC_MOMO_PARTNER_CODE", "HCC_MOMO_ACCESS_KEY", "HCC_MOMO_SECRET_KEY", "HCC_MOMO_API_URL")
+    checkout_url_settings = ("HCC_MOMO_API_URL",)
 
     def default_account(self) -> MerchantAccount:
         return MerchantAccount(gateway=self.name, partner_code=self.setting("HCC_MOMO_PARTNER_CODE", SANDBOX_PARTNER_CODE),

@@ -84,6 +84,7 @@ class VnpayGateway(PaymentGateway):
     unit_secrets = {"hash_secret": "vnpay_hash_secret"}
     merchant_id_field = "tmn_code"
     required_settings = ("HCC_VNPAY_TMN_CODE", "HCC_VNPAY_HASH_SECRET", "HCC_VNPAY_PAY_URL", "HCC_VNPAY_API_URL")
+    checkout_url_settings = ("HCC_VNPAY_PAY_URL",)
 
     def default_account(self) -> MerchantAccount:
         return MerchantAccount(gateway=self.name, tmn_code=self.setting("HCC_VNPAY_TMN_CODE", SANDBOX_TMN_CODE),
