@@ -61,6 +61,7 @@ ADAPTER_MODULES = [
     "fees.gateways.vnpay",
     "fees.gateways.momo",
     "fees.gateways.vietqr",
+    "fees.gateways.zalopay",
     "fees.gateways.counter",
     "fees.gateways.cod",
 ]
