@@ -139,7 +139,7 @@ def test_finance_of_two_centres_keeps_one_centres_books_at_a_time(client, sessio
     assert client.get("/staff/finance/?centre=KHONG-CO").status_code == 404
     # Closing a day closes the chosen centre's day only.
     day = local_day() - timedelta(days=400)
-    client.post("/staff/finance/close", data={"day": day.isoformat(), "allow_empty": "1", "centre": other.code,
+    client.post("/staff/finance/close", data={"day": day.isoformat(), "allow_empty": "1", "confirm": "1", "centre": other.code,
                                               "csrf_token": csrf_token(client, "/staff/finance/")})
     assert is_closed(session, other.id, day) and not is_closed(session, home.id, day)
 
