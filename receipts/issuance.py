@@ -118,7 +118,11 @@ def units_of_payment(session: Session, payment: Payment) -> list[CollectingUnit]
             raise ReceiptError(f"payment {payment.code} has lines without a collecting unit, and its centre does "
                                f"not serve exactly one unit to attribute them to")
         ids = (ids - {None}) | {served[0].id}
-    return list(session.scalars(select(CollectingUnit).where(CollectingUnit.id.in_(ids)).order_by(CollectingUnit.code)))
+    return list(session.scalars(_UNITS, {"ids": list(ids)}))
+
+
+_UNITS = (select(CollectingUnit).where(CollectingUnit.id.in_(bindparam("ids", expanding=True)))
+          .order_by(CollectingUnit.code))
 
 
 def _items_of_unit(session: Session, payment: Payment, unit: CollectingUnit) -> list[PaymentItem]:
@@ -442,6 +446,9 @@ def _issue_for_unit(session: Session, payment_id: int, unit_id: int) -> Receipt:
     return receipt
 
 
+_PAYMENT_WITH_LINES = (joinedload(Payment.items), joinedload(Payment.centre))
+
+
 def issue_receipts(session: Session, payment_id: int) -> list[Receipt]:
     """Every unit's receipt of the payment, issued now where missing (signed, stored, delivery queued).
 
@@ -451,7 +458,7 @@ def issue_receipts(session: Session, payment_id: int) -> list[Receipt]:
     """
     # Held for the whole call: the session's identity map is weak, and delivery needs the payment again.
     # Its lines and its centre come in the same query (every receipt reads them).
-    payment = session.get(Payment, payment_id, options=[joinedload(Payment.items), joinedload(Payment.centre)])
+    payment = session.get(Payment, payment_id, options=_PAYMENT_WITH_LINES)
     if payment is None:
         raise NotFound("payment not found")
     if payment.status not in RECEIPTABLE:
