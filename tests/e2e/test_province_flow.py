@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from sqlalchemy import select
 
+from api.cli import main
 from core.accounts import create_api_client
 from core.clock import local_day
 from core.devcert import make_ca, make_signing_cert
@@ -43,9 +44,9 @@ def unit_pkcs12(name: str, common_name: str) -> bytes:
 @pytest.fixture
 def province(app, session, settings):
     runner = app.test_cli_runner()
-    first = runner.invoke(args=["province", "import", str(EXAMPLE)])
+    first = runner.invoke(main, args=["province", "import", str(EXAMPLE)])
     assert first.exit_code == 0, first.output
-    again = runner.invoke(args=["province", "import", str(EXAMPLE)])
+    again = runner.invoke(main, args=["province", "import", str(EXAMPLE)])
     assert again.exit_code == 0 and "không có thay đổi" in again.output.lower(), again.output
     year = local_day().year
     for code in ("UBND-KB", "SNNMT"):
@@ -73,8 +74,8 @@ def test_a_payment_for_two_units_paid_through_vnpay_yields_each_unit_its_signed_
     payment = created.json()
     assert payment["amount"] == 3 * 2_000 + 100_000
     # SNNMT has a bank account of its own and UBND-KB none: a transfer cannot go to both, so VietQR is
-    # withdrawn; VNPAY and MoMo go through the deployment's merchant for both.
-    assert payment["allowed_channels"] == ["vnpay", "momo"] and payment["vietqr"] is None
+    # withdrawn; VNPAY, MoMo and ZaloPay go through the deployment's merchant for both.
+    assert payment["allowed_channels"] == ["vnpay", "momo", "zalopay"] and payment["vietqr"] is None
 
     http = requests.Session()
     start = http.post(f"{live_server}/pay/{payment['code']}/vnpay", allow_redirects=False, timeout=10)
