@@ -156,6 +156,25 @@ def client(app):
 
 
 @pytest.fixture
+def live_server(app):
+    """The test app over real HTTP on 127.0.0.1:<free port>, with the public URL pointing at it: the
+    sandboxes (gateways, carriers, the tax authority, signing services) reach our callbacks over HTTP,
+    as the real systems do, and a browser can open its pages."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    app.extensions["hcc"].settings.public_url = url
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield url
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
 def runner(app):
     return app.test_cli_runner()
 

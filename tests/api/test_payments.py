@@ -239,23 +239,6 @@ def test_the_vietqr_is_of_the_units_bank_account(client, key, session, centre):
     assert session.get(Payment, resp.get_json()["id"]) is not None
 
 
-@pytest.fixture
-def live_server(app):
-    """The app over real HTTP, so the VNPAY sandbox page and its API answer as VNPAY's do."""
-    import threading
-
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    url = f"http://127.0.0.1:{server.server_port}"
-    app.extensions["hcc"].settings.public_url = url
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield url
-    server.shutdown()
-    thread.join(timeout=5)
-
-
 def test_a_units_payment_whose_ipn_was_lost_is_settled_by_asking_the_units_merchant(live_server, key, session,
                                                                                     centre, settings, client):
     import json

@@ -1,12 +1,7 @@
-"""Dossier fixtures: the app over real HTTP (the sandbox carriers are called at its public URL), the one-stop
+"""Dossier fixtures (the app over real HTTP is tests/conftest.py's live_server): the one-stop
 system's webhook receiver (a real HTTP endpoint on port 0), and request bodies with keyword defaults."""
 
 from __future__ import annotations
-
-import threading
-
-import pytest
-from werkzeug.serving import make_server
 
 
 def dossier_body(**overrides) -> dict:
@@ -27,16 +22,3 @@ def dossier_body(**overrides) -> dict:
     if citizen is not None:
         body["citizen"] = {**body["citizen"], **citizen}
     return body
-
-
-@pytest.fixture
-def live_server(app):
-    """The test app on 127.0.0.1:<free port>, with the public URL pointing at it (for the sandboxes)."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    url = f"http://127.0.0.1:{server.server_port}"
-    app.extensions["hcc"].settings.public_url = url
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield url
-    server.shutdown()
-    thread.join(timeout=5)

@@ -9,13 +9,11 @@ through the sandboxes over HTTP.
 
 from __future__ import annotations
 
-import threading
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 import requests
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from core.models import AuditLog
 from fees.gateways import ledger
@@ -29,17 +27,10 @@ MOMO = {"partner": "MOMOHCCSBX", "access": "SANDBOXMOMOACCESS", "secret": "SANDB
 
 
 @pytest.fixture
-def live_server(app):
-    """The app over real HTTP, so the sandboxes' notifications reach our callbacks as the gateways' do."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    url = f"http://127.0.0.1:{server.server_port}"
-    app.extensions["hcc"].settings.public_url = url
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+def live_server(live_server):
+    """The app over real HTTP (tests/conftest.py), with the gateways' sandbox ledger empty before and after."""
     ledger.clear()
-    yield url
-    server.shutdown()
-    thread.join(timeout=5)
+    yield live_server
     ledger.clear()
 
 

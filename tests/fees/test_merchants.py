@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from datetime import date, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -11,7 +10,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 import requests
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from core.clock import utcnow
 from core.models import InboundCallback
@@ -31,19 +29,6 @@ STP_MOMO = {"partner": "MOMOSTPBN", "access": "STPMOMOACCESS", "secret": "STPMOM
 @pytest.fixture
 def hcc_settings(app):
     return app.extensions["hcc"].settings
-
-
-@pytest.fixture
-def live_server(app):
-    """The app over real HTTP, so the sandboxes' notifications reach our callbacks as VNPAY's and MoMo's do."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    url = f"http://127.0.0.1:{server.server_port}"
-    app.extensions["hcc"].settings.public_url = url
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield url
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 def make_unit(session, settings, centre, *, code="STP", tax_code="2300245389", vnpay_account=None,

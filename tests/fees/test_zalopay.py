@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlsplit
 
@@ -19,7 +18,6 @@ import pytest
 import requests
 import responses
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from core import audit, jobs
 from core.models import AuditLog, InboundCallback
@@ -338,18 +336,6 @@ def test_a_lost_refund_answer_waits_for_query_refund(sandbox, client, session):
 
 
 # --- End to end: the citizen pays through the ZaloPay sandbox over HTTP ----------------------------------
-
-@pytest.fixture
-def live_server(app):
-    """The app over real HTTP, so the sandbox's callback reaches /callbacks/zalopay/callback as ZaloPay's does."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    url = f"http://127.0.0.1:{server.server_port}"
-    app.extensions["hcc"].settings.public_url = url
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield url
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 def test_pay_through_the_zalopay_sandbox_issues_one_receipt(live_server, session):

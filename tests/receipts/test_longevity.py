@@ -10,14 +10,12 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
-import threading
 from datetime import timedelta
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509 import load_der_x509_crl
-from werkzeug.serving import make_server
 
 from core.clock import utcnow
 from core.devcert import crl_name, crl_url, make_ca, make_signing_cert, write_crl
@@ -28,19 +26,6 @@ from receipts.models import Receipt
 from receipts.signing import clear_cache
 from receipts.verify import verify_pdf
 from tests.receipts.factories import demo_unit, paid_payment
-
-
-@pytest.fixture
-def live_server(app):
-    """The test app on 127.0.0.1:<free port>, the public URL pointing at it (the sandboxes are reached over HTTP)."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    url = f"http://127.0.0.1:{server.server_port}"
-    app.extensions["hcc"].settings.public_url = url
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield url
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 @pytest.fixture

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import threading
 
 import pytest
 import requests
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from core import jobs
 from core.errors import InvalidInput
@@ -31,16 +29,9 @@ ORG = "Trung tâm Phục vụ hành chính công tỉnh Bắc Ninh"
 
 
 @pytest.fixture
-def live_server(app):
-    """The test app on 127.0.0.1:<free port>, the public URL pointing at it (the sandboxes are reached over HTTP)."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    url = f"http://127.0.0.1:{server.server_port}"
-    app.extensions["hcc"].settings.public_url = url
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield url
-    server.shutdown()
-    thread.join(timeout=5)
+def live_server(live_server):
+    """The app over real HTTP (tests/conftest.py); the remote signers' cache emptied afterwards."""
+    yield live_server
     clear_cache()
 
 

@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import date
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from tests.factories import bearer, make_api_key
 
 BODY = {"dossier_code": "000.00.12.H26-260101-0042",
         "payer": {"name": "Lê Văn Cường", "phone": "0987654321", "email": "cuong@example.vn",
                   "address": "12 Tràng Tiền, Hà Nội"}}
-
-
-@pytest.fixture
-def live_server(app):
-    """The app over real HTTP: our channel reaches the tax sandbox on it as it would reach a T-VAN."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    url = f"http://127.0.0.1:{server.server_port}"
-    app.extensions["hcc"].settings.public_url = url
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield url
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 @pytest.fixture
