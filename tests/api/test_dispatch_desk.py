@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 from postal.models import Shipment
-from tests.e2e.conftest import live_server  # noqa: F401  (the sandboxes answer over real HTTP)
 from tests.factories import csrf_token, make_user, sign_in
 from tests.postal.factories import make_shipment
 

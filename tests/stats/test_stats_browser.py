@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from openpyxl import load_workbook
 
-from tests.e2e.conftest import browser, live_server, page  # noqa: F401 - the e2e fixtures, reused
+from tests.e2e.conftest import browser, page  # noqa: F401 - the e2e fixtures, reused
 from tests.factories import make_user
 from tests.stats.factories import seed_month
 
